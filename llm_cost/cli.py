@@ -1,0 +1,215 @@
+"""The Typer app. Thin: parse options, build settings, wire the pipeline, turn errors into exit codes."""
+
+from __future__ import annotations
+
+import json
+import sys
+import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from llm_cost import __version__
+from llm_cost.errors import LlmCostError
+from llm_cost.focus.columns import columns_for
+from llm_cost.pipeline import RowSink, RunResult, manifest_records, write_rows
+from llm_cost.settings import ExportSettings, resolve_export_settings
+from llm_cost.sinks.csv_writer import CsvSink, check_output_path, is_stdout
+from llm_cost.sinks.preview import Summary, render
+from llm_cost.sources.init_manifest import write_manifest
+
+app = typer.Typer(
+    name="llm-cost",
+    help="Export LLM usage and cost as FinOps FOCUS data.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+class Format(StrEnum):
+    focus = "focus"
+    vantage = "vantage"
+
+
+class FocusVersion(StrEnum):
+    v1_2 = "1.2"
+    v1_0 = "1.0"
+
+
+@dataclass(slots=True)
+class Output:
+    """Where humans read: stderr. Knows the verbosity flags."""
+
+    console: Console
+    quiet: bool = False
+    verbose: bool = False
+    debug: bool = False
+
+    def warn(self, message: str) -> None:
+        if not self.quiet:
+            self.console.print(f"warning: {message}", markup=False, highlight=False)
+
+    def info(self, message: str) -> None:
+        if not self.quiet:
+            self.console.print(message, markup=False, highlight=False)
+
+    def detail(self, message: str) -> None:
+        if self.verbose and not self.quiet:
+            self.console.print(message, markup=False, highlight=False)
+
+    def error(self, message: str) -> None:
+        self.console.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
+
+
+def _output(ctx: typer.Context) -> Output:
+    return ctx.obj if isinstance(ctx.obj, Output) else Output(Console(stderr=True))
+
+
+@contextmanager
+def handle_errors(out: Output) -> Iterator[None]:
+    """One line on stderr and the documented exit code; a traceback only with --debug."""
+    try:
+        yield
+    except LlmCostError as exc:
+        if out.debug:
+            traceback.print_exc(file=sys.stderr)
+        out.error(str(exc))
+        raise typer.Exit(exc.exit_code) from None
+    except KeyboardInterrupt:
+        out.error("interrupted; nothing was written")
+        raise typer.Exit(130) from None
+    except (typer.Exit, typer.Abort, typer.TyperException):
+        raise
+    except Exception as exc:  # a bug: say so, and keep the traceback for --debug
+        if out.debug:
+            traceback.print_exc(file=sys.stderr)
+        out.error(f"internal error: {type(exc).__name__}: {exc} (this is a bug; rerun with --debug for the traceback)")
+        raise typer.Exit(1) from None
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"llm-cost {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    ctx: typer.Context,
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")] = False,
+    debug: Annotated[bool, typer.Option("--debug", envvar="LLM_COST_DEBUG", help="Show tracebacks on errors.")] = False,
+    quiet: Annotated[bool, typer.Option("-q", "--quiet", help="Only errors on stderr.")] = False,
+    verbose: Annotated[bool, typer.Option("-v", "--verbose", help="More detail on stderr.")] = False,
+) -> None:
+    """llm-cost turns LLM usage into FOCUS cost data. Data goes to stdout or -o; messages go to stderr."""
+    ctx.obj = Output(Console(stderr=True), quiet=quiet, verbose=verbose, debug=debug)
+
+
+# Options shared by export and dry-run. Each falls back to an LLM_COST_* variable, then to [settings].
+FormatOpt = Annotated[Format | None, typer.Option("--format", "-f", envvar="LLM_COST_FORMAT", help="focus (every FOCUS column) or vantage (the Vantage subset). [default: focus]")]
+VersionOpt = Annotated[FocusVersion | None, typer.Option("--focus-version", envvar="LLM_COST_FOCUS_VERSION", help="FOCUS version of --format focus. [default: 1.2]")]
+OutputOpt = Annotated[str | None, typer.Option("--output", "-o", envvar="LLM_COST_OUTPUT", help="CSV file to write; - for stdout.")]
+ManifestOpt = Annotated[str | None, typer.Option("--manifest", "-m", envvar="LLM_COST_MANIFEST", help="Manifest of prompts. [default: the config file, llm-cost.toml]")]
+RatioOpt = Annotated[str | None, typer.Option("--cache-hit-ratio", envvar="LLM_COST_CACHE_HIT_RATIO", help="Share of input tokens read from cache (0-1), for every prompt.")]
+DateOpt = Annotated[str | None, typer.Option("--date", "--test-date", envvar="LLM_COST_DATE", help="Charge day, YYYY-MM-DD, today or yesterday (UTC). [default: today]")]
+ConfigOpt = Annotated[str | None, typer.Option("--config", "-c", envvar="LLM_COST_CONFIG", help="llm-cost.toml with a [settings] table. [default: ./llm-cost.toml if present]")]
+SplitOpt = Annotated[bool | None, typer.Option("--split-tokens/--no-split-tokens", envvar="LLM_COST_SPLIT_TOKENS", help="One row per token type (default), or one row per group in Requests.")]
+
+
+def _settings(**cli: Any) -> ExportSettings:
+    return resolve_export_settings({k: (v.value if isinstance(v, StrEnum) else v) for k, v in cli.items()})
+
+
+def _run(settings: ExportSettings, out: Output, *, write_csv: bool) -> tuple[RunResult, Summary]:
+    """Estimate, map, check and write. The CSV appears only if everything succeeded."""
+    columns = columns_for(settings.format, settings.focus_version)
+    if write_csv:
+        check_output_path(settings.output)
+    records, prices = manifest_records(settings, None, out.warn)
+    if not records:
+        out.warn(f"manifest {settings.manifest} lists no prompts; the CSV has a header and no rows")
+    summary = Summary()
+    sinks: list[RowSink] = [summary]
+    with CsvSink(settings.output, columns) if write_csv else nullcontext() as csv_sink:
+        if csv_sink is not None:
+            sinks.append(csv_sink)
+        result = write_rows(records, prices=prices, columns=columns, sinks=sinks, split_tokens=settings.split_tokens)
+    return result, summary
+
+
+@app.command()
+def export(
+    ctx: typer.Context,
+    format: FormatOpt = None,
+    focus_version: VersionOpt = None,
+    output: OutputOpt = None,
+    manifest: ManifestOpt = None,
+    cache_hit_ratio: RatioOpt = None,
+    date: DateOpt = None,
+    config: ConfigOpt = None,
+    split_tokens: SplitOpt = None,
+) -> None:
+    """Write FOCUS CSV to stdout or -o, from the manifest's prompt estimates."""
+    out = _output(ctx)
+    with handle_errors(out):
+        settings = _settings(format=format, focus_version=focus_version, output=output, manifest=manifest,
+                             cache_hit_ratio=cache_hit_ratio, date=date, config=config, split_tokens=split_tokens)  # fmt: skip
+        result, _ = _run(settings, out, write_csv=True)
+        where = "stdout" if is_stdout(settings.output) else settings.output
+        out.detail(f"read {result.records} records into {result.groups} groups")
+        out.info(f"wrote {result.rows} rows to {where}, total cost {result.total_cost} USD")
+
+
+@app.command("dry-run")
+def dry_run(
+    ctx: typer.Context,
+    format: FormatOpt = None,
+    focus_version: VersionOpt = None,
+    output: OutputOpt = None,
+    manifest: ManifestOpt = None,
+    cache_hit_ratio: RatioOpt = None,
+    date: DateOpt = None,
+    config: ConfigOpt = None,
+    split_tokens: SplitOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a machine-readable JSON summary on stdout.")] = False,
+) -> None:
+    """Preview: totals by model, provider and team on stderr. Writes the CSV only with -o."""
+    out = _output(ctx)
+    with handle_errors(out):
+        if as_json and output is not None and is_stdout(output):
+            raise typer.BadParameter("--json prints to stdout, so -o - cannot be used with it", param_hint="--output")
+        settings = _settings(format=format, focus_version=focus_version, output=output, manifest=manifest,
+                             cache_hit_ratio=cache_hit_ratio, date=date, config=config, split_tokens=split_tokens)  # fmt: skip
+        result, summary = _run(settings, out, write_csv=output is not None)
+        if as_json:
+            typer.echo(json.dumps({**summary.to_json(), "records": result.records, "groups": result.groups}, indent=2))
+        elif not out.quiet:
+            render(summary, out.console)
+
+
+@app.command()
+def init(
+    ctx: typer.Context,
+    directory: Annotated[Path, typer.Option("--dir", help="Folder to scan for prompt files (*.txt, *.md, *.prompt).")] = Path("."),
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Manifest to write. [default: <dir>/llm-cost.toml]")] = None,
+    model: Annotated[str, typer.Option("--model", help="[defaults] model for the prompts.")] = "gpt-4o",
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing manifest.")] = False,
+) -> None:
+    """Write a commented llm-cost.toml listing the prompt files found under --dir."""
+    out = _output(ctx)
+    with handle_errors(out):
+        target = output or directory / "llm-cost.toml"
+        prompts = write_manifest(directory, target, model=model, force=force)
+        out.info(f"wrote {target} with {prompts} prompt(s); review the models, calls and tags, then run `llm-cost dry-run`")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app(prog_name="llm-cost")

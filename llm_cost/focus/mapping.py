@@ -1,0 +1,236 @@
+"""PURE: aggregated usage -> FOCUS rows. No I/O, no clock, no environment.
+
+Each `UsageGroup` becomes one row per token type with usage (input, output, cache read, cache write). The group's
+cost is allocated across those rows from LiteLLM's cost breakdown, else in proportion to the priced tokens, else
+in proportion to the tokens; the remainder of rounding goes to the largest share, so the rows of a group sum to
+its cost exactly. With the split off (or a group without tokens) the group is one row measured in Requests.
+
+Rows are `dict[column, str | None]`, already formatted: decimals in fixed point with a `.`, date-times as
+`YYYY-MM-DDTHH:mm:ssZ`, JSON with sorted keys. None is a null (an empty, unquoted CSV field).
+"""
+
+from __future__ import annotations
+
+import json
+from decimal import ROUND_HALF_EVEN, Decimal, localcontext
+
+from llm_cost.focus.columns import CUSTOM, FOCUS_1_2
+from llm_cost.records import TOKEN_TYPES, Pricing, TokenType, UsageGroup
+from llm_cost.window import billing_month, format_utc
+
+FocusRow = dict[str, str | None]
+
+ONE_MILLION = Decimal(1_000_000)
+ALLOCATION_QUANTUM = Decimal("1e-12")
+PRICING_UNIT = "1000000 Tokens"
+SERVICE_CATEGORY = "AI and Machine Learning"
+SERVICE_SUBCATEGORY = "Generative AI"
+RESOURCE_TYPE = "LLM"
+_ALL_COLUMNS = FOCUS_1_2 + CUSTOM
+
+_LABELS = {
+    TokenType.INPUT: "Input",
+    TokenType.OUTPUT: "Output",
+    TokenType.CACHE_READ: "Cache Read",
+    TokenType.CACHE_WRITE: "Cache Write",
+}
+
+# Keys the mapping writes into Tags. User and request tags can never override them (nor a source's system tags).
+RESERVED_TAG_KEYS: frozenset[str] = frozenset({
+    "llm-cost-type", "provider", "model", "model_group", "effective-cost", "resource-name", "token-type",
+    "x-token-count-input", "x-token-count-output", "x-cost-allocation", "x-price-source", "x-price-tier",
+    "x-list-price", "team_id", "team_alias", "api_key_alias", "user_id", "user_email", "end_user",
+    "organization_id",
+})  # fmt: skip
+
+
+def format_decimal(value: Decimal) -> str:
+    """Fixed-point with a `.` and at least one decimal: `3.0`, `0.0000001`, never `3` or `1E-7`."""
+    text = format(value.normalize(), "f")
+    if text in ("-0", "-0.0"):
+        text = "0"
+    return text if "." in text else text + ".0"
+
+
+def tags_json(tags: dict[str, object]) -> str:
+    """A flat JSON object with sorted keys and no whitespace (RFC 8785 key order for our ASCII keys)."""
+    return json.dumps(tags, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def allocate(total: Decimal, weights: dict[TokenType, Decimal]) -> dict[TokenType, Decimal]:
+    """Split `total` in proportion to positive `weights`; the remainder of rounding goes to the largest weight
+    (the first in token-type order on a tie), so the shares sum to `total` exactly."""
+    positive = {t: w for t, w in weights.items() if w > 0}
+    if not positive:
+        raise ValueError("allocate() needs at least one positive weight")
+    weight_sum = sum(positive.values(), Decimal(0))
+    with localcontext() as ctx:
+        ctx.prec = 80
+        shares = {t: (total * w / weight_sum).quantize(ALLOCATION_QUANTUM, ROUND_HALF_EVEN) for t, w in positive.items()}
+        largest = max(positive, key=lambda t: (positive[t], -TOKEN_TYPES.index(t)))
+        shares[largest] = total - sum((s for t, s in shares.items() if t is not largest), Decimal(0))
+    return shares
+
+
+def _weights(group: UsageGroup, pricing: Pricing, used: list[TokenType]) -> tuple[dict[TokenType, Decimal], str]:
+    """The allocation weights and their basis: the cost breakdown, the priced tokens, or the tokens."""
+    components = group.cost_components or {}
+    from_breakdown = {t: components.get(t, Decimal(0)) for t in used}
+    if any(w > 0 for w in from_breakdown.values()):
+        return from_breakdown, "cost-breakdown"
+    prices = pricing.contracted
+    if prices is not None:
+        priced = {t: Decimal(group.tokens.get(t)) * (prices.get(t) or Decimal(0)) for t in used}
+        if any(w > 0 for w in priced.values()):
+            return priced, "unit-price"
+    return {t: Decimal(group.tokens.get(t)) for t in used}, "tokens"
+
+
+def _base_row(group: UsageGroup) -> FocusRow:
+    """The columns every row of a group shares."""
+    billing = billing_month(group.period_start)
+    provider_name = group.provider_name or group.provider
+    row: FocusRow = dict.fromkeys(_ALL_COLUMNS)
+    row.update(
+        BillingAccountId=group.api_key_hash or group.provider,
+        BillingAccountName=group.key_alias if group.api_key_hash else provider_name,
+        BillingAccountType="API Key" if group.api_key_hash else "Provider Account",
+        BillingCurrency="USD",
+        BillingPeriodStart=format_utc(billing.start),
+        BillingPeriodEnd=format_utc(billing.end),
+        ChargeCategory="Usage",
+        ChargeFrequency="Usage-Based",
+        ChargePeriodStart=format_utc(group.period_start),
+        ChargePeriodEnd=format_utc(group.period_end),
+        InvoiceIssuerName=provider_name,
+        ProviderName=provider_name,
+        PublisherName=provider_name,
+        PricingCategory="Standard",
+        PricingCurrency="USD",
+        ResourceId=group.resource_id or group.model,
+        ResourceName=group.resource_name or group.model,
+        ResourceType=RESOURCE_TYPE,
+        ServiceCategory=SERVICE_CATEGORY,
+        ServiceSubcategory=SERVICE_SUBCATEGORY,
+        ServiceName=group.service_name or group.model_group or group.model,
+        SkuId=group.model,
+        SubAccountId=group.team_id,
+        SubAccountName=group.team_alias if group.team_id else None,
+        SubAccountType="Team" if group.team_id else None,
+        x_CostSource=group.cost_source,
+        x_Model=group.model,
+    )
+    return row
+
+
+def _group_tags(group: UsageGroup, pricing: Pricing, allocation: str) -> dict[str, object]:
+    """Tags shared by a group's rows: user tags, then the source's system tags, then ours (which always win)."""
+    tags: dict[str, object] = {k: v for k, v in group.tags.items() if k not in RESERVED_TAG_KEYS}
+    tags.update(group.system_tags)
+    attribution = {
+        "model_group": group.model_group,
+        "team_id": group.team_id,
+        "team_alias": group.team_alias,
+        "api_key_alias": group.key_alias,
+        "user_id": group.user_id,
+        "user_email": group.user_email,
+        "end_user": group.end_user,
+        "organization_id": group.org_id,
+        "resource-name": group.resource_name,
+    }
+    tags.update({k: v for k, v in attribution.items() if v})
+    tags.update({
+        "llm-cost-type": "estimate" if group.cost_source == "estimated" else "actual",
+        "provider": group.provider,
+        "model": group.model,
+        "x-token-count-input": group.tokens.total_input,
+        "x-token-count-output": group.tokens.output,
+        "x-cost-allocation": allocation,
+        "x-price-source": pricing.source,
+    })  # fmt: skip
+    if pricing.tier != "standard":
+        tags["x-price-tier"] = pricing.tier
+    if pricing.list_prices is None:
+        tags["x-list-price"] = "unknown"
+    return tags
+
+
+def _set_costs(row: FocusRow, cost: Decimal) -> None:
+    row["BilledCost"] = row["EffectiveCost"] = row["PricingCurrencyEffectiveCost"] = format_decimal(cost)
+
+
+def map_group(group: UsageGroup, pricing: Pricing, *, split_tokens: bool = True) -> list[FocusRow]:
+    """The FOCUS rows of one group, whose BilledCost values sum exactly to `group.cost`."""
+    used = [t for t in TOKEN_TYPES if group.tokens.get(t) > 0]
+    if not (split_tokens and used):
+        return [_requests_row(group, pricing)]
+    weights, allocation = _weights(group, pricing, used)
+    shares = allocate(group.cost, weights)
+    base = _base_row(group)
+    tags = _group_tags(group, pricing, allocation)
+    rows = []
+    for token_type in used:
+        tokens = group.tokens.get(token_type)
+        quantity = Decimal(tokens) / ONE_MILLION
+        label = _LABELS[token_type]
+        row = dict(base)
+        _set_costs(row, shares[token_type])
+        row.update(
+            ChargeDescription=f"{group.model} {label.lower()} tokens",
+            ConsumedQuantity=format_decimal(Decimal(tokens)),
+            ConsumedUnit="Tokens",
+            PricingQuantity=format_decimal(quantity),
+            PricingUnit=PRICING_UNIT,
+            SkuMeter=f"{label} Tokens",
+            SkuPriceId=f"{group.model}:{token_type.value}:{pricing.tier}",
+            SkuPriceDetails=tags_json({"x_PriceTier": pricing.tier, "x_TokenType": token_type.value}),
+            Tags=tags_json({**tags, "token-type": token_type.value, "effective-cost": row["BilledCost"]}),
+            x_TokenType=token_type.value,
+        )
+        _set_unit_prices(row, pricing, token_type, quantity, shares[token_type])
+        rows.append(row)
+    return rows
+
+
+def _set_unit_prices(row: FocusRow, pricing: Pricing, token_type: TokenType, quantity: Decimal, cost: Decimal) -> None:
+    """List and contracted unit prices and costs. Price x quantity is exact, so the FOCUS cost identities hold.
+    With no known price the unit prices stay null and the costs equal the billed cost (Tags say so)."""
+    for prices, unit_col, cost_col, pricing_col in (
+        (pricing.list_prices, "ListUnitPrice", "ListCost", "PricingCurrencyListUnitPrice"),
+        (pricing.contracted, "ContractedUnitPrice", "ContractedCost", "PricingCurrencyContractedUnitPrice"),
+    ):
+        unit_price = prices.get(token_type) if prices else None
+        if unit_price is None:
+            row[cost_col] = format_decimal(cost)
+            continue
+        row[unit_col] = row[pricing_col] = format_decimal(unit_price)
+        row[cost_col] = format_decimal(unit_price * quantity)
+
+
+def _requests_row(group: UsageGroup, pricing: Pricing) -> FocusRow:
+    """One row for the whole group, measured in Requests. List and contracted costs are the priced tokens where
+    every used token type has a price, else the billed cost; per-request unit prices stay null."""
+    row = _base_row(group)
+    _set_costs(row, group.cost)
+    requests = format_decimal(Decimal(group.requests))
+    row.update(
+        ChargeDescription=f"{group.model} requests",
+        ConsumedQuantity=requests,
+        ConsumedUnit="Requests",
+        PricingQuantity=requests,
+        PricingUnit="Requests",
+        SkuMeter="Requests",
+        SkuPriceId=f"{group.model}:requests:{pricing.tier}",
+        SkuPriceDetails=tags_json({"x_PriceTier": pricing.tier, "x_TokenType": "all"}),
+        Tags=tags_json({**_group_tags(group, pricing, "none"), "effective-cost": row["BilledCost"]}),
+        x_TokenType="all",
+    )
+    for prices, cost_col in ((pricing.list_prices, "ListCost"), (pricing.contracted, "ContractedCost")):
+        priced = [
+            Decimal(group.tokens.get(t)) * p / ONE_MILLION
+            for t in TOKEN_TYPES
+            if group.tokens.get(t) and prices and (p := prices.get(t)) is not None
+        ]
+        complete = prices is not None and all(prices.get(t) is not None for t in TOKEN_TYPES if group.tokens.get(t))
+        row[cost_col] = format_decimal(sum(priced, Decimal(0))) if priced and complete else row["BilledCost"]
+    return row

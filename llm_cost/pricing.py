@@ -1,0 +1,133 @@
+"""Unit prices per token type, from genai-prices, with manifest `[pricing."<model>"]` overrides.
+
+All prices are USD per million tokens, as Decimal. genai-prices is asked for the price in force at a given moment,
+so yesterday's export does not change when a price changes today.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime
+from decimal import Decimal
+
+from genai_prices import data_snapshot
+from genai_prices.types import TieredPrices
+
+from llm_cost.records import Pricing, TokenType, UnitPrices
+
+_PRICE_KEYS = {
+    TokenType.INPUT: "input_mtok",
+    TokenType.OUTPUT: "output_mtok",
+    TokenType.CACHE_READ: "cache_read_mtok",
+    TokenType.CACHE_WRITE: "cache_write_mtok",
+}
+
+
+@dataclass(slots=True, frozen=True)
+class ModelMatch:
+    """A model reference resolved in genai-prices."""
+
+    provider_id: str
+    provider_name: str
+    model_id: str
+
+
+class PriceBook:
+    """Resolves models to providers and prices. `overrides` maps a model name to the user's negotiated prices."""
+
+    def __init__(self, overrides: Mapping[str, UnitPrices] | None = None) -> None:
+        self._overrides = dict(overrides or {})
+        self._snapshot = data_snapshot.get_snapshot()
+        self._matches: dict[tuple[str, str | None], tuple[object, object] | None] = {}
+
+    def has_override(self, model: str) -> bool:
+        """True when the user priced this model explicitly."""
+        return model in self._overrides
+
+    def _find(self, model: str, provider: str | None) -> tuple[object, object] | None:
+        """genai-prices' (Provider, ModelInfo) for a model reference, or None. Tries the provider hint, then the
+        bare model, then a LiteLLM-style `provider/model` split."""
+        key = (model, provider)
+        if key in self._matches:
+            return self._matches[key]
+        attempts: list[tuple[str, str | None]] = []
+        if provider:
+            attempts.append((model, provider))
+        attempts.append((model, None))
+        if "/" in model:
+            prefix, rest = model.split("/", 1)
+            attempts += [(rest, prefix), (rest, None)]
+        found = None
+        for ref, provider_id in attempts:
+            try:
+                found = self._snapshot.find_provider_model(ref, None, provider_id, None)
+                break
+            except LookupError:
+                continue
+        self._matches[key] = found
+        return found
+
+    def match(self, model: str, provider: str | None = None) -> ModelMatch | None:
+        """The genai-prices provider and model id for `model`, or None when genai-prices does not know it."""
+        found = self._find(model, provider)
+        if found is None:
+            return None
+        prov, info = found
+        return ModelMatch(prov.id, prov.name, info.id)  # type: ignore[attr-defined]
+
+    def list_prices(
+        self, model: str, provider: str | None, at: datetime, input_tokens_per_request: int = 0
+    ) -> tuple[UnitPrices, str] | None:
+        """Public list prices in force at `at`, and the tier used ("standard" or "above-<N>-tokens").
+
+        Tiered prices (e.g. long-context rates) apply to every token of a request whose input exceeds the tier
+        start, as genai-prices defines them; with no per-request figure the base tier is used.
+        """
+        found = self._find(model, provider)
+        if found is None:
+            return None
+        _, info = found
+        model_price = info.get_prices(at)  # type: ignore[attr-defined]
+        values: dict[str, Decimal | None] = {}
+        tier_name = "standard"
+        for token_type, key in _PRICE_KEYS.items():
+            price = getattr(model_price, key, None)
+            if isinstance(price, TieredPrices):
+                chosen = price.base
+                for tier in reversed(price.tiers):
+                    if input_tokens_per_request > tier.start:
+                        chosen = tier.price
+                        tier_name = f"above-{tier.start}-tokens"
+                        break
+                price = chosen
+            values[token_type.value] = price
+        prices = UnitPrices(**values)
+        # Cache reads and writes without their own price are billed as plain input.
+        prices = replace(
+            prices,
+            cache_read=prices.cache_read if prices.cache_read is not None else prices.input,
+            cache_write=prices.cache_write if prices.cache_write is not None else prices.input,
+        )
+        return prices, tier_name
+
+    def pricing(
+        self, model: str, provider: str | None, at: datetime, input_tokens_per_request: int = 0
+    ) -> Pricing:
+        """List and contracted prices for a model at a moment. An override is the contracted price, and also the
+        list price when genai-prices has none. Missing override fields fall back to the list price."""
+        listed = self.list_prices(model, provider, at, input_tokens_per_request)
+        list_prices, tier = listed if listed else (None, "standard")
+        override = self._overrides.get(model)
+        if override is None:
+            return Pricing(list_prices, list_prices, "genai-prices" if list_prices else "unknown", tier)
+        if list_prices is None:
+            return Pricing(override, override, "override", "negotiated")
+        contracted = UnitPrices(
+            **{t.value: override.get(t) if override.get(t) is not None else list_prices.get(t) for t in TokenType}
+        )
+        return Pricing(list_prices, contracted, "genai-prices+override", tier)
+
+    def knows(self, model: str, provider: str | None = None) -> bool:
+        """True when the model can be priced: an override or a genai-prices match."""
+        return self.has_override(model) or self._find(model, provider) is not None

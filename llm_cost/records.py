@@ -1,0 +1,163 @@
+"""The internal currency between stages: `UsageRecord` and its parts.
+
+A source yields `UsageRecord`s; the aggregator folds them into `UsageGroup`s; the FOCUS mapping turns each group
+into rows. Nothing here knows about FOCUS, LiteLLM or manifests.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Literal
+
+CostSource = Literal["reported", "estimated"]
+
+
+class TokenType(StrEnum):
+    """The token types that get their own FOCUS row, in output order."""
+
+    INPUT = "input"
+    OUTPUT = "output"
+    CACHE_READ = "cache_read"
+    CACHE_WRITE = "cache_write"
+
+
+TOKEN_TYPES: tuple[TokenType, ...] = tuple(TokenType)
+
+
+@dataclass(slots=True, frozen=True)
+class TokenCounts:
+    """Token counts by type. `input` excludes cache reads and cache writes; `reasoning` is informational
+    (providers bill it as output, so it is already inside `output`)."""
+
+    input: int = 0
+    output: int = 0
+    cache_read: int = 0
+    cache_write: int = 0
+    reasoning: int = 0
+
+    def get(self, token_type: TokenType) -> int:
+        """The count of one billable token type."""
+        return getattr(self, token_type.value)
+
+    def __add__(self, other: TokenCounts) -> TokenCounts:
+        return TokenCounts(
+            self.input + other.input,
+            self.output + other.output,
+            self.cache_read + other.cache_read,
+            self.cache_write + other.cache_write,
+            self.reasoning + other.reasoning,
+        )
+
+    @property
+    def total_input(self) -> int:
+        """All prompt-side tokens: uncached input, cache reads and cache writes."""
+        return self.input + self.cache_read + self.cache_write
+
+
+@dataclass(slots=True, frozen=True)
+class UnitPrices:
+    """USD per million tokens, by token type; None where no price is known."""
+
+    input: Decimal | None = None
+    output: Decimal | None = None
+    cache_read: Decimal | None = None
+    cache_write: Decimal | None = None
+
+    def get(self, token_type: TokenType) -> Decimal | None:
+        """The price per million tokens of one token type."""
+        return getattr(self, token_type.value)
+
+
+@dataclass(slots=True, frozen=True)
+class Pricing:
+    """What the mapping needs to price a group: list prices, contracted prices and where they came from.
+
+    `list_prices` is the public price list (genai-prices), `contracted` the user's negotiated rate (a manifest
+    `[pricing]` override) or the list price when there is none. Either may be None when nothing is known.
+    """
+
+    list_prices: UnitPrices | None
+    contracted: UnitPrices | None
+    source: str  # "genai-prices", "override", "genai-prices+override" or "unknown"
+    tier: str = "standard"
+
+
+@dataclass(slots=True)
+class UsageRecord:
+    """One unit of usage: a request, a daily row or a prompt estimate, over `[period_start, period_end)` UTC.
+
+    `tags` are the user's (manifest or request tags); `system_tags` are the source's own provenance labels, which
+    user tags can never override. `pricing` is set by sources that priced the usage themselves (estimates), so
+    the FOCUS unit prices are the very ones the cost was computed from.
+    """
+
+    period_start: datetime
+    period_end: datetime
+    provider: str
+    model: str
+    cost: Decimal
+    tokens: TokenCounts = field(default_factory=TokenCounts)
+    requests: int = 1
+    provider_name: str | None = None
+    model_group: str | None = None
+    api_key_hash: str | None = None
+    key_alias: str | None = None
+    team_id: str | None = None
+    team_alias: str | None = None
+    user_id: str | None = None
+    user_email: str | None = None
+    end_user: str | None = None
+    org_id: str | None = None
+    cost_components: dict[TokenType, Decimal] | None = None
+    service_name: str | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+    system_tags: dict[str, str] = field(default_factory=dict)
+    cost_source: CostSource = "reported"
+    source: str = ""
+    resource_id: str | None = None
+    resource_name: str | None = None
+    request_id: str | None = None
+    pricing: Pricing | None = None
+
+
+GroupKey = tuple[object, ...]
+
+
+@dataclass(slots=True)
+class UsageGroup:
+    """Usage summed to a grain: all the records that share every dimension and the (truncated) period.
+
+    The dimensions are copied from the first record; the metrics are sums. `cost_components` stays only when
+    every record in the group carried components, so a partial breakdown never skews the allocation.
+    """
+
+    period_start: datetime
+    period_end: datetime
+    provider: str
+    provider_name: str | None
+    model: str
+    model_group: str | None
+    api_key_hash: str | None
+    key_alias: str | None
+    team_id: str | None
+    team_alias: str | None
+    user_id: str | None
+    user_email: str | None
+    end_user: str | None
+    org_id: str | None
+    service_name: str | None
+    tags: dict[str, str]
+    system_tags: dict[str, str]
+    cost_source: CostSource
+    source: str
+    resource_id: str | None
+    resource_name: str | None
+    pricing: Pricing | None = None
+    cost: Decimal = Decimal(0)
+    tokens: TokenCounts = field(default_factory=TokenCounts)
+    requests: int = 0
+    cost_components: dict[TokenType, Decimal] | None = None
+    records: int = 0

@@ -1,0 +1,101 @@
+"""Settings: flags > environment (`LLM_COST_*`) > the `[settings]` table of llm-cost.toml > defaults.
+
+Typer resolves flags and environment variables (each option names its variable); this module fills what is
+still unset from the config file, then from the defaults, and validates the result into one frozen model.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from llm_cost.errors import ConfigError
+from llm_cost.sources.manifest import check_ratio, read_toml
+from llm_cost.window import parse_day
+
+DEFAULT_CONFIG = Path("llm-cost.toml")
+
+
+class ExportSettings(BaseModel):
+    """Everything an export or dry-run needs to know, after precedence is applied."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    format: Literal["focus", "vantage"] = "focus"
+    focus_version: Literal["1.2", "1.0"] = "1.2"
+    output: str | None = None
+    manifest: Path = DEFAULT_CONFIG
+    cache_hit_ratio: Decimal | None = None
+    date: date
+    split_tokens: bool = True
+    vocab_dir: Path | None = None
+    config: Path | None = None
+
+
+# Keys the [settings] table may hold, and those whose values are paths relative to the config file.
+FILE_KEYS = frozenset(ExportSettings.model_fields) - {"config"}
+PATH_KEYS = frozenset({"manifest", "output", "vocab_dir"})
+
+
+def _config_path(flag: str | None) -> Path | None:
+    """The config file: the flag/env value (which must exist), else ./llm-cost.toml when present."""
+    if flag:
+        path = Path(flag)
+        if not path.is_file():
+            raise ConfigError(f"config file not found: {flag} (from --config or LLM_COST_CONFIG)")
+        return path
+    return DEFAULT_CONFIG if DEFAULT_CONFIG.is_file() else None
+
+
+def _file_settings(config: Path | None) -> dict[str, Any]:
+    """The `[settings]` table, with relative paths resolved against the config file's folder."""
+    if config is None:
+        return {}
+    table = read_toml(config).get("settings", {})
+    if not isinstance(table, dict):
+        raise ConfigError(f"{config}: [settings] must be a table")
+    unknown = sorted(set(table) - FILE_KEYS)
+    if unknown:
+        raise ConfigError(f"{config}: unknown key(s) in [settings]: {', '.join(unknown)}")
+    resolved = dict(table)
+    for key in PATH_KEYS & set(table):
+        value = str(table[key])
+        resolved[key] = value if value == "-" else str(config.parent / value)
+    return resolved
+
+
+def parse_ratio(value: object, source: str) -> Decimal | None:
+    """A cache-hit ratio from a flag, env var or file: a number from 0 to 1."""
+    if value is None:
+        return None
+    try:
+        ratio = Decimal(str(value).strip())
+    except InvalidOperation:
+        raise ConfigError(f"{source}: {value!r} is not a number; use a share from 0 to 1, e.g. 0.6") from None
+    try:
+        return check_ratio(ratio)
+    except ValueError as exc:
+        raise ConfigError(f"{source}: {exc}") from None
+
+
+def resolve_export_settings(cli: dict[str, Any], *, now: datetime | None = None) -> ExportSettings:
+    """Merge the CLI values (None = unset) over the config file and the defaults."""
+    now = now or datetime.now(UTC)
+    config = _config_path(cli.get("config"))
+    from_file = _file_settings(config)
+    given = {k: v for k, v in cli.items() if v is not None and k != "config"}
+    merged = {**from_file, **given}
+    merged.setdefault("manifest", str(config) if config else str(DEFAULT_CONFIG))
+    source = "--cache-hit-ratio" if "cache_hit_ratio" in given else "[settings] cache_hit_ratio"
+    merged["cache_hit_ratio"] = parse_ratio(merged.get("cache_hit_ratio"), source)
+    date_source = "--date" if "date" in given else "[settings] date"
+    merged["date"] = parse_day(str(merged["date"]), option=date_source, today=now.date()) if "date" in merged else now.date()
+    try:
+        return ExportSettings(**merged, config=config)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise ConfigError(f"setting {where}: {first['msg']}") from None

@@ -1,0 +1,118 @@
+"""RFC 4180 CSV, deterministic, written to a temporary file and renamed (or copied to stdout) only on success.
+
+UTF-8 without BOM, LF line endings, fields quoted only when they hold a comma, quote, CR or LF. A null is an
+empty, unquoted field. A failed run never truncates an existing output file and never leaves half a CSV on stdout.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import shutil
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import IO, BinaryIO
+
+from llm_cost.errors import ConfigError
+from llm_cost.focus.mapping import FocusRow
+
+SPOOL_BYTES = 8 * 1024 * 1024
+
+
+def is_stdout(output: str | None) -> bool:
+    """`None` and `-` mean standard output."""
+    return output in (None, "", "-")
+
+
+def check_output_path(output: str | None) -> None:
+    """Fail early (exit 3) when the output file cannot be written: a missing or read-only directory."""
+    if is_stdout(output):
+        return
+    path = Path(output)  # type: ignore[arg-type]
+    if path.is_dir():
+        raise ConfigError(f"output {output}: is a directory; give a file name")
+    parent = path.parent
+    if not parent.is_dir():
+        raise ConfigError(f"output {output}: directory {str(parent)!r} does not exist")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise ConfigError(f"output {output}: directory {str(parent)!r} is not writable")
+    if path.exists() and not os.access(path, os.W_OK):
+        raise ConfigError(f"output {output}: file is not writable")
+
+
+class CsvSink:
+    """Writes FOCUS rows for one header. Use as a context manager: the output appears only if the block
+    succeeds; on an exception the temporary file is removed and the destination is untouched."""
+
+    def __init__(self, output: str | None, columns: Sequence[str], stdout: BinaryIO | None = None) -> None:
+        self.output = None if is_stdout(output) else output
+        self.columns = tuple(columns)
+        self.rows = 0
+        self._stdout = stdout
+        self._tmp_path: Path | None = None
+        self._binary: IO[bytes]
+        self._text: io.TextIOWrapper
+
+    def __enter__(self) -> CsvSink:
+        if self.output is None:
+            self._binary = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)  # noqa: SIM115
+        else:
+            target = Path(self.output)
+            check_output_path(self.output)
+            try:
+                fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+            except OSError as exc:
+                raise ConfigError(f"output {self.output}: cannot create a file there ({exc.strerror})") from None
+            self._tmp_path = Path(name)
+            self._binary = os.fdopen(fd, "wb")
+        self._text = io.TextIOWrapper(self._binary, encoding="utf-8", newline="", write_through=False)
+        self._writer = csv.writer(self._text, lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
+        self._writer.writerow(self.columns)
+        return self
+
+    def write(self, row: FocusRow) -> None:
+        """Write one row, in header order; missing and None values are nulls."""
+        self._writer.writerow([row.get(c) for c in self.columns])
+        self.rows += 1
+
+    def write_many(self, rows: Sequence[FocusRow]) -> None:
+        """Write several rows."""
+        get_columns = self.columns
+        self._writer.writerows([[row.get(c) for c in get_columns] for row in rows])
+        self.rows += len(rows)
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        try:
+            self._text.flush()
+            if exc_type is None:
+                self._commit()
+        finally:
+            self._text.close()
+            if self._tmp_path is not None and self._tmp_path.exists():
+                self._tmp_path.unlink()
+
+    def _commit(self) -> None:
+        if self.output is None:
+            self._binary.seek(0)
+            destination = self._stdout or sys.stdout.buffer
+            shutil.copyfileobj(self._binary, destination)
+            destination.flush()
+            return
+        assert self._tmp_path is not None
+        self._binary.flush()
+        os.fsync(self._binary.fileno())
+        target = Path(self.output)
+        os.chmod(self._tmp_path, _final_mode(target))
+        os.replace(self._tmp_path, target)
+
+
+def _final_mode(target: Path) -> int:
+    """Keep an existing file's mode; a new file gets the usual 0666 less the umask (mkstemp makes it 0600)."""
+    if target.exists():
+        return target.stat().st_mode & 0o7777
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask

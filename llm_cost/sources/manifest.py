@@ -1,0 +1,293 @@
+"""The manifest source: prompts listed in `llm-cost.toml` -> estimated UsageRecords for one charge day.
+
+Compatible with the original llm-cost manifest (`[defaults] model`, `[[prompts]]` with `path`, `prompt_id`,
+`model`, `tags`, `[budget]`, `[policy]`), plus: paths relative to the manifest, `input_tokens`,
+`expected_output_tokens`, `calls` per day, a `cache_hit_ratio` that really prices cached input at the cache-read
+price, global `[tags]` and `[pricing."<model>"]` overrides. See design.md §4b.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Callable, Iterator
+from datetime import date
+from decimal import ROUND_HALF_EVEN, Decimal
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from llm_cost.errors import ConfigError
+from llm_cost.focus.mapping import RESERVED_TAG_KEYS
+from llm_cost.pricing import PriceBook
+from llm_cost.records import TOKEN_TYPES, TokenCounts, UnitPrices, UsageRecord
+from llm_cost.tokens import TokenCounter
+from llm_cost.window import day_window
+
+DEFAULT_MODEL = "gpt-4o"
+SERVICE_NAME = "LLM Inference"
+ONE_MILLION = Decimal(1_000_000)
+TagValue = str | int | Decimal | bool
+
+
+def _tag_text(value: TagValue) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=False, frozen=True)
+
+
+def check_ratio(value: Decimal | None) -> Decimal | None:
+    """A cache-hit ratio is a share: 0 to 1 inclusive."""
+    if value is not None and not (Decimal(0) <= value <= Decimal(1)):
+        raise ValueError(f"cache_hit_ratio must be between 0 and 1, got {value}")
+    return value
+
+
+class Defaults(_Strict):
+    model: str = DEFAULT_MODEL
+    cache_hit_ratio: Decimal | None = None
+
+    _ratio = field_validator("cache_hit_ratio")(check_ratio)
+
+
+class Prompt(_Strict):
+    path: str
+    prompt_id: str | None = None
+    model: str | None = None
+    tags: dict[str, TagValue] = Field(default_factory=dict)
+    input_tokens: int | None = Field(default=None, ge=0)
+    expected_output_tokens: int = Field(default=0, ge=0)
+    calls: int = Field(default=1, ge=0)
+    cache_hit_ratio: Decimal | None = None
+
+    _ratio = field_validator("cache_hit_ratio")(check_ratio)
+
+
+class PriceOverride(_Strict):
+    """USD per million tokens, with genai-prices' names. `provider` names the provider of an unknown model."""
+
+    input_mtok: Decimal | None = Field(default=None, ge=0)
+    output_mtok: Decimal | None = Field(default=None, ge=0)
+    cache_read_mtok: Decimal | None = Field(default=None, ge=0)
+    cache_write_mtok: Decimal | None = Field(default=None, ge=0)
+    provider: str | None = None
+
+    def unit_prices(self) -> UnitPrices:
+        return UnitPrices(self.input_mtok, self.output_mtok, self.cache_read_mtok, self.cache_write_mtok)
+
+
+class Budget(BaseModel):
+    """Kept for a later `check`: the original tool's budget gate."""
+
+    model_config = ConfigDict(extra="allow")
+    max_cost_usd: Decimal | None = None
+    warn_threshold: Decimal | None = None
+
+
+class Policy(BaseModel):
+    """Kept for a later `check`: the original tool's allowed-model gate."""
+
+    model_config = ConfigDict(extra="allow")
+    allowed_models: list[str] | None = None
+
+
+class Manifest(BaseModel):
+    """A parsed `llm-cost.toml`. `settings` is the `[settings]` table of CLI defaults (see settings.py)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    defaults: Defaults = Field(default_factory=Defaults)
+    tags: dict[str, TagValue] = Field(default_factory=dict)
+    prompts: list[Prompt] = Field(default_factory=list)
+    pricing: dict[str, PriceOverride] = Field(default_factory=dict)
+    budget: Budget = Field(default_factory=Budget)
+    policy: Policy = Field(default_factory=Policy)
+    settings: dict[str, Any] = Field(default_factory=dict)
+    path: Path = Path("llm-cost.toml")
+
+    @property
+    def base_dir(self) -> Path:
+        """Prompt paths are relative to the manifest's own folder, never to the working directory."""
+        return self.path.parent
+
+    def price_overrides(self) -> dict[str, UnitPrices]:
+        """`[pricing."<model>"]` tables as unit prices."""
+        return {model: override.unit_prices() for model, override in self.pricing.items()}
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    """Parse a TOML file with exact decimals; a ConfigError names the file and the line."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"manifest not found: {path} (create one with `llm-cost init`, or pass --manifest)") from None
+    except IsADirectoryError:
+        raise ConfigError(f"manifest {path} is a directory, not a TOML file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read manifest {path}: {exc}") from None
+    try:
+        return tomllib.loads(text, parse_float=Decimal)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"malformed TOML in {path}: {exc}") from None
+
+
+def _describe(error: ValidationError, data: dict[str, Any]) -> str:
+    """One line for the first validation error, naming the table and key like a TOML user would."""
+    first = error.errors()[0]
+    loc = list(first["loc"])
+    where = ".".join(str(p) for p in loc)
+    if loc[:1] == ["prompts"] and len(loc) >= 2 and isinstance(loc[1], int):
+        number = loc[1] + 1
+        prompt = data.get("prompts", [])[loc[1]] if isinstance(data.get("prompts"), list) else {}
+        label = f"[[prompts]] #{number}" + (f" ({prompt.get('path')})" if isinstance(prompt, dict) and prompt.get("path") else "")
+        rest = ".".join(str(p) for p in loc[2:])
+        if first["type"] == "missing":
+            return f"{label} has no '{rest}' (every prompt needs a path)" if rest == "path" else f"{label} has no '{rest}'"
+        where = f"{label} '{rest}'"
+    if first["type"] == "extra_forbidden":
+        return f"unknown key {where} (check the spelling; see llm-cost.toml.example)"
+    message = first["msg"].removeprefix("Value error, ")
+    return f"{where}: {message}"
+
+
+def load_manifest(path: Path) -> Manifest:
+    """Read and validate a manifest. Every problem is a one-line ConfigError."""
+    data = read_toml(path)
+    try:
+        return Manifest.model_validate({**data, "path": path})
+    except ValidationError as exc:
+        raise ConfigError(f"invalid manifest {path}: {_describe(exc, data)}") from None
+
+
+def slugify(path: str) -> str:
+    """The original tool's ResourceId fallback: `prompts/search.txt` -> `prompts-search-txt`."""
+    return re.sub(r"[^a-z0-9]+", "-", path.lower()).strip("-") or "prompt"
+
+
+def resource_id(prompt: Prompt) -> str:
+    """`prompt_id`, else a slug of the path as written in the manifest."""
+    return prompt.prompt_id or slugify(prompt.path)
+
+
+def estimate(
+    manifest: Manifest,
+    *,
+    day: date,
+    prices: PriceBook,
+    counter: TokenCounter,
+    cache_hit_ratio: Decimal | None = None,
+    warn: Callable[[str], None] = lambda message: None,
+) -> Iterator[UsageRecord]:
+    """One estimated record per prompt for the charge `day`.
+
+    cost = calls x (uncached input x input price + cached input x cache-read price + output x output price),
+    with cached input = cache_hit_ratio x input tokens (rounded to whole tokens). `cache_hit_ratio` given here
+    (the CLI flag) overrides every prompt; else a prompt's own ratio, else `[defaults]`, else 0.
+    """
+    window = day_window(day)
+    global_tags = {k: _tag_text(v) for k, v in manifest.tags.items()}
+    _warn_reserved(global_tags, "[tags]", warn)
+    seen: dict[tuple[str, str], str] = {}
+    for number, prompt in enumerate(manifest.prompts, start=1):
+        model = prompt.model or manifest.defaults.model
+        rid = resource_id(prompt)
+        if (rid, model) in seen:
+            warn(f"prompts {seen[(rid, model)]} and {prompt.path} share ResourceId {rid!r} and model {model}; "
+                 "their costs are summed into one row set (give each a distinct prompt_id)")  # fmt: skip
+        seen[(rid, model)] = prompt.path
+        yield _estimate_prompt(manifest, prompt, model, rid, window, prices, counter, cache_hit_ratio, global_tags, warn)
+
+
+def _estimate_prompt(
+    manifest: Manifest,
+    prompt: Prompt,
+    model: str,
+    rid: str,
+    window: Any,
+    prices: PriceBook,
+    counter: TokenCounter,
+    ratio_override: Decimal | None,
+    global_tags: dict[str, str],
+    warn: Callable[[str], None],
+) -> UsageRecord:
+    override = manifest.pricing.get(model)
+    match = prices.match(model)
+    if match is None and override is None:
+        raise ConfigError(
+            f"unknown model {model!r} in prompt {prompt.path}: genai-prices has no price for it; "
+            f'add a [pricing."{model}"] table with input_mtok and output_mtok'
+        )
+    system_tags: dict[str, str] = {}
+    if prompt.input_tokens is not None:
+        per_call_input = prompt.input_tokens
+        system_tags["x-token-method"] = "manifest"
+    else:
+        text = _read_prompt(manifest.base_dir / prompt.path, prompt.path)
+        counted = counter.count(text, model)
+        per_call_input = counted.tokens
+        system_tags["x-token-method"] = counted.method
+    ratio = next((r for r in (ratio_override, prompt.cache_hit_ratio, manifest.defaults.cache_hit_ratio) if r is not None), Decimal(0))
+    if ratio:
+        system_tags["x-cache-hit-ratio"] = str(ratio)
+    input_total = per_call_input * prompt.calls
+    cached = int((ratio * input_total).to_integral_value(ROUND_HALF_EVEN))
+    tokens = TokenCounts(input=input_total - cached, cache_read=cached, output=prompt.expected_output_tokens * prompt.calls)
+    pricing = prices.pricing(model, match.provider_id if match else None, window.start, per_call_input)
+    cost = Decimal(0)
+    for token_type in TOKEN_TYPES:
+        count = tokens.get(token_type)
+        if not count:
+            continue
+        unit = pricing.contracted.get(token_type) if pricing.contracted else None
+        if unit is None:
+            raise ConfigError(
+                f"model {model!r} (prompt {prompt.path}) has no {token_type.value} price; "
+                f'set {token_type.value}_mtok in [pricing."{model}"]'
+            )
+        cost += Decimal(count) * unit / ONE_MILLION
+    user_tags = {**global_tags, **{k: _tag_text(v) for k, v in prompt.tags.items()}}
+    _warn_reserved({k: _tag_text(v) for k, v in prompt.tags.items()}, f"prompt {prompt.path} tags", warn)
+    provider_id = match.provider_id if match else (override.provider if override and override.provider else "custom")
+    provider_name = match.provider_name if match else (override.provider if override and override.provider else "Custom")
+    team = user_tags.get("team")
+    return UsageRecord(
+        period_start=window.start,
+        period_end=window.end,
+        provider=provider_id,
+        provider_name=provider_name,
+        model=model,
+        cost=cost,
+        tokens=tokens,
+        requests=prompt.calls,
+        team_id=team,
+        team_alias=team,
+        service_name=SERVICE_NAME,
+        tags={k: v for k, v in user_tags.items() if k not in RESERVED_TAG_KEYS},
+        system_tags=system_tags,
+        cost_source="estimated",
+        source=f"manifest:{manifest.path.name}",
+        resource_id=rid,
+        resource_name=prompt.path,
+        pricing=pricing,
+    )
+
+
+def _read_prompt(path: Path, as_written: str) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"prompt file not found: {as_written} (looked for {path}; paths are relative to the manifest)") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"prompt file {as_written} is not UTF-8 text") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read prompt file {as_written}: {exc.strerror}") from None
+
+
+def _warn_reserved(tags: dict[str, str], where: str, warn: Callable[[str], None]) -> None:
+    clashes = sorted(set(tags) & RESERVED_TAG_KEYS)
+    if clashes:
+        warn(f"{where}: reserved tag keys {clashes} are set by llm-cost and were ignored")
