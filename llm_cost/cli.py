@@ -69,7 +69,7 @@ class Output:
 
 
 def _output(ctx: typer.Context) -> Output:
-    return ctx.obj if isinstance(ctx.obj, Output) else Output(Console(stderr=True))
+    return ctx.obj if isinstance(ctx.obj, Output) else Output(Console(stderr=True, soft_wrap=True))
 
 
 @contextmanager
@@ -109,7 +109,7 @@ def main_options(
     verbose: Annotated[bool, typer.Option("-v", "--verbose", help="More detail on stderr.")] = False,
 ) -> None:
     """llm-cost turns LLM usage into FOCUS cost data. Data goes to stdout or -o; messages go to stderr."""
-    ctx.obj = Output(Console(stderr=True), quiet=quiet, verbose=verbose, debug=debug)
+    ctx.obj = Output(Console(stderr=True, soft_wrap=True), quiet=quiet, verbose=verbose, debug=debug)
 
 
 # Options shared by export and dry-run. Each falls back to an LLM_COST_* variable, then to [settings].

@@ -76,6 +76,13 @@ class PriceBook:
         prov, info = found
         return ModelMatch(prov.id, prov.name, info.id)  # type: ignore[attr-defined]
 
+    def provider_name(self, provider_id: str) -> str:
+        """genai-prices' display name for a provider id (`openai` -> `OpenAI`), else the id itself."""
+        for provider in self._snapshot.providers:
+            if provider.id == provider_id.lower():
+                return provider.name
+        return provider_id
+
     def list_prices(
         self, model: str, provider: str | None, at: datetime, input_tokens_per_request: int = 0
     ) -> tuple[UnitPrices, str] | None:

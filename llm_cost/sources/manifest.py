@@ -251,8 +251,11 @@ def _estimate_prompt(
         cost += Decimal(count) * unit / ONE_MILLION
     user_tags = {**global_tags, **{k: _tag_text(v) for k, v in prompt.tags.items()}}
     _warn_reserved({k: _tag_text(v) for k, v in prompt.tags.items()}, f"prompt {prompt.path} tags", warn)
-    provider_id = match.provider_id if match else (override.provider if override and override.provider else "custom")
-    provider_name = match.provider_name if match else (override.provider if override and override.provider else "Custom")
+    if match:
+        provider_id, provider_name = match.provider_id, match.provider_name
+    else:
+        provider_id = (override.provider if override and override.provider else "custom").lower()
+        provider_name = prices.provider_name(provider_id) if provider_id != "custom" else "Custom"
     team = user_tags.get("team")
     return UsageRecord(
         period_start=window.start,

@@ -1,0 +1,31 @@
+"""Shared fixtures: a clean environment for every test, and offline tiktoken vocabularies when available."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+VOCAB_DIR = ROOT.parent / "shared" / "vocab"
+GOLDEN_DIR = Path(__file__).resolve().parent / "golden"
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No LLM_COST_*, LiteLLM or Vantage settings leak in from the machine; tiktoken never downloads."""
+    for name in list(os.environ):
+        if name.startswith(("LLM_COST_", "LITELLM_", "VANTAGE_", "GITHUB_")) or name == "TIKTOKEN_CACHE_DIR":
+            monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("TIKTOKEN_CACHE_DIR", str(tmp_path / "tiktoken-cache-empty"))
+    if VOCAB_DIR.is_dir():
+        monkeypatch.setenv("LLM_COST_VOCAB_DIR", str(VOCAB_DIR))
+
+
+@pytest.fixture
+def vocab_dir() -> Path:
+    """The shared tiktoken vocabularies; tests that need exact counts skip without them."""
+    if not (VOCAB_DIR / "o200k_base.tiktoken").is_file():
+        pytest.skip(f"no tiktoken vocabulary at {VOCAB_DIR} (../shared/vocab is absent in this clone)")
+    return VOCAB_DIR
