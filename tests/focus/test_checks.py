@@ -1,0 +1,99 @@
+"""Our own checks catch what the official validator misses (focus.md §3.6): each mutation must be caught."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+
+from llm_cost.aggregate import Aggregator
+from llm_cost.errors import VerificationError
+from llm_cost.focus.checks import RowChecker, check_group_total, check_header, check_row
+from llm_cost.focus.columns import columns_for
+from llm_cost.focus.mapping import map_group
+from llm_cost.records import Pricing, TokenCounts, UnitPrices, UsageRecord
+
+COLUMNS = columns_for("focus")
+PRICES = UnitPrices(Decimal("0.3"), Decimal("10"), Decimal("0.15"), Decimal("0.3"))
+
+
+@pytest.fixture
+def row() -> dict[str, str | None]:
+    day = datetime(2026, 10, 5, tzinfo=UTC)
+    record = UsageRecord(day, day, "openai", "gpt-4o", Decimal("0.0006"), tokens=TokenCounts(input=2000))
+    group = Aggregator().extend([record]).groups()[0]
+    return map_group(group, Pricing(PRICES, PRICES, "test"))[0]
+
+
+def test_a_mapped_row_is_clean(row: dict[str, str | None]) -> None:
+    assert check_row(row, COLUMNS) == []
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "fragment"),
+    [
+        ("ChargeCategory", "Refund", "ChargeCategory='Refund' is not an allowed value"),
+        ("ChargeFrequency", "Daily", "ChargeFrequency='Daily'"),
+        ("ChargeClass", "", None),  # empty is null: allowed
+        ("ChargeClass", "Fix", "ChargeClass='Fix'"),
+        ("ServiceCategory", "AI", "ServiceCategory='AI'"),
+        ("ServiceSubcategory", "Virtual Machines", "ServiceSubcategory"),
+        ("PricingCategory", "Cheap", "PricingCategory"),
+        ("ChargePeriodStart", "2026-10-05", "is not YYYY-MM-DDTHH:mm:ssZ"),
+        ("ChargePeriodStart", "2026-10-05T00:00:00", "is not YYYY-MM-DDTHH:mm:ssZ"),
+        ("ChargePeriodStart", "2026-10-05T00:00:00.000Z", "is not YYYY-MM-DDTHH:mm:ssZ"),
+        ("ChargePeriodStart", "2026-10-05T00:00:00+01:00", "is not YYYY-MM-DDTHH:mm:ssZ"),
+        ("ChargePeriodEnd", "2026-10-04T00:00:00Z", "ChargePeriodEnd is not after ChargePeriodStart"),
+        ("ConsumedQuantity", "2000", "not a fixed-point decimal"),
+        ("BilledCost", "6e-4", "not a fixed-point decimal"),
+        ("BilledCost", "0,0006", "not a fixed-point decimal"),
+        ("ListCost", "0.00061", "ListUnitPrice x PricingQuantity"),
+        ("ContractedCost", "0.0007", "ContractedUnitPrice x PricingQuantity"),
+        ("EffectiveCost", "0.0005", "EffectiveCost='0.0005' differs from BilledCost"),
+        ("ListUnitPrice", "-0.3", "ListUnitPrice is negative"),
+        ("BillingCurrency", "usd", "not an ISO 4217 code"),
+        ("Tags", "{team:ml}", "Tags is not valid JSON"),
+        ("Tags", '{"team":{"a":1}}', "nested"),
+        ("Tags", "[1]", "not a JSON object"),
+        ("SkuPriceDetails", '{"Tier":"x"}', "lack the x_ prefix"),
+        ("ConsumedUnit", None, "must be null together"),
+        ("ServiceName", None, "ServiceName is null"),
+        ("PricingQuantity", None, "PricingQuantity must not be null on a Usage row"),
+    ],
+)
+def test_each_mutation_is_caught(row: dict[str, str | None], column: str, value: str | None, fragment: str | None) -> None:
+    row[column] = value
+    problems = check_row(row, COLUMNS)
+    if fragment is None:
+        assert problems == []
+    else:
+        assert any(fragment in p for p in problems), problems
+
+
+def test_header_checks() -> None:
+    assert check_header(COLUMNS) == []
+    assert check_header([*COLUMNS, "Model"]) == ["column 'Model' is not FOCUS and lacks the x_ prefix"]
+    assert "appears twice" in check_header(["BilledCost", "BilledCost"])[0]
+    with pytest.raises(VerificationError, match="header"):
+        RowChecker([*COLUMNS, "Model"])
+
+
+def test_row_checker_raises_with_row_number(row: dict[str, str | None]) -> None:
+    checker = RowChecker(COLUMNS)
+    checker.check(row)
+    row["ChargeCategory"] = "Refund"
+    with pytest.raises(VerificationError, match=r"row 2: ChargeCategory='Refund'"):
+        checker.check(row)
+
+
+def test_checks_only_written_columns(row: dict[str, str | None]) -> None:
+    row["SkuPriceDetails"] = "not json"
+    assert check_row(row, columns_for("focus", "1.0")) == []  # 1.0 has no SkuPriceDetails
+    assert check_row(row, columns_for("focus", "1.2")) != []
+
+
+def test_group_total(row: dict[str, str | None]) -> None:
+    check_group_total([row], Decimal("0.0006"), "g")
+    with pytest.raises(VerificationError, match="sum to 0.0006, not 0.0007"):
+        check_group_total([row], Decimal("0.0007"), "g")

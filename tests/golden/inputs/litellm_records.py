@@ -1,0 +1,45 @@
+"""LiteLLM-shaped usage records for the golden files: what the LiteLLM source yields for one day of requests."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from llm_cost.records import TokenCounts, TokenType, UsageRecord
+
+DAY = datetime(2026, 10, 5, tzinfo=UTC)
+
+
+def _at(hour: int, minute: int) -> datetime:
+    return DAY.replace(hour=hour, minute=minute)
+
+
+def records() -> list[UsageRecord]:
+    """Six requests: two keys, two teams, three models, a cost breakdown, cache tokens and request tags."""
+    base = dict(source="litellm:/spend/logs/v2", cost_source="reported")
+    prod = dict(api_key_hash="88dc28d0f030c55ed4ab77ed8faf098196cb1c05df778539800c9f1243fe6b4b", key_alias="prod-key",
+                team_id="team-a", team_alias="Team A", user_id="user-1", org_id="org-acme")  # fmt: skip
+    batch = dict(api_key_hash="1f2e3d4c5b6a79880011223344556677889900aabbccddeeff00112233445566", key_alias="batch-key",
+                 team_id="team-b", team_alias="Team B")  # fmt: skip
+    return [
+        UsageRecord(_at(9, 0), _at(9, 0), "openai", "gpt-4o", Decimal("0.000675"), model_group="gpt-4o",
+                    tokens=TokenCounts(input=60, output=18, cache_read=6), provider_name="OpenAI", request_id="r1",
+                    cost_components={TokenType.INPUT: Decimal("0.000165"), TokenType.CACHE_READ: Decimal("0.0000075"),
+                                     TokenType.OUTPUT: Decimal("0.00018")},
+                    tags={"feature": "chat"}, **prod, **base),  # fmt: skip
+        UsageRecord(_at(9, 5), _at(9, 5), "openai", "gpt-4o", Decimal("0.0125"), model_group="gpt-4o",
+                    tokens=TokenCounts(input=3000, output=500), provider_name="OpenAI", request_id="r2",
+                    tags={"feature": "rag"}, **prod, **base),  # fmt: skip
+        UsageRecord(_at(13, 30), _at(13, 30), "anthropic", "claude-sonnet-4-0", Decimal("0.021855"),
+                    model_group="claude-sonnet", provider_name="Anthropic", request_id="r3",
+                    tokens=TokenCounts(input=1200, output=900, cache_read=4000, cache_write=1000),
+                    tags={"feature": "summarise"}, **prod, **base),  # fmt: skip
+        UsageRecord(_at(23, 59), _at(23, 59), "openai", "gpt-4o-mini", Decimal("0.00123"), model_group="mini",
+                    tokens=TokenCounts(input=5000, output=800), provider_name="OpenAI", request_id="r4",
+                    **batch, **base),  # fmt: skip
+        UsageRecord(_at(0, 0), _at(0, 0), "openai", "gpt-4o-mini", Decimal("0.00077"), model_group="mini",
+                    tokens=TokenCounts(input=3000, output=500), provider_name="OpenAI", request_id="r5",
+                    **batch, **base),  # fmt: skip
+        UsageRecord(_at(12, 0), _at(12, 0), "custom", "in-house-llm", Decimal("0.5"), model_group=None,
+                    tokens=TokenCounts(input=10000, output=2000), request_id="r6", **batch, **base),  # fmt: skip
+    ]

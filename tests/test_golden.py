@@ -1,0 +1,67 @@
+"""Golden FOCUS files: the exact bytes of known inputs. Regenerate with LLM_COST_UPDATE_GOLDEN=1 after a
+deliberate change, and review the diff. The FOCUS 1.2 goldens are also checked by the official validator
+(tests/focus/test_official_validator.py)."""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+import os
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from llm_cost.cli import app
+from llm_cost.focus.columns import columns_for
+from llm_cost.pipeline import write_rows
+from llm_cost.pricing import PriceBook
+from llm_cost.sinks.csv_writer import CsvSink
+
+GOLDEN = Path(__file__).resolve().parent / "golden"
+INPUTS = GOLDEN / "inputs"
+DATE = "2026-10-05"
+UPDATE = os.environ.get("LLM_COST_UPDATE_GOLDEN") == "1"  # read before the autouse fixture clears LLM_COST_*
+
+
+def _compare(name: str, data: bytes) -> None:
+    path = GOLDEN / name
+    if UPDATE:
+        path.write_bytes(data)
+    assert path.is_file(), f"{name} is missing; run with LLM_COST_UPDATE_GOLDEN=1 to create it"
+    assert data.decode("utf-8") == path.read_text(encoding="utf-8"), f"{name} differs from the golden file"
+    assert data.isascii(), "goldens checked by the official validator must be ASCII (focus.md §3.4b)"
+
+
+@pytest.mark.parametrize(
+    ("name", "args"),
+    [
+        ("manifest_focus-1.2.csv", []),
+        ("manifest_focus-1.0.csv", ["--focus-version", "1.0"]),
+        ("manifest_vantage.csv", ["--format", "vantage"]),
+        ("manifest_requests_focus-1.2.csv", ["--no-split-tokens"]),
+    ],
+)
+def test_manifest_golden(name: str, args: list[str]) -> None:
+    result = CliRunner().invoke(app, ["export", "--manifest", str(INPUTS / "manifest.toml"), "--date", DATE, *args])
+    assert result.exit_code == 0, result.stderr
+    _compare(name, result.stdout_bytes)
+
+
+def _litellm_records() -> list:
+    spec = importlib.util.spec_from_file_location("golden_litellm_records", INPUTS / "litellm_records.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.records()
+
+
+@pytest.mark.parametrize(("name", "profile"), [("litellm_focus-1.2.csv", "focus"), ("litellm_vantage.csv", "vantage")])
+def test_litellm_shaped_golden(name: str, profile: str) -> None:
+    records = _litellm_records()
+    out = io.BytesIO()
+    columns = columns_for(profile)  # type: ignore[arg-type]
+    with CsvSink("-", columns, stdout=out) as sink:
+        result = write_rows(records, prices=PriceBook(), columns=columns, sinks=[sink])
+    assert result.total_cost == sum(r.cost for r in records)
+    _compare(name, out.getvalue())
