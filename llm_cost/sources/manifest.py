@@ -23,7 +23,7 @@ from llm_cost.focus.mapping import RESERVED_TAG_KEYS
 from llm_cost.pricing import PriceBook
 from llm_cost.records import TOKEN_TYPES, TokenCounts, UnitPrices, UsageRecord
 from llm_cost.tokens import TokenCounter
-from llm_cost.window import day_window
+from llm_cost.window import Window, day_window
 
 DEFAULT_MODEL = "gpt-4o"
 SERVICE_NAME = "LLM Inference"
@@ -207,7 +207,7 @@ def _estimate_prompt(
     prompt: Prompt,
     model: str,
     rid: str,
-    window: Any,
+    window: Window,
     prices: PriceBook,
     counter: TokenCounter,
     ratio_override: Decimal | None,
