@@ -18,6 +18,7 @@ from rich.console import Console
 from llm_cost import __version__
 from llm_cost.errors import LlmCostError
 from llm_cost.focus.columns import columns_for
+from llm_cost.focus.mapping import format_decimal
 from llm_cost.pipeline import RowSink, RunResult, manifest_records, write_rows
 from llm_cost.settings import ExportSettings, resolve_export_settings
 from llm_cost.sinks.csv_writer import CsvSink, check_output_path, is_stdout
@@ -80,6 +81,8 @@ def handle_errors(out: Output) -> Iterator[None]:
     except LlmCostError as exc:
         if out.debug:
             traceback.print_exc(file=sys.stderr)
+        for line in exc.details:
+            out.console.print(f"  {line}", markup=False, highlight=False)
         out.error(str(exc))
         raise typer.Exit(exc.exit_code) from None
     except KeyboardInterrupt:
@@ -113,13 +116,14 @@ def main_options(
 
 
 # Options shared by export and dry-run. Each falls back to an LLM_COST_* variable, then to [settings].
-FormatOpt = Annotated[Format | None, typer.Option("--format", "-f", envvar="LLM_COST_FORMAT", help="focus (every FOCUS column) or vantage (the Vantage subset). [default: focus]")]
-VersionOpt = Annotated[FocusVersion | None, typer.Option("--focus-version", envvar="LLM_COST_FOCUS_VERSION", help="FOCUS version of --format focus. [default: 1.2]")]
+FormatOpt = Annotated[Format | None, typer.Option("--format", "-f", envvar="LLM_COST_FORMAT", help="focus (every FOCUS column) or vantage (the Vantage subset). \\[default: focus]")]
+VersionOpt = Annotated[FocusVersion | None, typer.Option("--focus-version", envvar="LLM_COST_FOCUS_VERSION", help="FOCUS version of --format focus. \\[default: 1.2]")]
 OutputOpt = Annotated[str | None, typer.Option("--output", "-o", envvar="LLM_COST_OUTPUT", help="CSV file to write; - for stdout.")]
-ManifestOpt = Annotated[str | None, typer.Option("--manifest", "-m", envvar="LLM_COST_MANIFEST", help="Manifest of prompts. [default: the config file, llm-cost.toml]")]
+ManifestOpt = Annotated[str | None, typer.Option("--manifest", "-m", envvar="LLM_COST_MANIFEST", help="Manifest of prompts. \\[default: the config file, llm-cost.toml]")]
 RatioOpt = Annotated[str | None, typer.Option("--cache-hit-ratio", envvar="LLM_COST_CACHE_HIT_RATIO", help="Share of input tokens read from cache (0-1), for every prompt.")]
-DateOpt = Annotated[str | None, typer.Option("--date", "--test-date", envvar="LLM_COST_DATE", help="Charge day, YYYY-MM-DD, today or yesterday (UTC). [default: today]")]
-ConfigOpt = Annotated[str | None, typer.Option("--config", "-c", envvar="LLM_COST_CONFIG", help="llm-cost.toml with a [settings] table. [default: ./llm-cost.toml if present]")]
+DateOpt = Annotated[str | None, typer.Option("--date", "--test-date", envvar="LLM_COST_DATE", help="Charge day, YYYY-MM-DD, today or yesterday (UTC). \\[default: today]")]
+ConfigOpt = Annotated[str | None, typer.Option("--config", "-c", envvar="LLM_COST_CONFIG", help="llm-cost.toml with a \\[settings] table. \\[default: ./llm-cost.toml if present]")]
+VocabOpt = Annotated[Path | None, typer.Option("--vocab-dir", envvar="LLM_COST_VOCAB_DIR", help="Folder with tiktoken vocabularies (<encoding>.tiktoken) for offline counting.")]
 SplitOpt = Annotated[bool | None, typer.Option("--split-tokens/--no-split-tokens", envvar="LLM_COST_SPLIT_TOKENS", help="One row per token type (default), or one row per group in Requests.")]
 
 
@@ -155,16 +159,18 @@ def export(
     date: DateOpt = None,
     config: ConfigOpt = None,
     split_tokens: SplitOpt = None,
+    vocab_dir: VocabOpt = None,
 ) -> None:
     """Write FOCUS CSV to stdout or -o, from the manifest's prompt estimates."""
     out = _output(ctx)
     with handle_errors(out):
         settings = _settings(format=format, focus_version=focus_version, output=output, manifest=manifest,
-                             cache_hit_ratio=cache_hit_ratio, date=date, config=config, split_tokens=split_tokens)  # fmt: skip
+                             cache_hit_ratio=cache_hit_ratio, date=date, config=config, split_tokens=split_tokens,
+                             vocab_dir=vocab_dir)  # fmt: skip
         result, _ = _run(settings, out, write_csv=True)
         where = "stdout" if is_stdout(settings.output) else settings.output
         out.detail(f"read {result.records} records into {result.groups} groups")
-        out.info(f"wrote {result.rows} rows to {where}, total cost {result.total_cost} USD")
+        out.info(f"wrote {result.rows} rows to {where}, total cost {format_decimal(result.total_cost)} USD")
 
 
 @app.command("dry-run")
@@ -178,6 +184,7 @@ def dry_run(
     date: DateOpt = None,
     config: ConfigOpt = None,
     split_tokens: SplitOpt = None,
+    vocab_dir: VocabOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print a machine-readable JSON summary on stdout.")] = False,
 ) -> None:
     """Preview: totals by model, provider and team on stderr. Writes the CSV only with -o."""
@@ -186,7 +193,8 @@ def dry_run(
         if as_json and output is not None and is_stdout(output):
             raise typer.BadParameter("--json prints to stdout, so -o - cannot be used with it", param_hint="--output")
         settings = _settings(format=format, focus_version=focus_version, output=output, manifest=manifest,
-                             cache_hit_ratio=cache_hit_ratio, date=date, config=config, split_tokens=split_tokens)  # fmt: skip
+                             cache_hit_ratio=cache_hit_ratio, date=date, config=config, split_tokens=split_tokens,
+                             vocab_dir=vocab_dir)  # fmt: skip
         result, summary = _run(settings, out, write_csv=output is not None)
         if as_json:
             typer.echo(json.dumps({**summary.to_json(), "records": result.records, "groups": result.groups}, indent=2))
@@ -198,8 +206,8 @@ def dry_run(
 def init(
     ctx: typer.Context,
     directory: Annotated[Path, typer.Option("--dir", help="Folder to scan for prompt files (*.txt, *.md, *.prompt).")] = Path("."),
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="Manifest to write. [default: <dir>/llm-cost.toml]")] = None,
-    model: Annotated[str, typer.Option("--model", help="[defaults] model for the prompts.")] = "gpt-4o",
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Manifest to write. \\[default: <dir>/llm-cost.toml]")] = None,
+    model: Annotated[str, typer.Option("--model", help="\\[defaults] model for the prompts.")] = "gpt-4o",
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing manifest.")] = False,
 ) -> None:
     """Write a commented llm-cost.toml listing the prompt files found under --dir."""

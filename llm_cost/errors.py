@@ -4,9 +4,16 @@ from __future__ import annotations
 
 
 class LlmCostError(Exception):
-    """Base class: a failure we can explain in one line. `exit_code` is what the process returns."""
+    """Base class: a failure we can explain in one line. `exit_code` is what the process returns.
+
+    `details` are optional extra lines (e.g. a server's row-level rejections) shown before the error line.
+    """
 
     exit_code = 1
+
+    def __init__(self, message: str, details: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.details = details or []
 
 
 class ConfigError(LlmCostError):

@@ -11,6 +11,7 @@ from dateutil.relativedelta import relativedelta
 
 from llm_cost.errors import ConfigError
 
+MIN_YEAR, MAX_YEAR = 1970, 9998
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _MONTH_RE = re.compile(r"^\d{4}-\d{2}$")
 _DATETIME_RE = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?$")
@@ -26,6 +27,8 @@ class Window:
     def __post_init__(self) -> None:
         if self.start.tzinfo is None or self.end.tzinfo is None:
             raise ValueError("Window bounds must be timezone-aware")
+        object.__setattr__(self, "start", self.start.astimezone(UTC))
+        object.__setattr__(self, "end", self.end.astimezone(UTC))
         if self.end <= self.start:
             raise ConfigError(f"empty window: end {format_utc(self.end)} is not after start {format_utc(self.start)}")
 
@@ -46,8 +49,9 @@ class Window:
 
 
 def format_utc(moment: datetime) -> str:
-    """FOCUS date-time format: `YYYY-MM-DDTHH:mm:ssZ`."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """FOCUS date-time format: `YYYY-MM-DDTHH:mm:ssZ` (always a four-digit year)."""
+    m = moment.astimezone(UTC)
+    return f"{m.year:04d}-{m.month:02d}-{m.day:02d}T{m.hour:02d}:{m.minute:02d}:{m.second:02d}Z"
 
 
 def day_window(day: date) -> Window:
@@ -65,9 +69,12 @@ def parse_day(text: str, *, option: str = "--date", today: date | None = None) -
     if not _DATE_RE.match(value):
         raise ConfigError(f"{option}: {text!r} is not a date; use YYYY-MM-DD, 'today' or 'yesterday'")
     try:
-        return date.fromisoformat(value)
+        parsed = date.fromisoformat(value)
     except ValueError as exc:
         raise ConfigError(f"{option}: {text!r} is not a valid date ({exc})") from None
+    if not MIN_YEAR <= parsed.year <= MAX_YEAR:
+        raise ConfigError(f"{option}: {text!r} is out of range; use a year from {MIN_YEAR} to {MAX_YEAR}")
+    return parsed
 
 
 def parse_month(text: str) -> Window:
@@ -78,6 +85,8 @@ def parse_month(text: str) -> Window:
         first = date.fromisoformat(text.strip() + "-01")
     except ValueError as exc:
         raise ConfigError(f"--month: {text!r} is not a valid month ({exc})") from None
+    if not MIN_YEAR <= first.year <= MAX_YEAR:
+        raise ConfigError(f"--month: {text!r} is out of range; use a year from {MIN_YEAR} to {MAX_YEAR}")
     start = datetime.combine(first, datetime.min.time(), UTC)
     return Window(start, start + relativedelta(months=1))
 
@@ -98,6 +107,7 @@ def parse_instant(text: str, *, option: str) -> datetime:
 
 def billing_month(moment: datetime) -> Window:
     """The calendar month that contains `moment`: the FOCUS billing period of a charge."""
+    moment = moment.astimezone(UTC)
     start = datetime(moment.year, moment.month, 1, tzinfo=UTC)
     return Window(start, start + relativedelta(months=1))
 
@@ -116,6 +126,7 @@ def resolve_window(
     At most one of `--day`, `--month` and `--start/--end` may be given. A window that reaches past `now` is
     refused unless `include_partial` is set, because an open day's numbers still change.
     """
+    now = now.astimezone(UTC)
     chosen = [name for name, value in (("--day", day), ("--month", month), ("--start", start or end)) if value]
     if len(chosen) > 1:
         raise ConfigError(f"choose one of --day, --month or --start/--end (got {', '.join(chosen)})")

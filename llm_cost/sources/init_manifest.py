@@ -56,7 +56,7 @@ def find_prompt_files(root: Path) -> Iterator[Path]:
             path = Path(folder) / name
             if name.startswith(".") or path.suffix.lower() not in PROMPT_SUFFIXES:
                 continue
-            if path.stem.lower().split("-")[0].split("_")[0] in SKIP_STEMS:
+            if path.suffix.lower() != ".prompt" and path.stem.lower() in SKIP_STEMS:
                 continue
             yield path
 
@@ -67,10 +67,12 @@ def render_manifest(root: Path, target: Path, model: str) -> tuple[str, int]:
     prompts = []
     for path in find_prompt_files(root):
         relative = Path(os.path.relpath(path.resolve(), base)).as_posix()
-        prompts.append({"path": relative, "prompt_id": slugify(str(Path(relative).with_suffix("")))})
+        prompts.append({"path": relative, "prompt_id": slugify(relative)})
     parts = [HEADER, "\n", tomli_w.dumps({"defaults": {"model": model}})]
     if prompts:
-        parts += ["\n# One entry per prompt file found.\n", tomli_w.dumps({"prompts": prompts})]
+        parts.append("\n# One entry per prompt file found.\n")
+        # One [[prompts]] table each: tomli-w would write a short list as an inline array under [defaults].
+        parts += [f"\n[[prompts]]\n{tomli_w.dumps(prompt)}" for prompt in prompts]
     else:
         parts.append("\n# No prompt files (*.txt, *.md, *.prompt) were found; add [[prompts]] entries here.\n")
     return "".join(parts), len(prompts)

@@ -43,7 +43,7 @@ class _Strict(BaseModel):
 
 def check_ratio(value: Decimal | None) -> Decimal | None:
     """A cache-hit ratio is a share: 0 to 1 inclusive."""
-    if value is not None and not (Decimal(0) <= value <= Decimal(1)):
+    if value is not None and not (value.is_finite() and Decimal(0) <= value <= Decimal(1)):
         raise ValueError(f"cache_hit_ratio must be between 0 and 1, got {value}")
     return value
 
