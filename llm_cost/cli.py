@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 import sys
 import traceback
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
+from datetime import date as date_type
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -17,12 +18,25 @@ from rich.console import Console
 
 from llm_cost import __version__
 from llm_cost.errors import LlmCostError
-from llm_cost.focus.columns import columns_for
+from llm_cost.focus.columns import VANTAGE, columns_for
 from llm_cost.focus.mapping import format_decimal
 from llm_cost.pipeline import RowSink, RunResult, manifest_records, write_rows
 from llm_cost.settings import ExportSettings, resolve_export_settings
 from llm_cost.sinks.csv_writer import CsvSink, check_output_path, is_stdout
-from llm_cost.sinks.preview import Summary, render
+from llm_cost.sinks.preview import Summary, render, render_upload
+from llm_cost.sinks.vantage import (
+    DEFAULT_BASE_URL,
+    Batches,
+    BatchWriter,
+    VantageClient,
+    build_batches,
+    new_run_id,
+    read_focus_csv,
+    upload_batches,
+    wait_until_imported,
+)
+from llm_cost.secrets import Masker
+from llm_cost.window import day_window
 from llm_cost.sources.init_manifest import write_manifest
 
 app = typer.Typer(
@@ -131,20 +145,25 @@ def _settings(**cli: Any) -> ExportSettings:
     return resolve_export_settings({k: (v.value if isinstance(v, StrEnum) else v) for k, v in cli.items()})
 
 
+def _source_rows(settings: ExportSettings, out: Output, columns: Sequence[str], sinks: list[RowSink]) -> RunResult:
+    """Estimate from the manifest, map, check every row and feed the sinks."""
+    records, prices = manifest_records(settings, None, out.warn)
+    if not records:
+        out.warn(f"manifest {settings.manifest} lists no prompts; there are no rows")
+    return write_rows(records, prices=prices, columns=columns, sinks=sinks, split_tokens=settings.split_tokens)
+
+
 def _run(settings: ExportSettings, out: Output, *, write_csv: bool) -> tuple[RunResult, Summary]:
     """Estimate, map, check and write. The CSV appears only if everything succeeded."""
     columns = columns_for(settings.format, settings.focus_version)
     if write_csv:
         check_output_path(settings.output)
-    records, prices = manifest_records(settings, None, out.warn)
-    if not records:
-        out.warn(f"manifest {settings.manifest} lists no prompts; the CSV has a header and no rows")
     summary = Summary()
     sinks: list[RowSink] = [summary]
     with CsvSink(settings.output, columns) if write_csv else nullcontext() as csv_sink:
         if csv_sink is not None:
             sinks.append(csv_sink)
-        result = write_rows(records, prices=prices, columns=columns, sinks=sinks, split_tokens=settings.split_tokens)
+        result = _source_rows(settings, out, columns, sinks)
     return result, summary
 
 
@@ -200,6 +219,89 @@ def dry_run(
             typer.echo(json.dumps({**summary.to_json(), "records": result.records, "groups": result.groups}, indent=2))
         elif not out.quiet:
             render(summary, out.console)
+
+
+@app.command()
+def upload(
+    ctx: typer.Context,
+    files: Annotated[list[Path] | None, typer.Argument(help="FOCUS CSV files to upload; without files, build the rows from the source options.", show_default=False)] = None,
+    manifest: ManifestOpt = None,
+    cache_hit_ratio: RatioOpt = None,
+    date: DateOpt = None,
+    config: ConfigOpt = None,
+    split_tokens: SplitOpt = None,
+    vocab_dir: VocabOpt = None,
+    append: Annotated[bool, typer.Option("--append", help="Keep earlier uploads of the period instead of replacing them.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the files, sizes and what would be replaced; send nothing.")] = False,
+    wait: Annotated[bool, typer.Option("--wait", help="Poll until Vantage has imported every part.")] = False,
+    wait_timeout: Annotated[float, typer.Option("--wait-timeout", help="Seconds --wait polls before giving up.")] = 900.0,
+    api_key: Annotated[str | None, typer.Option("--vantage-api-key", envvar="VANTAGE_API_KEY", help="Vantage API token with the write scope.", show_default=False)] = None,
+    integration_token: Annotated[str | None, typer.Option("--integration-token", envvar="VANTAGE_INTEGRATION_TOKEN", help="The Custom Provider's integration token (accss_crdntl_...).", show_default=False)] = None,
+    vantage_url: Annotated[str, typer.Option("--vantage-url", envvar="VANTAGE_BASE_URL", help="Vantage API root.")] = DEFAULT_BASE_URL,
+) -> None:
+    """Upload to a Vantage Custom Provider, replacing this tool's earlier uploads of the same period."""
+    out = _output(ctx)
+    masker = Masker([api_key, integration_token])
+    with handle_errors(out), _masked_errors(masker):
+        jobs: list[tuple[str, Batches, tuple[date_type, date_type] | None]] = []
+        try:
+            if files:
+                for path in files:  # validate every file before anything is sent
+                    jobs.append((str(path), build_batches(read_focus_csv(path)), None))
+            else:
+                settings = _settings(format="vantage", manifest=manifest, cache_hit_ratio=cache_hit_ratio, date=date,
+                                     config=config, split_tokens=split_tokens, vocab_dir=vocab_dir)  # fmt: skip
+                writer = BatchWriter()
+                try:
+                    _source_rows(settings, out, VANTAGE, [writer])
+                except BaseException:
+                    writer.abort()
+                    raise
+                window = day_window(settings.date)
+                jobs.append((f"manifest {settings.manifest}", writer.close(), (window.start.date(), window.end.date())))
+            _upload_jobs(out, jobs, append=append, dry_run=dry_run, wait=wait, wait_timeout=wait_timeout,
+                         api_key=api_key, integration_token=integration_token, vantage_url=vantage_url)  # fmt: skip
+        finally:
+            for _, batches, _ in jobs:
+                batches.cleanup()
+
+
+def _upload_jobs(out: Output, jobs: list[tuple[str, Batches, tuple[date_type, date_type] | None]], *, append: bool,
+                 dry_run: bool, wait: bool, wait_timeout: float, api_key: str | None, integration_token: str | None,
+                 vantage_url: str) -> None:  # fmt: skip
+    """Upload each job as its own replaceable period and print its summary."""
+    have_credentials = bool(api_key and integration_token)
+    client = VantageClient(api_key=api_key or "", integration_token=integration_token or "", base_url=vantage_url) \
+        if have_credentials or not dry_run else None
+    try:
+        for source, batches, period in jobs:
+            if not batches.parts:
+                out.warn(f"{source}: no rows, so nothing was uploaded and earlier uploads were kept")
+                continue
+            result = upload_batches(client, batches, run_id=new_run_id(), append=append, dry_run=dry_run,
+                                    period=period, warn=out.warn)  # fmt: skip
+            if wait and not dry_run and client is not None:
+                out.info(f"waiting up to {wait_timeout:.0f} s for Vantage to import {len(result.uploaded)} part(s)...")
+                wait_until_imported(client, [str(u.get("token")) for u in result.uploaded], timeout=wait_timeout)
+                out.info("import complete")
+            if not out.quiet:
+                render_upload(result, out.console, source=source)
+    finally:
+        if client is not None:
+            client.close()
+
+
+@contextmanager
+def _masked_errors(masker: Masker) -> Iterator[None]:
+    """Mask secrets in any error that escapes, whatever raised it."""
+    try:
+        yield
+    except LlmCostError as exc:
+        raise type(exc)(masker(str(exc)), details=[masker(d) for d in exc.details]) from None
+    except (typer.Exit, typer.Abort, typer.TyperException, KeyboardInterrupt):
+        raise
+    except Exception as exc:
+        raise RuntimeError(masker(f"{type(exc).__name__}: {exc}")) from None
 
 
 @app.command()

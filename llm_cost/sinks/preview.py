@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from llm_cost.focus.mapping import FocusRow, format_decimal
+from llm_cost.sinks.vantage import UploadResult
 
 NONE_LABEL = "(none)"
 
@@ -90,3 +91,28 @@ def render(summary: Summary, console: Console, title: str = "llm-cost dry-run") 
         console.print(table)
     period = f" for [{summary.period_start}, {summary.period_end})" if summary.period_start else ""
     console.print(f"{summary.rows} rows, total cost {format_decimal(summary.total_cost)} {summary.currency}{period}")
+
+
+def render_upload(result: UploadResult, console: Console, *, source: str) -> None:
+    """The upload summary: files, rows, bytes, cost, Vantage's tokens, and what was (or would be) replaced."""
+    verb = "would upload" if result.dry_run else "uploaded"
+    table = Table(title=f"Vantage upload of {source} (run {result.run_id})", title_justify="left")
+    for heading, justify in (("File", "left"), ("Rows", "right"), ("Bytes", "right"), ("Cost", "right"),
+                             ("Upload token", "left")):  # fmt: skip
+        table.add_column(heading, justify=justify)  # type: ignore[arg-type]
+    tokens = [str(u.get("token", "")) for u in result.uploaded]
+    for index, part in enumerate(result.parts):
+        token = tokens[index] if index < len(tokens) else ("(dry run)" if result.dry_run else "")
+        table.add_row(part.filename, str(part.rows), f"{part.size:,}", format_decimal(part.cost), token)
+    console.print(table)
+    console.print(f"{verb} {len(result.parts)} file(s), {result.rows} rows, {result.size:,} bytes, "
+                  f"total cost {format_decimal(result.cost)}", markup=False, highlight=False)  # fmt: skip
+    replaced_verb = "would replace" if result.dry_run else "replaced (deleted)"
+    if result.replaced is None:
+        note = "append mode: earlier uploads are kept" if result.append else "no credentials: earlier uploads not listed"
+        console.print(note, markup=False, highlight=False)
+    elif result.replaced:
+        names = ", ".join(f"{u.get('filename')} ({u.get('token')})" for u in result.replaced)
+        console.print(f"{replaced_verb} {len(result.replaced)} earlier upload(s): {names}", markup=False, highlight=False)
+    else:
+        console.print("no earlier llm-cost upload of this period to replace", markup=False, highlight=False)

@@ -1,0 +1,595 @@
+"""Upload to a Vantage Custom Provider: local validation, row-level batching, retries, replace semantics.
+
+Vantage does not deduplicate by period: every upload is its own dataset. So a run uploads all its parts first,
+and only when every part succeeded deletes the earlier llm-cost uploads of the same period (matched by file name).
+A failed part rolls back the parts just uploaded and keeps the old ones. See vantage-api.md §1.5.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import secrets
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from decimal import Decimal, InvalidOperation
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
+
+from llm_cost import __version__
+from llm_cost.errors import ConfigError, DestinationError
+from llm_cost.focus.columns import VANTAGE
+from llm_cost.focus.mapping import FocusRow, format_decimal
+from llm_cost.secrets import Masker
+
+DEFAULT_BASE_URL = "https://api.vantage.sh"
+MAX_ROWS = 10_000
+MAX_BYTES = 2_000_000
+REQUIRED_COLUMNS = ("ChargeCategory", "ChargePeriodStart", "BilledCost", "ServiceName")
+CHARGE_CATEGORIES = frozenset({"Credit", "Discount", "Fee", "Refund", "Tax", "Usage"})
+FILE_PREFIX = "llm-cost"
+RATE_LIMIT_PER_HOUR = 1000
+LARGE_RUN_REQUESTS = 100
+MAX_SHOWN_ERRORS = 10
+MAX_RETRY_WAIT = 120.0
+
+
+# --------------------------------------------------------------------------------------------------- validation
+
+
+def _valid_date(value: str) -> bool:
+    try:
+        datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    return True
+
+
+def vantage_row_problems(row: FocusRow) -> list[str]:
+    """What Vantage would reject in one row (its 422 checks), so a bad file never leaves the machine."""
+    problems = [f"{c} is required" for c in REQUIRED_COLUMNS if not row.get(c)]
+    category = row.get("ChargeCategory")
+    if category and category not in CHARGE_CATEGORIES:
+        problems.append(f"ChargeCategory {category!r} must be one of {', '.join(sorted(CHARGE_CATEGORIES))}")
+    cost = row.get("BilledCost")
+    if cost:
+        try:
+            if not Decimal(cost).is_finite():
+                raise InvalidOperation
+        except InvalidOperation:
+            problems.append(f"BilledCost {cost!r} must be a valid number")
+    for column in ("ChargePeriodStart", "ChargePeriodEnd"):
+        value = row.get(column)
+        if value and not _valid_date(value):
+            problems.append(f"{column} {value!r} must be a valid date")
+    tags = row.get("Tags")
+    if tags:
+        try:
+            parsed = json.loads(tags)
+        except ValueError:
+            parsed = None
+        if not isinstance(parsed, dict) or any(isinstance(v, dict | list) for v in parsed.values()):
+            problems.append("Tags must be a flat JSON object")
+    return problems
+
+
+# ----------------------------------------------------------------------------------------------------- batching
+
+
+@dataclass(slots=True)
+class Part:
+    """One CSV file of a run: the header and at most MAX_ROWS rows and MAX_BYTES bytes."""
+
+    number: int
+    path: Path
+    rows: int
+    size: int
+    cost: Decimal
+    filename: str = ""
+
+
+@dataclass(slots=True)
+class Batches:
+    """The parts of a run, written to a temporary folder, with the period they cover."""
+
+    parts: list[Part]
+    rows: int
+    cost: Decimal
+    period_start: date | None
+    period_end: date | None
+    directory: tempfile.TemporaryDirectory[str] = field(repr=False)
+
+    def cleanup(self) -> None:
+        self.directory.cleanup()
+
+
+def _encode(values: Sequence[str | None]) -> bytes:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerow(values)
+    return buffer.getvalue().encode("utf-8")
+
+
+class BatchWriter:
+    """A row sink that cuts rows into parts at row boundaries (never inside a quoted field), on disk.
+
+    Every row is validated as Vantage would; `close()` raises ConfigError listing the problems, so nothing is sent
+    unless every row is acceptable. A row too large for a file on its own fails at once, naming the row.
+    """
+
+    def __init__(self, columns: Sequence[str] = VANTAGE, *, max_rows: int = MAX_ROWS, max_bytes: int = MAX_BYTES) -> None:
+        self.columns = tuple(columns)
+        self._header = _encode(self.columns)
+        if len(self._header) >= max_bytes:
+            raise ConfigError("the CSV header alone exceeds Vantage's file size limit")
+        self._max_rows, self._max_bytes = max_rows, max_bytes
+        self._directory = tempfile.TemporaryDirectory(prefix="llm-cost-vantage-")
+        self._parts: list[Part] = []
+        self._handle: io.BufferedWriter | None = None
+        self._problems: list[str] = []
+        self._rows = 0
+        self._cost = Decimal(0)
+        self._first_day: str | None = None
+        self._last_day: str | None = None
+
+    def write(self, row: FocusRow) -> None:
+        """Validate one row and append it to the current part, starting a new part when a limit would be passed."""
+        self._rows += 1
+        if found := vantage_row_problems(row):
+            self._problems += [f"row {self._rows}: {p}" for p in found]
+            return
+        encoded = _encode([row.get(c) for c in self.columns])
+        if len(self._header) + len(encoded) > self._max_bytes:
+            self.abort()
+            raise ConfigError(
+                f"row {self._rows} ({row.get('ResourceId') or row.get('ServiceName')}) is {len(encoded)} bytes, too "
+                f"large for one Vantage file ({self._max_bytes} bytes with the header); shorten its Tags or names"
+            )
+        current = self._parts[-1] if self._parts else None
+        if current is None or current.rows >= self._max_rows or current.size + len(encoded) > self._max_bytes:
+            if self._handle is not None:
+                self._handle.close()
+            path = Path(self._directory.name) / f"part{len(self._parts) + 1:03d}.csv"
+            self._handle = path.open("wb")
+            self._handle.write(self._header)
+            current = Part(len(self._parts) + 1, path, 0, len(self._header), Decimal(0))
+            self._parts.append(current)
+        assert self._handle is not None
+        self._handle.write(encoded)
+        cost = Decimal(row.get("BilledCost") or "0")
+        current.rows += 1
+        current.size += len(encoded)
+        current.cost += cost
+        self._cost += cost
+        start = (row.get("ChargePeriodStart") or "")[:10]
+        end = (row.get("ChargePeriodEnd") or "")[:10] or start
+        self._first_day = min(self._first_day or start, start)
+        self._last_day = max(self._last_day or end, end)
+
+    def close(self) -> Batches:
+        """Finish the parts; raise if any row would be rejected."""
+        if self._handle is not None:
+            self._handle.close()
+            self._handle = None
+        if self._problems:
+            count = len(self._problems)
+            problems = _shorten(self._problems)
+            self.abort()
+            raise ConfigError(f"{count} problem(s) that Vantage would reject; nothing was sent", details=problems)
+        start = date.fromisoformat(self._first_day) if self._first_day else None
+        end = date.fromisoformat(self._last_day) if self._last_day else None
+        return Batches(self._parts, self._rows, self._cost, start, end, self._directory)
+
+    def abort(self) -> None:
+        """Drop every part written so far."""
+        if self._handle is not None:
+            self._handle.close()
+            self._handle = None
+        self._directory.cleanup()
+
+
+def build_batches(rows: Iterable[FocusRow], *, columns: Sequence[str] = VANTAGE, max_rows: int = MAX_ROWS,
+                  max_bytes: int = MAX_BYTES) -> Batches:  # fmt: skip
+    """Validate and cut a stream of rows into parts (see BatchWriter)."""
+    writer = BatchWriter(columns, max_rows=max_rows, max_bytes=max_bytes)
+    try:
+        for row in rows:
+            writer.write(row)
+    except BaseException:
+        writer.abort()
+        raise
+    return writer.close()
+
+
+def _shorten(lines: list[str]) -> list[str]:
+    """The first MAX_SHOWN_ERRORS lines, then a count of the rest."""
+    shown = lines[:MAX_SHOWN_ERRORS]
+    if len(lines) > MAX_SHOWN_ERRORS:
+        shown.append(f"... and {len(lines) - MAX_SHOWN_ERRORS} more")
+    return shown
+
+
+def period_prefix(start: date, end: date) -> str:
+    """The file-name prefix shared by every llm-cost upload of one period: `llm-cost_<start>_<end>_`."""
+    return f"{FILE_PREFIX}_{start.isoformat()}_{end.isoformat()}_"
+
+
+def new_run_id(now: datetime | None = None) -> str:
+    """A unique, sortable, traceable run id: UTC time plus random hex."""
+    moment = (now or datetime.now(UTC)).astimezone(UTC)
+    return f"{moment:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+
+
+def part_filename(start: date, end: date, run_id: str, number: int) -> str:
+    """`llm-cost_<period-start>_<period-end>_<run-id>_partNNN.csv`."""
+    return f"{period_prefix(start, end)}{run_id}_part{number:03d}.csv"
+
+
+# ------------------------------------------------------------------------------------------------------- client
+
+
+class _Retryable(Exception):
+    """A response worth retrying (429, 5xx); carries the server's requested wait, if any."""
+
+    def __init__(self, response: httpx.Response, wait: float | None) -> None:
+        super().__init__(f"HTTP {response.status_code}")
+        self.response = response
+        self.wait = wait
+
+
+def _retry_after(response: httpx.Response, now: float) -> float | None:
+    """Seconds to wait from `Retry-After` (seconds or HTTP date) or Vantage's `x-rate-limit-reset` (Unix time)."""
+    value = response.headers.get("retry-after")
+    if value:
+        try:
+            return max(0.0, float(value))
+        except ValueError:
+            try:
+                return max(0.0, parsedate_to_datetime(value).timestamp() - now)
+            except (TypeError, ValueError):
+                pass
+    reset = response.headers.get("x-rate-limit-reset")
+    if reset:
+        try:
+            return max(0.0, float(reset) - now)
+        except ValueError:
+            return None
+    return None
+
+
+class VantageClient:
+    """The v2 Custom Provider API: upload a CSV, list uploads, delete one. Secrets are masked in every message."""
+
+    def __init__(
+        self,
+        *,
+        api_key: str,
+        integration_token: str,
+        base_url: str = DEFAULT_BASE_URL,
+        timeout: float = 60.0,
+        attempts: int = 5,
+        sleep: Callable[[float], None] = time.sleep,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        if not api_key:
+            raise ConfigError("no Vantage API key: set VANTAGE_API_KEY or pass --vantage-api-key")
+        if not integration_token:
+            raise ConfigError("no integration token: set VANTAGE_INTEGRATION_TOKEN or pass --integration-token")
+        self.mask = Masker([api_key, integration_token])
+        root = base_url.rstrip("/")
+        root = root.removesuffix("/v2")
+        if not root.startswith(("http://", "https://")):
+            raise ConfigError(f"Vantage URL {self.mask(base_url)!r} must start with https:// (VANTAGE_BASE_URL)")
+        self._token = integration_token
+        self._attempts = attempts
+        self._sleep = sleep
+        self.requests = 0
+        self.retries = 0
+        self._http = httpx.Client(
+            base_url=f"{root}/v2",
+            headers={"Authorization": f"Bearer {api_key}", "Accept": "application/json",
+                     "User-Agent": f"llm-cost/{__version__}"},  # fmt: skip
+            timeout=timeout,
+            transport=transport,
+        )
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> VantageClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- plumbing
+
+    def _wait(self, state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        if isinstance(exc, _Retryable) and exc.wait is not None:
+            return min(exc.wait, MAX_RETRY_WAIT)
+        return wait_exponential_jitter(initial=1, max=30)(state)
+
+    def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """Send with bounded retries on connect errors, timeouts, 429 and 5xx; never on other 4xx."""
+
+        def attempt() -> httpx.Response:
+            self.requests += 1
+            response = self._http.request(method, path, **kwargs)
+            if response.status_code == 429 or response.status_code >= 500:
+                raise _Retryable(response, _retry_after(response, time.time()))
+            return response
+
+        def before_sleep(state: RetryCallState) -> None:
+            self.retries += 1
+
+        retrying = Retrying(
+            stop=stop_after_attempt(self._attempts),
+            wait=self._wait,
+            retry=retry_if_exception(lambda e: isinstance(e, _Retryable | httpx.TransportError)),
+            sleep=self._sleep,
+            before_sleep=before_sleep,
+            reraise=True,
+        )
+        try:
+            return retrying(attempt)
+        except _Retryable as exc:
+            return exc.response
+        except httpx.TransportError as exc:
+            raise DestinationError(
+                self.mask(f"Vantage at {self._http.base_url} could not be reached after {self._attempts} attempts "
+                          f"({type(exc).__name__}: {exc}); check VANTAGE_BASE_URL and the network")  # fmt: skip
+            ) from None
+
+    def _fail(self, response: httpx.Response, action: str) -> DestinationError:
+        """A one-line error for a failed response, with Vantage's `errors` list as detail lines."""
+        errors = _errors(response)
+        status = response.status_code
+        if status in (401, 403):
+            message = (f"Vantage refused the API key while trying to {action} (HTTP {status}); check VANTAGE_API_KEY "
+                       "or --vantage-api-key (uploads need a key with the write scope)")  # fmt: skip
+        elif status == 404:
+            message = (f"Vantage does not know this integration (HTTP 404 while trying to {action}); check "
+                       "VANTAGE_INTEGRATION_TOKEN or --integration-token (a Custom Provider token, accss_crdntl_...)")  # fmt: skip
+        elif status == 429:
+            message = f"Vantage kept rate-limiting the request to {action} (HTTP 429); try again after the reset"
+        else:
+            first = f": {errors[0]}" if errors else ""
+            message = f"Vantage rejected the request to {action} (HTTP {status}){first}"
+        return DestinationError(self.mask(message), details=[self.mask(e) for e in _shorten(errors)])
+
+    # -- endpoints
+
+    def upload(self, filename: str, data: bytes) -> dict[str, Any]:
+        """POST one CSV part; returns Vantage's UserCostsUpload."""
+        response = self._request(
+            "POST", f"/integrations/{self._token}/costs.csv",
+            files={"csv": (filename, data, "text/csv")}, data={"auto_transform": "false"},
+        )  # fmt: skip
+        if response.status_code not in (200, 201):
+            raise self._fail(response, f"upload {filename}")
+        return _json(response, self.mask)
+
+    def list_uploads(self) -> list[dict[str, Any]]:
+        """GET the integration's uploads."""
+        response = self._request("GET", f"/integrations/{self._token}/costs")
+        if response.status_code != 200:
+            raise self._fail(response, "list the uploads")
+        uploads = _json(response, self.mask).get("user_costs_uploads")
+        if not isinstance(uploads, list):
+            raise DestinationError("Vantage's upload list has no user_costs_uploads array; is VANTAGE_BASE_URL right?")
+        return [u for u in uploads if isinstance(u, dict)]
+
+    def delete(self, upload_token: str) -> bool:
+        """DELETE one upload; False when it was already gone (404)."""
+        response = self._request("DELETE", f"/integrations/{self._token}/costs/{upload_token}")
+        if response.status_code in (200, 202, 204):
+            return True
+        if response.status_code == 404:  # already gone (the list call proved the integration exists)
+            return False
+        raise self._fail(response, f"delete upload {upload_token}")
+
+
+def _errors(response: httpx.Response) -> list[str]:
+    try:
+        body = response.json()
+    except ValueError:
+        text = response.text.strip()
+        return [text[:300]] if text else []
+    errors = body.get("errors") if isinstance(body, dict) else None
+    if isinstance(errors, list):
+        return [str(e) for e in errors]
+    return [str(errors)] if errors else []
+
+
+def _json(response: httpx.Response, mask: Masker) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        raise DestinationError(mask(f"Vantage answered HTTP {response.status_code} with a body that is not JSON")) from None
+    if not isinstance(body, dict):
+        raise DestinationError(f"Vantage answered HTTP {response.status_code} with unexpected JSON")
+    return body
+
+
+# ---------------------------------------------------------------------------------------------- replace upload
+
+
+@dataclass(slots=True)
+class UploadResult:
+    """What a run did: the parts it uploaded (with Vantage's tokens) and the earlier uploads it replaced."""
+
+    run_id: str
+    prefix: str
+    parts: list[Part]
+    rows: int
+    size: int
+    cost: Decimal
+    uploaded: list[dict[str, Any]] = field(default_factory=list)
+    replaced: list[dict[str, Any]] | None = None  # None: not listed (append mode, or a dry run without credentials)
+    dry_run: bool = False
+    append: bool = False
+    requests: int = 0
+    retries: int = 0
+
+
+def estimated_requests(parts: int, replaced: int, append: bool) -> int:
+    """Requests a run makes: list, upload each part, list to verify, delete each replaced upload."""
+    return parts + (0 if append else 2 + replaced)
+
+
+def upload_batches(
+    client: VantageClient | None,
+    batches: Batches,
+    *,
+    run_id: str,
+    append: bool = False,
+    dry_run: bool = False,
+    period: tuple[date, date] | None = None,
+    warn: Callable[[str], None] = lambda message: None,
+) -> UploadResult:
+    """Upload every part, then (replace mode) delete the earlier llm-cost uploads of the same period.
+
+    `period` is the replaceable unit (a source's window); by default it is the span of the rows' charge periods.
+
+    On a failed part the parts of this run that did upload are deleted again, the earlier uploads stay, and the
+    error is raised (exit 5). A part that Vantage recorded twice (a retry after a lost response) is deleted, so
+    the run's totals count once.
+    """
+    start, end = period or (batches.period_start, batches.period_end)
+    if start is None or end is None or not batches.parts:
+        raise ConfigError("nothing to upload: there are no rows")
+    prefix = period_prefix(start, end)
+    for part in batches.parts:
+        part.filename = part_filename(start, end, run_id, part.number)
+    result = UploadResult(run_id, prefix, batches.parts, batches.rows, sum(p.size for p in batches.parts), batches.cost,
+                          dry_run=dry_run, append=append)  # fmt: skip
+    earlier: list[dict[str, Any]] = []
+    if client is not None and not append:
+        earlier = [u for u in client.list_uploads() if str(u.get("filename", "")).startswith(prefix)]
+        result.replaced = earlier
+    expected = estimated_requests(len(batches.parts), len(earlier), append)
+    if expected >= LARGE_RUN_REQUESTS:
+        warn(f"this run makes about {expected} Vantage API requests; the limit is {RATE_LIMIT_PER_HOUR} per hour")
+    if dry_run or client is None:
+        return result
+    try:
+        for part in batches.parts:
+            result.uploaded.append(client.upload(part.filename, part.path.read_bytes()))
+        if not append:
+            _drop_duplicates(client, result, warn)
+    except BaseException as failure:
+        _roll_back(client, result, failure, warn)
+        raise
+    if not append:
+        for upload in earlier:
+            client.delete(str(upload.get("token")))
+    _check_amount(result, warn)
+    result.requests, result.retries = client.requests, client.retries
+    return result
+
+
+def _drop_duplicates(client: VantageClient, result: UploadResult, warn: Callable[[str], None]) -> None:
+    """Keep exactly one upload per part of this run: delete any copy a retried POST created."""
+    kept = {str(u.get("token")) for u in result.uploaded}
+    for upload in client.list_uploads():
+        name, token = str(upload.get("filename", "")), str(upload.get("token"))
+        if name.startswith(result.prefix + result.run_id) and token not in kept:
+            warn(f"Vantage recorded {name} twice (a retried request); deleting the extra copy {token}")
+            client.delete(token)
+
+
+def _roll_back(client: VantageClient, result: UploadResult, failure: BaseException, warn: Callable[[str], None]) -> None:
+    """Delete this run's uploaded parts after a failure, so the period keeps exactly its earlier uploads."""
+    for upload in result.uploaded:
+        token = str(upload.get("token"))
+        try:
+            client.delete(token)
+        except Exception as exc:  # keep going: report every part we could not remove
+            warn(client.mask(f"rollback: could not delete {upload.get('filename')} ({token}): {exc}; delete it by hand"))
+    if result.uploaded:
+        warn(f"rolled back {len(result.uploaded)} uploaded part(s) of run {result.run_id}; earlier uploads are untouched")
+
+
+def _check_amount(result: UploadResult, warn: Callable[[str], None]) -> None:
+    """Vantage's own sum of the uploaded amounts should equal ours."""
+    try:
+        amount = sum((Decimal(str(u.get("amount"))) for u in result.uploaded), Decimal(0))
+    except InvalidOperation:
+        return
+    if amount != result.cost:
+        warn(f"Vantage reports {format_decimal(amount)} for the uploaded parts, the CSV holds {format_decimal(result.cost)}")
+
+
+def wait_until_imported(
+    client: VantageClient, tokens: Iterable[str], *, timeout: float, interval: float = 10.0,
+    sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic,
+) -> dict[str, str]:  # fmt: skip
+    """Poll the upload list until every token's import_status is complete; raise on error or timeout."""
+    pending = set(tokens)
+    deadline = clock() + timeout
+    statuses: dict[str, str] = {}
+    while True:
+        for upload in client.list_uploads():
+            token = str(upload.get("token"))
+            if token in pending:
+                statuses[token] = str(upload.get("import_status"))
+        failed = [t for t in pending if statuses.get(t) == "error"]
+        if failed:
+            raise DestinationError(f"Vantage failed to import upload(s) {', '.join(sorted(failed))}")
+        pending = {t for t in pending if statuses.get(t) != "complete"}
+        if not pending:
+            return statuses
+        if clock() >= deadline:
+            raise DestinationError(
+                f"upload(s) {', '.join(sorted(pending))} still not imported after {timeout:.0f} s; check Vantage later"
+            )
+        sleep(interval)
+
+
+# ------------------------------------------------------------------------------------------------ reading files
+
+
+def read_focus_csv(path: Path) -> Iterator[FocusRow]:
+    """Rows of a FOCUS CSV (full or Vantage profile) for upload. Local problems are ConfigError (exit 3)."""
+    try:
+        handle = path.open(encoding="utf-8-sig", newline="")
+    except FileNotFoundError:
+        raise ConfigError(f"CSV not found: {path}") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
+    with handle:
+        reader = csv.reader(handle)
+        try:
+            header = next(reader, None)
+        except (csv.Error, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{path} is not a readable CSV ({exc})") from None
+        if not header or not any(h.strip() for h in header):
+            raise ConfigError(f"{path} is empty: no header and no rows")
+        known = [c for c in header if c in set(VANTAGE) | {"ProviderName", "ListCost", "EffectiveCost"}]
+        if not known:
+            raise ConfigError(f"{path} is not a FOCUS CSV: none of its columns ({', '.join(header[:5])}...) are FOCUS")
+        missing = [c for c in REQUIRED_COLUMNS if c not in header]
+        if missing:
+            raise ConfigError(f"{path} lacks the required column(s) {', '.join(missing)}")
+        width = len(header)
+        rows = 0
+        try:
+            for number, values in enumerate(reader, start=2):
+                if not values:
+                    continue
+                if len(values) != width:
+                    raise ConfigError(f"{path} line {number}: {len(values)} fields, the header has {width}")
+                rows += 1
+                yield {c: (v if v != "" else None) for c, v in zip(header, values, strict=True)}
+        except (csv.Error, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{path} is not a readable CSV ({exc})") from None
+        if rows == 0:
+            raise ConfigError(f"{path} has a header but no rows; nothing to upload")
