@@ -189,6 +189,8 @@ def export(
         result, _ = _run(settings, out, write_csv=True)
         where = "stdout" if is_stdout(settings.output) else settings.output
         out.detail(f"read {result.records} records into {result.groups} groups")
+        if result.rows == 0:
+            out.warn(f"no rows: {where} holds only the CSV header")
         out.info(f"wrote {result.rows} rows to {where}, total cost {format_decimal(result.total_cost)} USD")
 
 
