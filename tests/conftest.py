@@ -12,10 +12,16 @@ VOCAB_DIR = ROOT.parent / "shared" / "vocab"
 GOLDEN_DIR = Path(__file__).resolve().parent / "golden"
 
 
+# Test-harness switches, not llm-cost settings: they must survive the clean environment.
+HARNESS_VARS = frozenset({"LLM_COST_REQUIRE_VALIDATOR", "LLM_COST_PYTHON312", "LLM_COST_FV_VENV", "LLM_COST_UPDATE_GOLDEN"})
+
+
 @pytest.fixture(autouse=True)
 def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """No LLM_COST_*, LiteLLM or Vantage settings leak in from the machine; tiktoken never downloads."""
     for name in list(os.environ):
+        if name in HARNESS_VARS:
+            continue
         if name.startswith(("LLM_COST_", "LITELLM_", "VANTAGE_", "GITHUB_")) or name == "TIKTOKEN_CACHE_DIR":
             monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("TIKTOKEN_CACHE_DIR", str(tmp_path / "tiktoken-cache-empty"))
