@@ -275,7 +275,7 @@ class VantageClient:
         base_url: str = DEFAULT_BASE_URL,
         timeout: float = 60.0,
         attempts: int = 5,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] | None = None,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         if not api_key:
@@ -289,7 +289,7 @@ class VantageClient:
             raise ConfigError(f"Vantage URL {self.mask(base_url)!r} must start with https:// (VANTAGE_BASE_URL)")
         self._token = integration_token
         self._attempts = attempts
-        self._sleep = sleep
+        self._sleep = sleep or (lambda seconds: time.sleep(seconds))
         self.requests = 0
         self.retries = 0
         self._http = httpx.Client(
@@ -530,7 +530,7 @@ def _check_amount(result: UploadResult, warn: Callable[[str], None]) -> None:
 
 def wait_until_imported(
     client: VantageClient, tokens: Iterable[str], *, timeout: float, interval: float = 10.0,
-    sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] | None = None, clock: Callable[[], float] = time.monotonic,
 ) -> dict[str, str]:  # fmt: skip
     """Poll the upload list until every token's import_status is complete; raise on error or timeout."""
     pending = set(tokens)
@@ -551,7 +551,7 @@ def wait_until_imported(
             raise DestinationError(
                 f"upload(s) {', '.join(sorted(pending))} still not imported after {timeout:.0f} s; check Vantage later"
             )
-        sleep(interval)
+        (sleep or time.sleep)(interval)
 
 
 # ------------------------------------------------------------------------------------------------ reading files
