@@ -17,17 +17,16 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
-from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
-from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
 from llm_cost import __version__
 from llm_cost.errors import ConfigError, DestinationError
 from llm_cost.focus.columns import VANTAGE
 from llm_cost.focus.mapping import FocusRow, format_decimal
+from llm_cost.http import RetryingHttp
 from llm_cost.secrets import Masker
 
 DEFAULT_BASE_URL = "https://api.vantage.sh"
@@ -39,7 +38,7 @@ FILE_PREFIX = "llm-cost"
 RATE_LIMIT_PER_HOUR = 1000
 LARGE_RUN_REQUESTS = 100
 MAX_SHOWN_ERRORS = 10
-MAX_RETRY_WAIT = 120.0
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 
 # --------------------------------------------------------------------------------------------------- validation
@@ -235,35 +234,6 @@ def part_filename(start: date, end: date, run_id: str, number: int) -> str:
 # ------------------------------------------------------------------------------------------------------- client
 
 
-class _Retryable(Exception):
-    """A response worth retrying (429, 5xx); carries the server's requested wait, if any."""
-
-    def __init__(self, response: httpx.Response, wait: float | None) -> None:
-        super().__init__(f"HTTP {response.status_code}")
-        self.response = response
-        self.wait = wait
-
-
-def _retry_after(response: httpx.Response, now: float) -> float | None:
-    """Seconds to wait from `Retry-After` (seconds or HTTP date) or Vantage's `x-rate-limit-reset` (Unix time)."""
-    value = response.headers.get("retry-after")
-    if value:
-        try:
-            return max(0.0, float(value))
-        except ValueError:
-            try:
-                return max(0.0, parsedate_to_datetime(value).timestamp() - now)
-            except (TypeError, ValueError):
-                pass
-    reset = response.headers.get("x-rate-limit-reset")
-    if reset:
-        try:
-            return max(0.0, float(reset) - now)
-        except ValueError:
-            return None
-    return None
-
-
 class VantageClient:
     """The v2 Custom Provider API: upload a CSV, list uploads, delete one. Secrets are masked in every message."""
 
@@ -288,17 +258,33 @@ class VantageClient:
         if not root.startswith(("http://", "https://")):
             raise ConfigError(f"Vantage URL {self.mask(base_url)!r} must start with https:// (VANTAGE_BASE_URL)")
         self._token = integration_token
-        self._attempts = attempts
-        self._sleep = sleep or (lambda seconds: time.sleep(seconds))
-        self.requests = 0
-        self.retries = 0
-        self._http = httpx.Client(
+
+        def unreachable(exc: Exception) -> DestinationError:
+            return DestinationError(self.mask(
+                f"Vantage at {root} could not be reached after {attempts} attempts ({type(exc).__name__}: {exc}); "
+                "check VANTAGE_BASE_URL and the network"))  # fmt: skip
+
+        self._http = RetryingHttp(
             base_url=f"{root}/v2",
             headers={"Authorization": f"Bearer {api_key}", "Accept": "application/json",
                      "User-Agent": f"llm-cost/{__version__}"},  # fmt: skip
+            masker=self.mask,
+            unreachable=unreachable,
+            retry_statuses=RETRY_STATUSES,
+            reset_header="x-rate-limit-reset",
             timeout=timeout,
+            attempts=attempts,
+            sleep=sleep,
             transport=transport,
         )
+
+    @property
+    def requests(self) -> int:
+        return self._http.requests
+
+    @property
+    def retries(self) -> int:
+        return self._http.retries
 
     def close(self) -> None:
         self._http.close()
@@ -309,44 +295,8 @@ class VantageClient:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    # -- plumbing
-
-    def _wait(self, state: RetryCallState) -> float:
-        exc = state.outcome.exception() if state.outcome else None
-        if isinstance(exc, _Retryable) and exc.wait is not None:
-            return min(exc.wait, MAX_RETRY_WAIT)
-        return wait_exponential_jitter(initial=1, max=30)(state)
-
     def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        """Send with bounded retries on connect errors, timeouts, 429 and 5xx; never on other 4xx."""
-
-        def attempt() -> httpx.Response:
-            self.requests += 1
-            response = self._http.request(method, path, **kwargs)
-            if response.status_code == 429 or response.status_code >= 500:
-                raise _Retryable(response, _retry_after(response, time.time()))
-            return response
-
-        def before_sleep(state: RetryCallState) -> None:
-            self.retries += 1
-
-        retrying = Retrying(
-            stop=stop_after_attempt(self._attempts),
-            wait=self._wait,
-            retry=retry_if_exception(lambda e: isinstance(e, _Retryable | httpx.TransportError)),
-            sleep=self._sleep,
-            before_sleep=before_sleep,
-            reraise=True,
-        )
-        try:
-            return retrying(attempt)
-        except _Retryable as exc:
-            return exc.response
-        except httpx.TransportError as exc:
-            raise DestinationError(
-                self.mask(f"Vantage at {self._http.base_url} could not be reached after {self._attempts} attempts "
-                          f"({type(exc).__name__}: {exc}); check VANTAGE_BASE_URL and the network")  # fmt: skip
-            ) from None
+        return self._http.request(method, path, **kwargs)
 
     def _fail(self, response: httpx.Response, action: str) -> DestinationError:
         """A one-line error for a failed response, with Vantage's `errors` list as detail lines."""
