@@ -8,6 +8,7 @@ import traceback
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from datetime import date as date_type
 from enum import StrEnum
 from pathlib import Path
@@ -17,13 +18,14 @@ import typer
 from rich.console import Console
 
 from llm_cost import __version__
-from llm_cost.errors import LlmCostError
+from llm_cost.errors import LlmCostError, VerificationError
 from llm_cost.focus.columns import VANTAGE, columns_for
 from llm_cost.focus.mapping import format_decimal
-from llm_cost.pipeline import RowSink, RunResult, manifest_records, write_rows
+from llm_cost.pipeline import RowSink, RunResult, open_source, reconcile as reconcile_endpoints, write_rows
+from llm_cost.sources.litellm.reconcile import SpendTap
 from llm_cost.settings import ExportSettings, resolve_export_settings
 from llm_cost.sinks.csv_writer import CsvSink, check_output_path, is_stdout
-from llm_cost.sinks.preview import Summary, render, render_upload
+from llm_cost.sinks.preview import Summary, render, render_reconcile, render_upload
 from llm_cost.sinks.vantage import (
     DEFAULT_BASE_URL,
     Batches,
@@ -36,7 +38,7 @@ from llm_cost.sinks.vantage import (
     wait_until_imported,
 )
 from llm_cost.secrets import Masker
-from llm_cost.window import day_window
+from llm_cost.window import Window, day_window, resolve_window
 from llm_cost.sources.init_manifest import write_manifest
 
 app = typer.Typer(
@@ -45,12 +47,25 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # plain help wraps long option names instead of cutting them at 80 columns
 )
 
 
 class Format(StrEnum):
     focus = "focus"
     vantage = "vantage"
+
+
+class Mode(StrEnum):
+    manifest = "manifest"
+    spend_logs = "spend-logs"
+    daily_activity = "daily-activity"
+
+
+class Granularity(StrEnum):
+    day = "day"
+    hour = "hour"
+    request = "request"
 
 
 class FocusVersion(StrEnum):
@@ -88,16 +103,22 @@ def _output(ctx: typer.Context) -> Output:
 
 
 @contextmanager
-def handle_errors(out: Output) -> Iterator[None]:
-    """One line on stderr and the documented exit code; a traceback only with --debug."""
+def handle_errors(out: Output, masker: Masker | None = None) -> Iterator[None]:
+    """One line on stderr and the documented exit code; a traceback only with --debug. Secrets are masked in
+    everything printed, tracebacks included."""
+    mask = masker or Masker()
+
+    def traceback_if_debug(exc: BaseException) -> None:
+        if out.debug:
+            sys.stderr.write(mask("".join(traceback.format_exception(exc))))
+
     try:
         yield
     except LlmCostError as exc:
-        if out.debug:
-            traceback.print_exc(file=sys.stderr)
+        traceback_if_debug(exc)
         for line in exc.details:
-            out.console.print(f"  {line}", markup=False, highlight=False)
-        out.error(str(exc))
+            out.console.print(f"  {mask(line)}", markup=False, highlight=False)
+        out.error(mask(exc))
         raise typer.Exit(exc.exit_code) from None
     except KeyboardInterrupt:
         out.error("interrupted; nothing was written")
@@ -105,9 +126,8 @@ def handle_errors(out: Output) -> Iterator[None]:
     except (typer.Exit, typer.Abort, typer.TyperException):
         raise
     except Exception as exc:  # a bug: say so, and keep the traceback for --debug
-        if out.debug:
-            traceback.print_exc(file=sys.stderr)
-        out.error(f"internal error: {type(exc).__name__}: {exc} (this is a bug; rerun with --debug for the traceback)")
+        traceback_if_debug(exc)
+        out.error(mask(f"internal error: {type(exc).__name__}: {exc} (this is a bug; rerun with --debug for the traceback)"))
         raise typer.Exit(1) from None
 
 
@@ -130,31 +150,67 @@ def main_options(
 
 
 # Options shared by export and dry-run. Each falls back to an LLM_COST_* variable, then to [settings].
-FormatOpt = Annotated[Format | None, typer.Option("--format", "-f", envvar="LLM_COST_FORMAT", help="focus (every FOCUS column) or vantage (the Vantage subset). \\[default: focus]")]
-VersionOpt = Annotated[FocusVersion | None, typer.Option("--focus-version", envvar="LLM_COST_FOCUS_VERSION", help="FOCUS version of --format focus. \\[default: 1.2]")]
+FormatOpt = Annotated[Format | None, typer.Option("--format", "-f", envvar="LLM_COST_FORMAT", help="focus (every FOCUS column) or vantage (the Vantage subset). [default: focus]")]
+VersionOpt = Annotated[FocusVersion | None, typer.Option("--focus-version", envvar="LLM_COST_FOCUS_VERSION", help="FOCUS version of --format focus. [default: 1.2]")]
 OutputOpt = Annotated[str | None, typer.Option("--output", "-o", envvar="LLM_COST_OUTPUT", help="CSV file to write; - for stdout.")]
-ManifestOpt = Annotated[str | None, typer.Option("--manifest", "-m", envvar="LLM_COST_MANIFEST", help="Manifest of prompts. \\[default: the config file, llm-cost.toml]")]
+ManifestOpt = Annotated[str | None, typer.Option("--manifest", "-m", envvar="LLM_COST_MANIFEST", help="Manifest of prompts. [default: the config file, llm-cost.toml]")]
 RatioOpt = Annotated[str | None, typer.Option("--cache-hit-ratio", envvar="LLM_COST_CACHE_HIT_RATIO", help="Share of input tokens read from cache (0-1), for every prompt.")]
-DateOpt = Annotated[str | None, typer.Option("--date", "--test-date", envvar="LLM_COST_DATE", help="Charge day, YYYY-MM-DD, today or yesterday (UTC). \\[default: today]")]
-ConfigOpt = Annotated[str | None, typer.Option("--config", "-c", envvar="LLM_COST_CONFIG", help="llm-cost.toml with a \\[settings] table. \\[default: ./llm-cost.toml if present]")]
+DateOpt = Annotated[str | None, typer.Option("--date", "--test-date", envvar="LLM_COST_DATE", help="Charge day, YYYY-MM-DD, today or yesterday (UTC). [default: today]")]
+ConfigOpt = Annotated[str | None, typer.Option("--config", "-c", envvar="LLM_COST_CONFIG", help="llm-cost.toml with a [settings] table. [default: ./llm-cost.toml if present]")]
 VocabOpt = Annotated[Path | None, typer.Option("--vocab-dir", envvar="LLM_COST_VOCAB_DIR", help="Folder with tiktoken vocabularies (<encoding>.tiktoken) for offline counting.")]
 SplitOpt = Annotated[bool | None, typer.Option("--split-tokens/--no-split-tokens", envvar="LLM_COST_SPLIT_TOKENS", help="One row per token type (default), or one row per group in Requests.")]
 
 
+ModeOpt = Annotated[Mode | None, typer.Option("--mode", envvar="LLM_COST_MODE", help="manifest (offline estimates), spend-logs (per request) or daily-activity (per day) from a LiteLLM proxy. [default: manifest]")]
+UrlOpt = Annotated[str | None, typer.Option("--litellm-url", envvar="LITELLM_BASE_URL", help="LiteLLM proxy URL.")]
+KeyOpt = Annotated[str | None, typer.Option("--litellm-key", envvar=["LITELLM_API_KEY", "LITELLM_MASTER_KEY"], help="Master key or a proxy_admin / proxy_admin_viewer key.", show_default=False)]
+CaOpt = Annotated[str | None, typer.Option("--ca-bundle", envvar="LLM_COST_CA_BUNDLE", help="CA bundle to verify the proxy's TLS certificate.")]
+StartOpt = Annotated[str | None, typer.Option("--start", envvar="LLM_COST_START", help="Window start (inclusive), a date or ISO date-time, UTC.")]
+EndOpt = Annotated[str | None, typer.Option("--end", envvar="LLM_COST_END", help="Window end (exclusive), a date or ISO date-time, UTC.")]
+DayOpt = Annotated[str | None, typer.Option("--day", envvar="LLM_COST_DAY", help="One UTC day: YYYY-MM-DD or yesterday. [default: yesterday]")]
+MonthOpt = Annotated[str | None, typer.Option("--month", envvar="LLM_COST_MONTH", help="One UTC month: YYYY-MM.")]
+PartialOpt = Annotated[bool | None, typer.Option("--include-partial", envvar="LLM_COST_INCLUDE_PARTIAL", help="Allow a window that is not over yet (its numbers still change).")]
+GrainOpt = Annotated[Granularity | None, typer.Option("--granularity", envvar="LLM_COST_GRANULARITY", help="Row grain for spend-logs. [default: day]")]
+TagKeyOpt = Annotated[list[str] | None, typer.Option("--tag-key", help="Request-tag key that splits rows (repeatable); default: every key:value tag except User-Agent.")]
+HealthOpt = Annotated[bool | None, typer.Option("--include-health-checks", help="Keep LiteLLM's internal health-check traffic.")]
+ReconcileOpt = Annotated[bool | None, typer.Option("--reconcile", help="Also pull the other endpoint and compare spend per day and model; exit 6 on a difference.")]
+ToleranceOpt = Annotated[str | None, typer.Option("--tolerance", envvar="LLM_COST_TOLERANCE", help="Allowed --reconcile difference in USD. [default: 0.01]")]
+TolerancePctOpt = Annotated[str | None, typer.Option("--tolerance-pct", envvar="LLM_COST_TOLERANCE_PCT", help="Allowed --reconcile difference in percent (the larger allowance wins). [default: 0.1]")]
+
+SETTING_NAMES = frozenset(ExportSettings.model_fields)
+
+
 def _settings(**cli: Any) -> ExportSettings:
-    return resolve_export_settings({k: (v.value if isinstance(v, StrEnum) else v) for k, v in cli.items()})
+    values = {k: (v.value if isinstance(v, StrEnum) else v) for k, v in cli.items() if k in SETTING_NAMES}
+    return resolve_export_settings(values)
 
 
 def _source_rows(settings: ExportSettings, out: Output, columns: Sequence[str], sinks: list[RowSink]) -> RunResult:
-    """Estimate from the manifest, map, check every row and feed the sinks."""
-    records, prices = manifest_records(settings, None, out.warn)
-    if not records:
-        out.warn(f"manifest {settings.manifest} lists no prompts; there are no rows")
-    return write_rows(records, prices=prices, columns=columns, sinks=sinks, split_tokens=settings.split_tokens)
+    """Open the source, map, check every row and feed the sinks; with --reconcile, compare the endpoints before
+    anything is committed."""
+    source = open_source(settings, out.warn)
+    try:
+        tap = SpendTap()
+        records = tap.tap(source.records) if settings.reconcile else source.records
+        result = write_rows(records, prices=source.prices, columns=columns, sinks=sinks, grain=source.grain,
+                            split_tokens=settings.split_tokens)  # fmt: skip
+        if source.stats is not None:
+            for line in source.stats.lines():
+                out.detail(line)
+        if settings.reconcile:
+            differences = reconcile_endpoints(source, settings, tap)
+            render_reconcile(differences, out.console)
+            bad = [d for d in differences if not d.within]
+            if bad:
+                raise VerificationError(f"--reconcile: {len(bad)} difference(s) beyond the tolerance between "
+                                        "/spend/logs and /user/daily/activity; nothing was written")  # fmt: skip
+        return result
+    finally:
+        source.close()
 
 
 def _run(settings: ExportSettings, out: Output, *, write_csv: bool) -> tuple[RunResult, Summary]:
-    """Estimate, map, check and write. The CSV appears only if everything succeeded."""
+    """Pull or estimate, map, check and write. The CSV appears only if everything succeeded."""
     columns = columns_for(settings.format, settings.focus_version)
     if write_csv:
         check_output_path(settings.output)
@@ -173,19 +229,32 @@ def export(
     format: FormatOpt = None,
     focus_version: VersionOpt = None,
     output: OutputOpt = None,
+    mode: ModeOpt = None,
     manifest: ManifestOpt = None,
     cache_hit_ratio: RatioOpt = None,
     date: DateOpt = None,
     config: ConfigOpt = None,
     split_tokens: SplitOpt = None,
     vocab_dir: VocabOpt = None,
+    litellm_url: UrlOpt = None,
+    litellm_key: KeyOpt = None,
+    ca_bundle: CaOpt = None,
+    start: StartOpt = None,
+    end: EndOpt = None,
+    day: DayOpt = None,
+    month: MonthOpt = None,
+    include_partial: PartialOpt = None,
+    granularity: GrainOpt = None,
+    tag_keys: TagKeyOpt = None,
+    include_health_checks: HealthOpt = None,
+    reconcile: ReconcileOpt = None,
+    tolerance: ToleranceOpt = None,
+    tolerance_pct: TolerancePctOpt = None,
 ) -> None:
-    """Write FOCUS CSV to stdout or -o, from the manifest's prompt estimates."""
+    """Write FOCUS CSV to stdout or -o: manifest estimates, or usage pulled from a LiteLLM proxy."""
     out = _output(ctx)
-    with handle_errors(out):
-        settings = _settings(format=format, focus_version=focus_version, output=output, manifest=manifest,
-                             cache_hit_ratio=cache_hit_ratio, date=date, config=config, split_tokens=split_tokens,
-                             vocab_dir=vocab_dir)  # fmt: skip
+    with handle_errors(out, Masker([litellm_key])):
+        settings = _settings(**locals())
         result, _ = _run(settings, out, write_csv=True)
         where = "stdout" if is_stdout(settings.output) else settings.output
         out.detail(f"read {result.records} records into {result.groups} groups")
@@ -200,22 +269,38 @@ def dry_run(
     format: FormatOpt = None,
     focus_version: VersionOpt = None,
     output: OutputOpt = None,
+    mode: ModeOpt = None,
     manifest: ManifestOpt = None,
     cache_hit_ratio: RatioOpt = None,
     date: DateOpt = None,
     config: ConfigOpt = None,
     split_tokens: SplitOpt = None,
     vocab_dir: VocabOpt = None,
+    litellm_url: UrlOpt = None,
+    litellm_key: KeyOpt = None,
+    ca_bundle: CaOpt = None,
+    start: StartOpt = None,
+    end: EndOpt = None,
+    day: DayOpt = None,
+    month: MonthOpt = None,
+    include_partial: PartialOpt = None,
+    granularity: GrainOpt = None,
+    tag_keys: TagKeyOpt = None,
+    include_health_checks: HealthOpt = None,
+    reconcile: ReconcileOpt = None,
+    tolerance: ToleranceOpt = None,
+    tolerance_pct: TolerancePctOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print a machine-readable JSON summary on stdout.")] = False,
 ) -> None:
-    """Preview: totals by model, provider and team on stderr. Writes the CSV only with -o."""
+    """Preview: totals by model, provider and team (and the completeness of a LiteLLM pull) on stderr.
+    Writes the CSV only with -o."""
     out = _output(ctx)
-    with handle_errors(out):
+    if not as_json:
+        out.verbose = True  # the completeness summary is part of the preview
+    with handle_errors(out, Masker([litellm_key])):
         if as_json and output is not None and is_stdout(output):
             raise typer.BadParameter("--json prints to stdout, so -o - cannot be used with it", param_hint="--output")
-        settings = _settings(format=format, focus_version=focus_version, output=output, manifest=manifest,
-                             cache_hit_ratio=cache_hit_ratio, date=date, config=config, split_tokens=split_tokens,
-                             vocab_dir=vocab_dir)  # fmt: skip
+        settings = _settings(**locals())
         result, summary = _run(settings, out, write_csv=output is not None)
         if as_json:
             typer.echo(json.dumps({**summary.to_json(), "records": result.records, "groups": result.groups}, indent=2))
@@ -227,12 +312,24 @@ def dry_run(
 def upload(
     ctx: typer.Context,
     files: Annotated[list[Path] | None, typer.Argument(help="FOCUS CSV files to upload; without files, build the rows from the source options.", show_default=False)] = None,
+    mode: ModeOpt = None,
     manifest: ManifestOpt = None,
     cache_hit_ratio: RatioOpt = None,
     date: DateOpt = None,
     config: ConfigOpt = None,
     split_tokens: SplitOpt = None,
     vocab_dir: VocabOpt = None,
+    litellm_url: UrlOpt = None,
+    litellm_key: KeyOpt = None,
+    ca_bundle: CaOpt = None,
+    start: StartOpt = None,
+    end: EndOpt = None,
+    day: DayOpt = None,
+    month: MonthOpt = None,
+    include_partial: PartialOpt = None,
+    granularity: GrainOpt = None,
+    tag_keys: TagKeyOpt = None,
+    include_health_checks: HealthOpt = None,
     append: Annotated[bool, typer.Option("--append", help="Keep earlier uploads of the period instead of replacing them.")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the files, sizes and what would be replaced; send nothing.")] = False,
     wait: Annotated[bool, typer.Option("--wait", help="Poll until Vantage has imported every part.")] = False,
@@ -243,24 +340,23 @@ def upload(
 ) -> None:
     """Upload to a Vantage Custom Provider, replacing this tool's earlier uploads of the same period."""
     out = _output(ctx)
-    masker = Masker([api_key, integration_token])
-    with handle_errors(out), _masked_errors(masker):
+    masker = Masker([api_key, integration_token, litellm_key])
+    with handle_errors(out, masker):
         jobs: list[tuple[str, Batches, tuple[date_type, date_type] | None]] = []
         try:
             if files:
                 for path in files:  # validate every file before anything is sent
                     jobs.append((str(path), build_batches(read_focus_csv(path)), None))
             else:
-                settings = _settings(format="vantage", manifest=manifest, cache_hit_ratio=cache_hit_ratio, date=date,
-                                     config=config, split_tokens=split_tokens, vocab_dir=vocab_dir)  # fmt: skip
+                settings = _settings(**{**locals(), "format": "vantage"})
                 writer = BatchWriter()
                 try:
                     _source_rows(settings, out, VANTAGE, [writer])
                 except BaseException:
                     writer.abort()
                     raise
-                window = day_window(settings.date)
-                jobs.append((f"manifest {settings.manifest}", writer.close(), (window.start.date(), window.end.date())))
+                window = _replace_period(settings)
+                jobs.append((_describe_source(settings), writer.close(), (window.start.date(), window.end.date())))
             _upload_jobs(out, jobs, append=append, dry_run=dry_run, wait=wait, wait_timeout=wait_timeout,
                          api_key=api_key, integration_token=integration_token, vantage_url=vantage_url)  # fmt: skip
         finally:
@@ -293,25 +389,25 @@ def _upload_jobs(out: Output, jobs: list[tuple[str, Batches, tuple[date_type, da
             client.close()
 
 
-@contextmanager
-def _masked_errors(masker: Masker) -> Iterator[None]:
-    """Mask secrets in any error that escapes, whatever raised it."""
-    try:
-        yield
-    except LlmCostError as exc:
-        raise type(exc)(masker(str(exc)), details=[masker(d) for d in exc.details]) from None
-    except (typer.Exit, typer.Abort, typer.TyperException, KeyboardInterrupt):
-        raise
-    except Exception as exc:
-        raise RuntimeError(masker(f"{type(exc).__name__}: {exc}")) from None
+def _replace_period(settings: ExportSettings) -> Window:
+    """The replaceable period of a source upload: the charge day, or the LiteLLM window (whole days)."""
+    if settings.mode == "manifest":
+        return day_window(settings.date)
+    window = resolve_window(start=settings.start, end=settings.end, day=settings.day, month=settings.month,
+                            now=datetime.now(UTC), include_partial=settings.include_partial)  # fmt: skip
+    return Window(day_window(window.start.date()).start, day_window((window.end - timedelta(microseconds=1)).date()).end)
+
+
+def _describe_source(settings: ExportSettings) -> str:
+    return f"manifest {settings.manifest}" if settings.mode == "manifest" else f"LiteLLM {settings.mode}"
 
 
 @app.command()
 def init(
     ctx: typer.Context,
     directory: Annotated[Path, typer.Option("--dir", help="Folder to scan for prompt files (*.txt, *.md, *.prompt).")] = Path("."),
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="Manifest to write. \\[default: <dir>/llm-cost.toml]")] = None,
-    model: Annotated[str, typer.Option("--model", help="\\[defaults] model for the prompts.")] = "gpt-4o",
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Manifest to write. [default: <dir>/llm-cost.toml]")] = None,
+    model: Annotated[str, typer.Option("--model", help="[defaults] model for the prompts.")] = "gpt-4o",
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing manifest.")] = False,
 ) -> None:
     """Write a commented llm-cost.toml listing the prompt files found under --dir."""

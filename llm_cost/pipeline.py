@@ -2,19 +2,28 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+import hashlib
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Protocol
 
 from llm_cost.aggregate import Aggregator, Grain
+from llm_cost.errors import ConfigError
 from llm_cost.focus.checks import RowChecker, check_group_total
 from llm_cost.focus.mapping import FocusRow, map_group
 from llm_cost.pricing import PriceBook
 from llm_cost.records import UsageRecord
 from llm_cost.settings import ExportSettings
+from llm_cost.sources.litellm.client import LiteLLMClient
+from llm_cost.sources.litellm.daily_activity import daily_activity_records
+from llm_cost.sources.litellm.lookups import Lookups
+from llm_cost.sources.litellm.reconcile import Difference, SpendTap, compare
+from llm_cost.sources.litellm.spend_logs import PullStats, RowOptions, spend_log_records
 from llm_cost.sources.manifest import estimate, load_manifest
 from llm_cost.tokens import TokenCounter
+from llm_cost.window import Window, resolve_window
 
 Warn = Callable[[str], None]
 
@@ -65,6 +74,81 @@ def write_rows(
         rows += len(group_rows)
         total += group.cost
     return RunResult(aggregator.records, len(groups), rows, total)
+
+
+@dataclass(slots=True)
+class SourceRun:
+    """An opened source: its records (a lazy stream for LiteLLM), prices, grain and completeness stats."""
+
+    records: Iterator[UsageRecord]
+    prices: PriceBook
+    grain: Grain
+    stats: PullStats | None = None
+    window: Window | None = None
+    client: LiteLLMClient | None = None
+    label: str = ""
+
+    def close(self) -> None:
+        if self.client is not None:
+            self.client.close()
+
+
+def open_source(settings: ExportSettings, warn: Warn, *, now: datetime | None = None) -> SourceRun:
+    """The records of the configured source: manifest estimates, or a LiteLLM pull over a window."""
+    if settings.mode == "manifest":
+        if settings.reconcile:
+            raise ConfigError("--reconcile compares the two LiteLLM endpoints; use it with --mode spend-logs or daily-activity")
+        records, prices = manifest_records(settings, None, warn)
+        if not records:
+            warn(f"manifest {settings.manifest} lists no prompts; there are no rows")
+        return SourceRun(iter(records), prices, "day", label=f"manifest {settings.manifest}")
+    if settings.mode == "daily-activity" and settings.granularity != "day":
+        raise ConfigError(f"--mode daily-activity is per day; --granularity {settings.granularity} needs --mode spend-logs")
+    window = resolve_window(start=settings.start, end=settings.end, day=settings.day, month=settings.month,
+                            now=now or datetime.now(UTC), include_partial=settings.include_partial)  # fmt: skip
+    key = settings.litellm_key.get_secret_value() if settings.litellm_key else None
+    client = LiteLLMClient(base_url=settings.litellm_url, api_key=key, ca_bundle=settings.ca_bundle)
+    try:
+        prices = PriceBook()
+        stats = PullStats(version=client.version())
+        lookups = Lookups(client, prices)
+        lookups.check_admin_scope()
+    except BaseException:
+        client.close()
+        raise
+    records = _litellm_records(settings.mode, client, window, stats, lookups, settings, key)
+    return SourceRun(records, prices, settings.granularity, stats, window, client, f"LiteLLM {settings.mode} {window}")
+
+
+def _litellm_records(mode: str, client: LiteLLMClient, window: Window, stats: PullStats, lookups: Lookups,
+                     settings: ExportSettings, key: str | None) -> Iterator[UsageRecord]:  # fmt: skip
+    if mode == "daily-activity":
+        return daily_activity_records(client, window, stats, lookups, version=stats.version,
+                                      include_health_checks=settings.include_health_checks)  # fmt: skip
+    options = RowOptions(
+        tag_keys=frozenset(settings.tag_keys) if settings.tag_keys else None,
+        include_health_checks=settings.include_health_checks,
+        master_key_hash=hashlib.sha256(key.encode()).hexdigest() if key else None,
+    )
+    names: dict[str, str] = {}
+    for record in spend_log_records(client, window, stats, options, version=stats.version):
+        if record.provider not in names:
+            names[record.provider] = lookups.prices.provider_name(record.provider)
+        record.provider_name = names[record.provider]
+        yield record
+
+
+def reconcile(source: SourceRun, settings: ExportSettings, tapped: SpendTap) -> list[Difference]:
+    """Pull the other endpoint for the same window and compare spend per day and per day x model."""
+    assert source.client is not None and source.window is not None and source.stats is not None
+    other = "daily-activity" if settings.mode == "spend-logs" else "spend-logs"
+    other_tap = SpendTap()
+    lookups = Lookups(source.client, source.prices)
+    for record in _litellm_records(other, source.client, source.window, PullStats(version=source.stats.version),
+                                   lookups, settings, None):  # fmt: skip
+        other_tap.add(record)
+    spend_logs, daily = (tapped, other_tap) if settings.mode == "spend-logs" else (other_tap, tapped)
+    return compare(spend_logs, daily, tolerance=settings.tolerance, tolerance_pct=settings.tolerance_pct)
 
 
 def manifest_records(settings: ExportSettings, prices: PriceBook | None, warn: Warn) -> tuple[list[UsageRecord], PriceBook]:

@@ -11,7 +11,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
 
 from llm_cost.errors import ConfigError
 from llm_cost.sources.manifest import check_ratio, read_toml
@@ -33,11 +33,28 @@ class ExportSettings(BaseModel):
     split_tokens: bool = True
     vocab_dir: Path | None = None
     config: Path | None = None
+    # The LiteLLM source (--mode spend-logs | daily-activity).
+    mode: Literal["manifest", "spend-logs", "daily-activity"] = "manifest"
+    litellm_url: str | None = None
+    litellm_key: SecretStr | None = None
+    ca_bundle: str | None = None
+    start: str | None = None
+    end: str | None = None
+    day: str | None = None
+    month: str | None = None
+    include_partial: bool = False
+    granularity: Literal["day", "hour", "request"] = "day"
+    tag_keys: tuple[str, ...] | None = None
+    include_health_checks: bool = False
+    reconcile: bool = False
+    tolerance: Decimal = Decimal("0.01")
+    tolerance_pct: Decimal = Decimal("0.1")
 
 
 # Keys the [settings] table may hold, and those whose values are paths relative to the config file.
-FILE_KEYS = frozenset(ExportSettings.model_fields) - {"config"}
-PATH_KEYS = frozenset({"manifest", "output", "vocab_dir"})
+# Secrets never come from the file: flags or the environment only.
+FILE_KEYS = frozenset(ExportSettings.model_fields) - {"config", "litellm_key"}
+PATH_KEYS = frozenset({"manifest", "output", "vocab_dir", "ca_bundle"})
 
 
 def _config_path(flag: str | None) -> Path | None:
@@ -81,6 +98,16 @@ def parse_ratio(value: object, source: str) -> Decimal | None:
         raise ConfigError(f"{source}: {exc}") from None
 
 
+def _non_negative(value: object, option: str) -> Decimal:
+    try:
+        number = Decimal(str(value).strip().rstrip("%"))
+    except InvalidOperation:
+        raise ConfigError(f"{option}: {value!r} is not a number") from None
+    if not number.is_finite() or number < 0:
+        raise ConfigError(f"{option}: {value!r} must be a number of zero or more")
+    return number
+
+
 def resolve_export_settings(cli: dict[str, Any], *, now: datetime | None = None) -> ExportSettings:
     """Merge the CLI values (None = unset) over the config file and the defaults."""
     now = now or datetime.now(UTC)
@@ -91,6 +118,11 @@ def resolve_export_settings(cli: dict[str, Any], *, now: datetime | None = None)
     merged.setdefault("manifest", str(config) if config else str(DEFAULT_CONFIG))
     source = "--cache-hit-ratio" if "cache_hit_ratio" in given else "[settings] cache_hit_ratio"
     merged["cache_hit_ratio"] = parse_ratio(merged.get("cache_hit_ratio"), source)
+    for key in ("tolerance", "tolerance_pct"):
+        if key in merged:
+            merged[key] = _non_negative(merged[key], f"--{key.replace('_', '-')}")
+    if merged.get("tag_keys") is not None:
+        merged["tag_keys"] = tuple(merged["tag_keys"]) or None
     date_source = "--date" if "date" in given else "[settings] date"
     merged["date"] = parse_day(str(merged["date"]), option=date_source, today=now.date()) if "date" in merged else now.date()
     try:

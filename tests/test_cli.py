@@ -19,7 +19,7 @@ import tiktoken.load
 import tiktoken.registry
 from typer.testing import CliRunner, Result
 
-from llm_cost import __version__, cli
+from llm_cost import __version__, cli, pipeline
 from llm_cost.cli import app
 from llm_cost.focus.columns import CUSTOM, FOCUS_1_0, FOCUS_1_2, VANTAGE
 
@@ -141,8 +141,8 @@ def test_help_lists_commands_and_global_options() -> None:
 def test_no_arguments_prints_help_as_a_usage_error() -> None:
     result = invoke()
     assert result.exit_code == 2
-    assert "Usage: llm-cost" in result.stdout
-    assert "export" in result.stdout
+    assert "Usage: llm-cost" in result.output
+    assert "export" in result.output
 
 
 @pytest.mark.parametrize("command", ["export", "dry-run"])
@@ -699,7 +699,7 @@ def test_internal_error_is_exit_1_with_traceback_only_under_debug(
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(cli, "manifest_records", broken)
+    monkeypatch.setattr(pipeline, "manifest_records", broken)
     result = invoke("export", "-m", "m.toml", "--date", DATE, "-o", "out.csv")
     message = assert_one_error_line(result, code=1)
     assert "internal error: RuntimeError: boom" in message
@@ -716,7 +716,7 @@ def test_interrupt_is_exit_130_and_writes_nothing(work: Path, monkeypatch: pytes
     def interrupted(*args: object, **kwargs: object) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(cli, "manifest_records", interrupted)
+    monkeypatch.setattr(pipeline, "manifest_records", interrupted)
     (work / "out.csv").write_bytes(KNOWN)
     result = invoke("export", "-m", "m.toml", "--date", DATE, "-o", "out.csv")
     assert "interrupted" in assert_one_error_line(result, code=130)

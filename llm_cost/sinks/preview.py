@@ -12,6 +12,7 @@ from rich.table import Table
 
 from llm_cost.focus.mapping import FocusRow, format_decimal
 from llm_cost.sinks.vantage import UploadResult
+from llm_cost.sources.litellm.reconcile import Difference
 
 NONE_LABEL = "(none)"
 
@@ -116,3 +117,14 @@ def render_upload(result: UploadResult, console: Console, *, source: str) -> Non
         console.print(f"{replaced_verb} {len(result.replaced)} earlier upload(s): {names}", markup=False, highlight=False)
     else:
         console.print("no earlier llm-cost upload of this period to replace", markup=False, highlight=False)
+
+
+def render_reconcile(differences: list[Difference], console: Console) -> None:
+    """The --reconcile table: spend per day (and per day x model) from both endpoints, and the difference."""
+    table = Table(title="reconcile: /spend/logs vs /user/daily/activity", title_justify="left")
+    for heading in ("Day", "Model", "spend-logs", "daily-activity", "Difference", ""):
+        table.add_column(heading, justify="left" if heading in ("Day", "Model", "") else "right")
+    for d in differences:
+        table.add_row(d.day, d.model or "(all)", format_decimal(d.spend_logs), format_decimal(d.daily_activity),
+                      format_decimal(d.difference), "ok" if d.within else "MISMATCH")  # fmt: skip
+    console.print(table)

@@ -1,0 +1,1 @@
+"""The LiteLLM proxy source: complete, exact pulls from `/spend/logs` and `/user/daily/activity`."""

@@ -1,0 +1,61 @@
+"""`--reconcile`: compare spend per day and per day x model between the two LiteLLM endpoints."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+
+from llm_cost.records import UsageRecord
+
+
+class SpendTap:
+    """Passes records through while summing their spend per day and per day x model."""
+
+    def __init__(self) -> None:
+        self.by_day: dict[str, Decimal] = defaultdict(Decimal)
+        self.by_day_model: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
+
+    def add(self, record: UsageRecord) -> None:
+        day = record.period_start.date().isoformat()
+        self.by_day[day] += record.cost
+        self.by_day_model[(day, record.model)] += record.cost
+
+    def tap(self, records: Iterable[UsageRecord]) -> Iterator[UsageRecord]:
+        for record in records:
+            self.add(record)
+            yield record
+
+
+@dataclass(slots=True, frozen=True)
+class Difference:
+    """One compared slice: `model` is empty for a whole day."""
+
+    day: str
+    model: str
+    spend_logs: Decimal
+    daily_activity: Decimal
+    within: bool
+
+    @property
+    def difference(self) -> Decimal:
+        return self.daily_activity - self.spend_logs
+
+
+def compare(spend_logs: SpendTap, daily: SpendTap, *, tolerance: Decimal, tolerance_pct: Decimal) -> list[Difference]:
+    """Every day and day x model, with whether the difference is within max(tolerance, tolerance_pct% of spend)."""
+
+    def within(a: Decimal, b: Decimal) -> bool:
+        return abs(a - b) <= max(tolerance, max(abs(a), abs(b)) * tolerance_pct / 100)
+
+    rows = []
+    for day in sorted(set(spend_logs.by_day) | set(daily.by_day)):
+        a, b = spend_logs.by_day.get(day, Decimal(0)), daily.by_day.get(day, Decimal(0))
+        rows.append(Difference(day, "", a, b, within(a, b)))
+        models = sorted({m for d, m in spend_logs.by_day_model if d == day} | {m for d, m in daily.by_day_model if d == day})
+        for model in models:
+            a = spend_logs.by_day_model.get((day, model), Decimal(0))
+            b = daily.by_day_model.get((day, model), Decimal(0))
+            rows.append(Difference(day, model, a, b, within(a, b)))
+    return rows

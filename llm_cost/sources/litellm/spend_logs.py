@@ -1,0 +1,375 @@
+"""`--mode spend-logs`: per-request rows from `/spend/logs/v2` (or legacy `/spend/logs`), proven complete.
+
+`/spend/logs/v2` orders by startTime with no tiebreaker, so rows with equal startTime shift between pages and a
+multi-page read can miss rows that no deduplication brings back (litellm-api.md §0b). The only safe unit is a
+window that fits in one page: each window is split until its first page is short (or `total` proves it whole),
+down to one second; a second that still overflows a page is re-read until the union of request ids equals the
+server's exact `total`. Legacy `/spend/logs` has no paging: a truncated day fails loudly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from llm_cost.errors import SourceError
+from llm_cost.records import TokenCounts, TokenType, UsageRecord
+from llm_cost.sources.litellm.client import EndpointMissing, LiteLLMClient, version_tuple
+from llm_cost.window import Window
+
+HEALTH_CHECK_KEY = "litellm-internal-health-check"
+HEALTH_CHECK_KEYS = frozenset({HEALTH_CHECK_KEY, hashlib.sha256(HEALTH_CHECK_KEY.encode()).hexdigest()})
+MASTER_KEY_LITERAL = "litellm_proxy_master_key"
+USER_AGENT_PREFIX = "user-agent"
+CROWDED_SECOND_ATTEMPTS = 12
+TOTAL_CAP = 10_000
+
+
+@dataclass(slots=True)
+class PullStats:
+    """The completeness summary: what was asked, what came back, and what was done to make it exact."""
+
+    endpoint: str = ""
+    version: str | None = None
+    windows: int = 0
+    pages: int = 0
+    rows_read: int = 0
+    requests: int = 0
+    duplicates: int = 0
+    splits: int = 0
+    requeries: int = 0
+    health_checks: int = 0
+    master_key_requests: int = 0
+    http_requests: int = 0
+    retries: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        """Human-readable summary lines."""
+        return [
+            f"source: {self.endpoint} (LiteLLM {self.version or 'version unknown'})",
+            f"windows queried: {self.windows} ({self.splits} split), pages: {self.pages}, re-reads: {self.requeries}",
+            f"rows read: {self.rows_read}, requests kept: {self.requests}, duplicates dropped: {self.duplicates}, "
+            f"health checks excluded: {self.health_checks}, master-key requests: {self.master_key_requests}",
+            f"HTTP requests: {self.http_requests}, retries: {self.retries}",
+            *self.notes,
+        ]
+
+
+# ------------------------------------------------------------------------------------------------------ parsing
+
+
+def parse_time(value: Any) -> datetime:
+    """LiteLLM's datetime spellings (`…928+00:00`, `…928000Z`, `… 12:00:00`) as aware UTC."""
+    text = str(value).strip().replace(" ", "T", 1) if value is not None else ""
+    if not text:
+        raise ValueError("missing timestamp")
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _json_field(value: Any) -> Any:
+    """`metadata` and `request_tags` arrive as objects or as JSON strings, depending on the version."""
+    if isinstance(value, str):
+        text = value.strip()
+        if not text or text in ("None", "null"):
+            return None
+        try:
+            return json.loads(text, parse_float=Decimal)
+        except ValueError:
+            return value
+    return value
+
+
+def _int(value: Any) -> int:
+    try:
+        return int(value or 0)
+    except (TypeError, ValueError):
+        return 0
+
+
+def _text(value: Any) -> str | None:
+    return str(value) if value not in (None, "", "None") else None
+
+
+def parse_tags(raw: Any, tag_keys: frozenset[str] | None, keep_user_agent: bool) -> dict[str, str]:
+    """Request tags of the form `key:value` become tags. `User-Agent:` tags are dropped unless asked for;
+    with `tag_keys`, only those keys are kept (they split rows, so this bounds the cardinality)."""
+    tags_list = _json_field(raw)
+    if not isinstance(tags_list, list):
+        return {}
+    tags: dict[str, str] = {}
+    for item in tags_list:
+        if not isinstance(item, str) or ":" not in item:
+            continue
+        key, _, value = item.partition(":")
+        key, value = key.strip(), value.strip()
+        if not key:
+            continue
+        if key.lower() == USER_AGENT_PREFIX and not keep_user_agent and not (tag_keys and key in tag_keys):
+            continue
+        if tag_keys is not None and key not in tag_keys:
+            continue
+        tags[key] = value
+    return tags
+
+
+def _cost_components(metadata: dict[str, Any]) -> dict[TokenType, Decimal] | None:
+    breakdown = metadata.get("cost_breakdown")
+    if not isinstance(breakdown, dict):
+        return None
+    components: dict[TokenType, Decimal] = {}
+    for name, token_type in (("input_cost", TokenType.INPUT), ("output_cost", TokenType.OUTPUT),
+                             ("reasoning_cost", TokenType.OUTPUT), ("cache_read_cost", TokenType.CACHE_READ),
+                             ("cache_creation_cost", TokenType.CACHE_WRITE)):  # fmt: skip
+        value = breakdown.get(name)
+        if value is None:
+            continue
+        try:
+            components[token_type] = components.get(token_type, Decimal(0)) + Decimal(str(value))
+        except ArithmeticError:
+            continue
+    return components or None
+
+
+def token_counts(prompt: int, completion: int, usage: dict[str, Any]) -> TokenCounts:
+    """Split LiteLLM's prompt tokens (which include cached tokens) into uncached input, cache reads and writes."""
+    details = usage.get("prompt_tokens_details") if isinstance(usage.get("prompt_tokens_details"), dict) else {}
+    cache_read = _int(usage.get("cache_read_input_tokens")) or _int((details or {}).get("cached_tokens"))
+    cache_write = _int(usage.get("cache_creation_input_tokens"))
+    completion_details = usage.get("completion_tokens_details")
+    reasoning = _int(completion_details.get("reasoning_tokens")) if isinstance(completion_details, dict) else 0
+    return TokenCounts(input=max(prompt - cache_read - cache_write, 0), output=completion, cache_read=cache_read,
+                       cache_write=cache_write, reasoning=reasoning)  # fmt: skip
+
+
+@dataclass(slots=True, frozen=True)
+class RowOptions:
+    """How rows become records."""
+
+    tag_keys: frozenset[str] | None = None
+    keep_user_agent: bool = False
+    include_health_checks: bool = False
+    master_key_hash: str | None = None
+
+
+def parse_spend_row(row: dict[str, Any], options: RowOptions, source: str) -> UsageRecord | None:
+    """One spend-log row as a UsageRecord; None for excluded health-check traffic. Raises SourceError on a row
+    without the fields every version has."""
+    try:
+        request_id = str(row["request_id"])
+        start = parse_time(row["startTime"])
+        spend = row.get("spend")
+        cost = Decimal(str(spend)) if spend is not None else Decimal(0)
+    except (KeyError, ValueError, ArithmeticError) as exc:
+        raise SourceError(f"unexpected spend-log row from LiteLLM ({type(exc).__name__}: {exc}); fields: "
+                          f"{sorted(row)[:12]}") from None  # fmt: skip
+    api_key = str(row.get("api_key") or "")
+    if api_key in HEALTH_CHECK_KEYS and not options.include_health_checks:
+        return None
+    metadata = _json_field(row.get("metadata"))
+    metadata = metadata if isinstance(metadata, dict) else {}
+    usage = metadata.get("additional_usage_values")
+    tokens = token_counts(_int(row.get("prompt_tokens")), _int(row.get("completion_tokens")),
+                          usage if isinstance(usage, dict) else {})  # fmt: skip
+    master = api_key == MASTER_KEY_LITERAL or (options.master_key_hash is not None and api_key == options.master_key_hash)
+    system_tags = {"x-master-key": "true"} if master else {}
+    if _text(row.get("cache_hit")) == "True":
+        system_tags["x-cache-hit"] = "true"
+    try:
+        end = max(parse_time(row.get("endTime") or row["startTime"]), start)
+    except ValueError:
+        end = start
+    second = start.replace(microsecond=0)
+    return UsageRecord(
+        period_start=second,
+        period_end=max(end.replace(microsecond=0) + (timedelta(seconds=1) if end.microsecond else timedelta()),
+                       second + timedelta(seconds=1)),  # fmt: skip
+        provider=_text(row.get("custom_llm_provider")) or "unknown",
+        model=_text(row.get("model")) or "unknown-model",
+        cost=cost,
+        tokens=tokens,
+        requests=1,
+        model_group=_text(row.get("model_group")),
+        api_key_hash=api_key or None,
+        key_alias=_text(metadata.get("user_api_key_alias")) or ("master key" if master else None),
+        team_id=_text(row.get("team_id")) or _text(metadata.get("user_api_key_team_id")),
+        team_alias=_text(metadata.get("user_api_key_team_alias")),
+        user_id=_text(row.get("user")) or _text(metadata.get("user_api_key_user_id")),
+        user_email=_text(metadata.get("user_api_key_user_email")),
+        end_user=_text(row.get("end_user")),
+        org_id=_text(row.get("organization_id")) or _text(metadata.get("user_api_key_org_id")),
+        cost_components=_cost_components(metadata),
+        tags=parse_tags(row.get("request_tags"), options.tag_keys, options.keep_user_agent),
+        system_tags=system_tags,
+        cost_source="reported",
+        source=source,
+        request_id=request_id,
+    )
+
+
+# ------------------------------------------------------------------------------------------------------ reading
+
+
+def _v2_time(moment: datetime) -> str:
+    """v2 takes `YYYY-MM-DD HH:MM:SS` in UTC (ISO `T…Z` is rejected with 400)."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _rows_of(body: Any, path: str) -> tuple[list[dict[str, Any]], int | None, bool]:
+    if not isinstance(body, dict) or not isinstance(body.get("data"), list):
+        raise SourceError(f"unexpected response from {path}: expected an object with a 'data' list, got "
+                          f"{type(body).__name__} {str(body)[:120]}")  # fmt: skip
+    total = body.get("total")
+    total = int(total) if isinstance(total, int | Decimal) else None
+    capped = bool(body.get("total_is_capped")) or (total is not None and total >= TOTAL_CAP)
+    return [r for r in body["data"] if isinstance(r, dict)], total, capped
+
+
+class SpendLogsReader:
+    """Reads every spend-log row of a window exactly once, from v2 or the legacy endpoint."""
+
+    def __init__(self, client: LiteLLMClient, stats: PullStats, *, version: str | None,
+                 exclude_health_checks: bool = True) -> None:  # fmt: skip
+        self.client = client
+        self.stats = stats
+        self.exclude_health_checks = exclude_health_checks
+        parsed = version_tuple(version)
+        self.use_v2 = parsed is None or parsed >= (1, 80, 8)
+        self.page_size = 1000 if parsed is None or parsed >= (1, 95) else 100
+        self.sortable = parsed is None or parsed >= (1, 83)
+
+    def rows(self, window: Window) -> Iterator[dict[str, Any]]:
+        """Every row with window.start <= startTime < window.end, one UTC day at a time, deduplicated."""
+        for day in window.days():
+            seen: set[str] = set()
+            for row in self._day_rows(day):
+                request_id = str(row.get("request_id"))
+                if request_id in seen:
+                    self.stats.duplicates += 1
+                    continue
+                seen.add(request_id)
+                yield row
+
+    def _day_rows(self, day: Window) -> list[dict[str, Any]]:
+        if self.use_v2:
+            try:
+                self.stats.endpoint = "/spend/logs/v2"
+                return self._v2_window(day.start, day.end)
+            except EndpointMissing:
+                self.use_v2 = False
+                self.stats.notes.append("/spend/logs/v2 is missing (HTTP 404): fell back to legacy /spend/logs")
+        self.stats.endpoint = "/spend/logs"
+        return self._legacy_day(day)
+
+    def _v2_page(self, start: datetime, end: datetime, page: int) -> tuple[list[dict[str, Any]], int | None, bool]:
+        params: dict[str, Any] = {"start_date": _v2_time(start), "end_date": _v2_time(end), "page": page,
+                                  "page_size": self.page_size}  # fmt: skip
+        if self.sortable:
+            params.update(sort_by="startTime", sort_order="asc")
+        if self.exclude_health_checks:
+            params["exclude_internal_health_checks"] = "true"
+        try:
+            body = self.client.get_json("/spend/logs/v2", params)
+        except SourceError as exc:
+            if self.page_size > 100 and "page_size" in str(exc) and not isinstance(exc, EndpointMissing):
+                self.page_size = 100  # a 1.80–1.94 proxy allows 100 at most
+                self.stats.notes.append("the proxy allows page_size 100 at most: using 100")
+                return self._v2_page(start, end, page)
+            raise
+        self.stats.pages += 1
+        rows, total, capped = _rows_of(body, "/spend/logs/v2")
+        self.stats.rows_read += len(rows)
+        return rows, total, capped
+
+    def _v2_window(self, start: datetime, end: datetime) -> list[dict[str, Any]]:
+        """Rows with start <= startTime < end. The server's bounds are inclusive, so rows at `end` are dropped
+        here; the next window owns them."""
+        self.stats.windows += 1
+        rows, total, capped = self._v2_page(start, end, 1)
+        page_size = self.page_size
+        if len(rows) < page_size or (total is not None and not capped and total == len(rows)):
+            if total is not None and not capped and total != len(rows):
+                raise SourceError(f"/spend/logs/v2 said {total} rows for [{_v2_time(start)}, {_v2_time(end)}] but "
+                                  f"returned {len(rows)} on one page; the window is not closed or the proxy is busy")  # fmt: skip
+            return [r for r in rows if parse_time(r.get("startTime")) < end]
+        seconds = int((end - start).total_seconds())
+        if seconds > 1:
+            estimate = total if total is not None and not capped else max(total or 0, page_size) * 4
+            parts = min(seconds, max(2, math.ceil(estimate / (page_size * 0.8))))
+            self.stats.splits += 1
+            step = math.ceil(seconds / parts)
+            result: list[dict[str, Any]] = []
+            cursor = start
+            while cursor < end:
+                upper = min(cursor + timedelta(seconds=step), end)
+                result += self._v2_window(cursor, upper)
+                cursor = upper
+            return result
+        return self._crowded_second(start, end, rows, total, capped)
+
+    def _crowded_second(self, start: datetime, end: datetime, first: list[dict[str, Any]], total: int | None,
+                        capped: bool) -> list[dict[str, Any]]:  # fmt: skip
+        """A single second with more rows than a page: page through it, again and again, until the union of
+        request ids is exactly the server's count. Ties reorder between reads, so each read finds what the last
+        one missed."""
+        if total is None or capped:
+            raise SourceError(f"more than {self.page_size} requests at {_v2_time(start)} and the proxy gives no exact "
+                              "count, so they cannot be read completely; narrow the data with fewer requests per second")  # fmt: skip
+        union: dict[str, dict[str, Any]] = {str(r.get("request_id")): r for r in first}
+        for attempt in range(CROWDED_SECOND_ATTEMPTS):
+            page = 2 if attempt == 0 else 1
+            while True:
+                rows, _, _ = self._v2_page(start, end, page)
+                for row in rows:
+                    union.setdefault(str(row.get("request_id")), row)
+                if len(rows) < self.page_size:
+                    break
+                page += 1
+            if len(union) == total:
+                return [r for r in union.values() if parse_time(r.get("startTime")) < end]
+            self.stats.requeries += 1
+        raise SourceError(f"could not read all {total} requests at {_v2_time(start)} exactly (got {len(union)} after "
+                          f"{CROWDED_SECOND_ATTEMPTS} reads); the proxy's page order is unstable — try again")  # fmt: skip
+
+    def _legacy_day(self, day: Window) -> list[dict[str, Any]]:
+        """Legacy `/spend/logs`: dates only, end exclusive in effect, a 10,000-row cap (≥~1.100) flagged by a
+        header. A truncated day cannot be split further by time, so it fails loudly."""
+        start_date, end_date = day.start.date(), (day.end - timedelta(microseconds=1)).date() + timedelta(days=1)
+        self.stats.windows += 1
+        response = self.client.get("/spend/logs", {"start_date": start_date.isoformat(),
+                                                   "end_date": end_date.isoformat(), "summarize": "false"})  # fmt: skip
+        if response.headers.get("x-litellm-spend-logs-truncated", "").lower() == "true":
+            raise SourceError(f"legacy /spend/logs truncated {start_date} at 10,000 rows; upgrade the proxy to "
+                              "1.80.8 or newer for /spend/logs/v2, or use --mode daily-activity")  # fmt: skip
+        body = self.client.decode(response, "/spend/logs")
+        self.stats.pages += 1
+        if not isinstance(body, list):
+            raise SourceError(f"unexpected response from /spend/logs: expected a list, got {type(body).__name__}")
+        if body and isinstance(body[0], dict) and "request_id" not in body[0]:
+            raise SourceError("this proxy's /spend/logs only returns daily summaries (no summarize=false before "
+                              "1.73); use --mode daily-activity")  # fmt: skip
+        self.stats.rows_read += len(body)
+        return [r for r in body if isinstance(r, dict) and day.start <= parse_time(r.get("startTime")) < day.end]
+
+
+def spend_log_records(client: LiteLLMClient, window: Window, stats: PullStats, options: RowOptions,
+                      *, version: str | None) -> Iterator[UsageRecord]:  # fmt: skip
+    """Every request in the window as a record, health checks excluded unless asked for."""
+    reader = SpendLogsReader(client, stats, version=version, exclude_health_checks=not options.include_health_checks)
+    for row in reader.rows(window):
+        record = parse_spend_row(row, options, f"litellm:{stats.endpoint}")
+        if record is None:
+            stats.health_checks += 1
+            continue
+        stats.requests += 1
+        if record.system_tags.get("x-master-key"):
+            stats.master_key_requests += 1
+        yield record
+    stats.http_requests, stats.retries = client.requests, client.retries

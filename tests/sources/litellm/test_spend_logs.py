@@ -1,0 +1,178 @@
+"""Spend-log parsing and the provably-complete window reader (respx units)."""
+
+from __future__ import annotations
+
+import json
+import random
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+from urllib.parse import parse_qs
+
+import httpx
+import pytest
+import respx
+
+from llm_cost.errors import SourceError
+from llm_cost.records import TokenType
+from llm_cost.sources.litellm.client import LiteLLMClient
+from llm_cost.sources.litellm.spend_logs import (
+    HEALTH_CHECK_KEY,
+    PullStats,
+    RowOptions,
+    SpendLogsReader,
+    parse_spend_row,
+    parse_tags,
+    parse_time,
+)
+from llm_cost.window import day_window
+
+BASE = "http://proxy.test"
+KEY = "sk-master-secret-1234"
+DAY = day_window(datetime(2025, 6, 1, tzinfo=UTC).date())
+
+
+def _client() -> LiteLLMClient:
+    return LiteLLMClient(base_url=BASE, api_key=KEY, sleep=lambda s: None)
+
+
+def _row(i: int, start: str, **extra: Any) -> dict[str, Any]:
+    return {"request_id": f"req-{i}", "startTime": start, "endTime": start, "spend": 0.000675,
+            "prompt_tokens": 1200, "completion_tokens": 300, "api_key": "a" * 64, "model": "gpt-4o-mini",
+            "model_group": "gpt-4o-mini", "custom_llm_provider": "openai", "user": "user-1", "team_id": "team-a",
+            "cache_hit": "False", "request_tags": '["env:prod", "User-Agent: OpenAI/Python 1.82.0", "plain"]',
+            "metadata": json.dumps({"user_api_key_alias": "prod-key", "user_api_key_team_alias": "Team A",
+                                    "additional_usage_values": {"cache_read_input_tokens": 100},
+                                    "cost_breakdown": {"input_cost": 0.000165, "cache_read_cost": 0.0000075,
+                                                       "output_cost": 0.00018}}), **extra}  # fmt: skip
+
+
+@pytest.mark.parametrize("text", ["2025-06-01T00:01:29.928+00:00", "2025-06-01T00:01:29.928000Z",
+                                  "2025-06-01 00:01:29.928", "2025-06-01T02:01:29.928+02:00"])  # fmt: skip
+def test_parse_time_spellings(text: str) -> None:
+    assert parse_time(text) == datetime(2025, 6, 1, 0, 1, 29, 928000, tzinfo=UTC)
+
+
+def test_row_with_string_metadata_and_tags() -> None:
+    record = parse_spend_row(_row(1, "2025-06-01T12:00:00.123+00:00"), RowOptions(), "test")
+    assert record is not None
+    assert record.cost == Decimal("0.000675") and record.request_id == "req-1"
+    assert (record.tokens.input, record.tokens.cache_read, record.tokens.output) == (1100, 100, 300)
+    assert record.key_alias == "prod-key" and record.team_alias == "Team A" and record.team_id == "team-a"
+    assert record.tags == {"env": "prod"}  # User-Agent dropped, plain tags are not key:value
+    assert record.cost_components == {TokenType.INPUT: Decimal("0.000165"), TokenType.CACHE_READ: Decimal("0.0000075"),
+                                      TokenType.OUTPUT: Decimal("0.00018")}  # fmt: skip
+    assert record.period_start == datetime(2025, 6, 1, 12, 0, 0, tzinfo=UTC)
+    assert record.period_end > record.period_start
+
+
+def test_tag_keys_choose_the_splitting_keys() -> None:
+    raw = ["env:prod", "feature:chat", "User-Agent: curl/8"]
+    assert parse_tags(raw, frozenset({"feature"}), False) == {"feature": "chat"}
+    assert parse_tags(raw, None, True) == {"env": "prod", "feature": "chat", "User-Agent": "curl/8"}
+    assert parse_tags('["team:a"]', None, False) == {"team": "a"}
+
+
+def test_health_checks_excluded_and_master_key_labelled() -> None:
+    assert parse_spend_row(_row(1, "2025-06-01T00:00:00+00:00", api_key=HEALTH_CHECK_KEY), RowOptions(), "t") is None
+    kept = parse_spend_row(_row(1, "2025-06-01T00:00:00+00:00", api_key=HEALTH_CHECK_KEY),
+                           RowOptions(include_health_checks=True), "t")  # fmt: skip
+    assert kept is not None
+    master = parse_spend_row(_row(2, "2025-06-01T00:00:00+00:00", api_key="litellm_proxy_master_key"), RowOptions(), "t")
+    assert master is not None and master.system_tags["x-master-key"] == "true"
+    hashed = parse_spend_row(_row(3, "2025-06-01T00:00:00+00:00", api_key="f" * 64), RowOptions(master_key_hash="f" * 64), "t")
+    assert hashed is not None and hashed.system_tags.get("x-master-key") == "true"
+
+
+def test_unexpected_row_is_a_source_error() -> None:
+    with pytest.raises(SourceError, match="unexpected spend-log row"):
+        parse_spend_row({"spend": 1}, RowOptions(), "t")
+
+
+class TieProxy:
+    """A v2 handler over fixed rows: ORDER BY startTime with ties reshuffled on every request (like Postgres)."""
+
+    def __init__(self, rows: list[dict[str, Any]], page_max: int = 1000) -> None:
+        self.rows = rows
+        self.page_max = page_max
+        self.rng = random.Random(7)
+        self.calls = 0
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.calls += 1
+        q = {k: v[0] for k, v in parse_qs(request.url.query.decode()).items()}
+        start = datetime.fromisoformat(q["start_date"]).replace(tzinfo=UTC)
+        end = datetime.fromisoformat(q["end_date"]).replace(tzinfo=UTC)
+        size, page = int(q["page_size"]), int(q["page"])
+        if size > self.page_max:
+            return httpx.Response(422, json={"detail": [{"loc": ["query", "page_size"], "msg": "too big"}]})
+        chosen = [r for r in self.rows if start <= parse_time(r["startTime"]) <= end]
+        self.rng.shuffle(chosen)
+        chosen.sort(key=lambda r: parse_time(r["startTime"]))  # stable sort: ties keep the random order
+        total = len(chosen)
+        data = chosen[(page - 1) * size : page * size]
+        return httpx.Response(200, json={"data": data, "total": min(total, 10000), "page": page, "page_size": size,
+                                         "total_pages": -(-min(total, 10000) // size), "total_is_capped": total > 10000})  # fmt: skip
+
+
+def _tied_rows() -> list[dict[str, Any]]:
+    rows = []
+    base = datetime(2025, 6, 1, 12, 0, 0, 500000, tzinfo=UTC)
+    for i in range(2600):  # 2600 rows sharing one millisecond: one crowded second
+        rows.append(_row(i, base.isoformat()))
+    for i in range(2600, 2900):  # spread over the day, including both midnights
+        rows.append(_row(i, (DAY.start + timedelta(seconds=(i - 2600) * 287)).isoformat()))
+    rows.append(_row(9999, DAY.end.isoformat()))  # belongs to the next day
+    return rows
+
+
+@respx.mock
+def test_v2_reader_is_exact_with_ties_across_page_boundaries() -> None:
+    proxy = TieProxy(_tied_rows())
+    respx.get(f"{BASE}/spend/logs/v2").mock(side_effect=proxy)
+    stats = PullStats()
+    rows = list(SpendLogsReader(_client(), stats, version="1.109.1").rows(DAY))
+    ids = [r["request_id"] for r in rows]
+    assert len(ids) == len(set(ids)) == 2900 and "req-9999" not in ids
+    assert stats.splits > 0 and stats.requeries > 0  # the tied second needed re-reads to become exact
+
+
+@respx.mock
+def test_v2_page_size_falls_back_to_100_on_mid_versions() -> None:
+    proxy = TieProxy([_row(i, (DAY.start + timedelta(minutes=i)).isoformat()) for i in range(250)], page_max=100)
+    respx.get(f"{BASE}/spend/logs/v2").mock(side_effect=proxy)
+    stats = PullStats()
+    rows = list(SpendLogsReader(_client(), stats, version=None).rows(DAY))
+    assert len(rows) == 250 and any("page_size 100" in n for n in stats.notes)
+
+
+@respx.mock
+def test_legacy_fallback_on_404_and_exclusive_end() -> None:
+    respx.get(f"{BASE}/spend/logs/v2").mock(return_value=httpx.Response(404, json={"detail": "Not Found"}))
+    legacy = respx.get(f"{BASE}/spend/logs").mock(return_value=httpx.Response(200, json=[
+        _row(1, "2025-06-01T00:00:00.000000Z"), _row(2, "2025-06-01T23:59:59.999000Z"),
+        _row(3, "2025-06-02T00:00:00.000000Z")]))  # fmt: skip
+    stats = PullStats()
+    rows = list(SpendLogsReader(_client(), stats, version=None).rows(DAY))
+    assert [r["request_id"] for r in rows] == ["req-1", "req-2"]
+    params = dict(legacy.calls[0].request.url.params)
+    assert params == {"start_date": "2025-06-01", "end_date": "2025-06-02", "summarize": "false"}
+    assert stats.endpoint == "/spend/logs"
+
+
+@respx.mock
+def test_legacy_truncation_fails_loudly() -> None:
+    respx.get(f"{BASE}/spend/logs").mock(return_value=httpx.Response(200, json=[_row(1, "2025-06-01T00:00:00Z")],
+                                                                   headers={"x-litellm-spend-logs-truncated": "true"}))  # fmt: skip
+    with pytest.raises(SourceError, match="truncated 2025-06-01 at 10,000 rows"):
+        list(SpendLogsReader(_client(), PullStats(), version="1.74.0").rows(DAY))
+
+
+@respx.mock
+def test_v2_sends_plain_utc_dates_sorted_ascending() -> None:
+    route = respx.get(f"{BASE}/spend/logs/v2").mock(return_value=httpx.Response(200, json={"data": [], "total": 0}))
+    list(SpendLogsReader(_client(), PullStats(), version="1.109.1").rows(DAY))
+    params = dict(route.calls[0].request.url.params)
+    assert params["start_date"] == "2025-06-01 00:00:00" and params["end_date"] == "2025-06-02 00:00:00"
+    assert params["sort_by"] == "startTime" and params["sort_order"] == "asc" and params["page_size"] == "1000"
+    assert "timezone" not in params
