@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Collection
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, Self
 
 import httpx
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
@@ -121,3 +121,28 @@ class RetryingHttp:
             return exc.response
         except httpx.TransportError as exc:
             raise self._unreachable(exc) from None
+
+
+class ApiClient:
+    """Base of the service clients: request and retry counts, and closing, over one RetryingHttp."""
+
+    _http: RetryingHttp
+
+    @property
+    def requests(self) -> int:
+        """HTTP requests sent so far, retries included."""
+        return self._http.requests
+
+    @property
+    def retries(self) -> int:
+        """Retries so far."""
+        return self._http.retries
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

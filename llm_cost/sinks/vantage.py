@@ -26,7 +26,7 @@ from llm_cost import __version__
 from llm_cost.errors import ConfigError, DestinationError
 from llm_cost.focus.columns import VANTAGE
 from llm_cost.focus.mapping import FocusRow, format_decimal
-from llm_cost.http import RetryingHttp
+from llm_cost.http import ApiClient, RetryingHttp
 from llm_cost.secrets import Masker
 
 DEFAULT_BASE_URL = "https://api.vantage.sh"
@@ -234,7 +234,7 @@ def part_filename(start: date, end: date, run_id: str, number: int) -> str:
 # ------------------------------------------------------------------------------------------------------- client
 
 
-class VantageClient:
+class VantageClient(ApiClient):
     """The v2 Custom Provider API: upload a CSV, list uploads, delete one. Secrets are masked in every message."""
 
     def __init__(
@@ -277,23 +277,6 @@ class VantageClient:
             sleep=sleep,
             transport=transport,
         )
-
-    @property
-    def requests(self) -> int:
-        return self._http.requests
-
-    @property
-    def retries(self) -> int:
-        return self._http.retries
-
-    def close(self) -> None:
-        self._http.close()
-
-    def __enter__(self) -> VantageClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         return self._http.request(method, path, **kwargs)

@@ -17,7 +17,7 @@ import httpx
 
 from llm_cost import __version__
 from llm_cost.errors import ConfigError, SourceError
-from llm_cost.http import RetryingHttp
+from llm_cost.http import ApiClient, RetryingHttp
 from llm_cost.secrets import Masker
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -71,7 +71,7 @@ def version_tuple(version: str | None) -> tuple[int, ...] | None:
     return tuple(int(n) for n in numbers) if numbers else None
 
 
-class LiteLLMClient:
+class LiteLLMClient(ApiClient):
     """GET-only client for the admin API. `stats` counts requests and retries for the completeness summary."""
 
     def __init__(
@@ -115,23 +115,6 @@ class LiteLLMClient:
             sleep=sleep,
             transport=transport,
         )
-
-    @property
-    def requests(self) -> int:
-        return self._http.requests
-
-    @property
-    def retries(self) -> int:
-        return self._http.retries
-
-    def close(self) -> None:
-        self._http.close()
-
-    def __enter__(self) -> LiteLLMClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def get_raw(self, path: str, params: dict[str, Any] | None = None) -> httpx.Response:
         """GET with retries, whatever the status."""
