@@ -123,8 +123,9 @@ def open_source(settings: ExportSettings, warn: Warn, *, now: datetime | None = 
 def _litellm_records(mode: str, client: LiteLLMClient, window: Window, stats: PullStats, lookups: Lookups,
                      settings: ExportSettings, key: str | None) -> Iterator[UsageRecord]:  # fmt: skip
     if mode == "daily-activity":
-        return daily_activity_records(client, window, stats, lookups, version=stats.version,
-                                      include_health_checks=settings.include_health_checks)  # fmt: skip
+        yield from daily_activity_records(client, window, stats, lookups, version=stats.version,
+                                          include_health_checks=settings.include_health_checks)  # fmt: skip
+        return
     options = RowOptions(
         tag_keys=frozenset(settings.tag_keys) if settings.tag_keys else None,
         include_health_checks=settings.include_health_checks,

@@ -1,0 +1,168 @@
+"""The LiteLLM source end to end (CLI -> CSV) against the loopback fake proxy: exact against its ground truth."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import defaultdict
+from collections.abc import Iterator
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from typer.testing import CliRunner, Result
+
+from llm_cost.cli import app
+from tests.fakes.litellm import FakeLiteLLM, SpendDataset, generate_dataset
+
+MASTER = "sk-master-1234"
+START = date(2025, 6, 1)
+
+
+@pytest.fixture(autouse=True)
+def no_sleep(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("llm_cost.http.time.sleep", lambda seconds: None)
+
+
+@pytest.fixture(scope="module")
+def small() -> SpendDataset:
+    return generate_dataset(1, days=3, requests=4000, start_day=START)
+
+
+def _run(fake: FakeLiteLLM, *args: str, key: str = MASTER, command: str = "export") -> Result:
+    env = {"LITELLM_BASE_URL": fake.base_url, "LITELLM_API_KEY": key}
+    result = CliRunner().invoke(app, ["-v", command, *args], env=env)
+    assert key not in result.output and key not in (result.stderr or ""), "the API key leaked"
+    return result
+
+
+def _window(days: int) -> list[str]:
+    return ["--start", START.isoformat(), "--end", date.fromordinal(START.toordinal() + days).isoformat()]
+
+
+def _models(by_model: dict[tuple[date, str | None], Decimal]) -> dict[tuple[date, str], Decimal]:
+    """Ground truth per day x model, with a missing model under LiteLLM's own placeholder."""
+    out: dict[tuple[date, str], Decimal] = defaultdict(Decimal)
+    for (day, model), spend in by_model.items():
+        out[(day, model or "unknown-model")] += spend
+    return dict(out)
+
+
+def _sums(csv_text: str) -> tuple[Decimal, dict[date, Decimal], dict[tuple[date, str], Decimal], dict[tuple[date, str], Decimal]]:
+    total = Decimal(0)
+    by_day: dict[date, Decimal] = defaultdict(Decimal)
+    by_model: dict[tuple[date, str], Decimal] = defaultdict(Decimal)
+    by_key: dict[tuple[date, str], Decimal] = defaultdict(Decimal)
+    for row in csv.DictReader(io.StringIO(csv_text)):
+        cost = Decimal(row["BilledCost"])
+        day = date.fromisoformat(row["ChargePeriodStart"][:10])
+        total += cost
+        by_day[day] += cost
+        by_model[(day, row["x_Model"])] += cost
+        if row["BillingAccountType"] == "API Key":
+            by_key[(day, row["BillingAccountId"])] += cost
+    return total, dict(by_day), dict(by_model), dict(by_key)
+
+
+@pytest.mark.parametrize("version", ["1.109.1", "1.86.7", "1.74.0"])
+def test_spend_logs_is_exact_on_every_version_flavour(small: SpendDataset, version: str) -> None:
+    with FakeLiteLLM(small, version=version, fault_rate=0.05, seed=3) as fake:
+        result = _run(fake, "--mode", "spend-logs", *_window(3))
+        assert result.exit_code == 0, result.stderr
+        total, by_day, by_model, by_key = _sums(result.stdout)
+        truth = fake.truth
+        assert total == truth.total()
+        assert by_day == truth.by_day()
+        assert by_model == _models(truth.by_day_model())
+        expected_keys = {k: v for k, v in truth.by_day_key(master_key_as=fake.master_key_api_key).items() if k[1]}
+        assert by_key == expected_keys
+        assert "retries:" in result.stderr and f"LiteLLM {version}" in result.stderr
+
+
+@pytest.mark.parametrize("version", ["1.109.1", "1.86.7"])
+def test_daily_activity_matches_to_the_cent(small: SpendDataset, version: str) -> None:
+    with FakeLiteLLM(small, version=version, fault_rate=0.05, seed=4) as fake:
+        result = _run(fake, "--mode", "daily-activity", *_window(3))
+        assert result.exit_code == 0, result.stderr
+        total, by_day, by_model, _ = _sums(result.stdout)
+        truth = fake.truth
+        cent = Decimal("0.01")
+        daily_truth = truth.by_day(include_health_checks=True)
+        health = truth.health_check_total()
+        assert abs(total - truth.total()) <= cent, (total, truth.total(), health)
+        for day, spend in truth.by_day().items():
+            assert abs(by_day[day] - spend) <= cent
+        assert set(by_day) == set(daily_truth)
+        for key, spend in _models(truth.by_day_model()).items():
+            assert abs(by_model.get(key, Decimal(0)) - spend) <= cent
+
+
+def test_50k_requests_with_faults_exact_in_both_modes_and_reconcile() -> None:
+    dataset = generate_dataset(7, days=5, requests=50_000, start_day=START)
+    with FakeLiteLLM(dataset, version="1.109.1", fault_rate=0.05, seed=9) as fake:
+        truth = fake.truth
+        spend = _run(fake, "--mode", "spend-logs", *_window(5))
+        assert spend.exit_code == 0, spend.stderr
+        total, by_day, by_model, _ = _sums(spend.stdout)
+        assert total == truth.total() and by_day == truth.by_day() and by_model == _models(truth.by_day_model())
+        daily = _run(fake, "--mode", "daily-activity", *_window(5))
+        assert daily.exit_code == 0, daily.stderr
+        daily_total, daily_by_day, _, _ = _sums(daily.stdout)
+        assert daily_total.quantize(Decimal("0.01")) == truth.total().quantize(Decimal("0.01"))
+        reconciled = _run(fake, "--mode", "spend-logs", "--reconcile", *_window(5), command="dry-run")
+        assert reconciled.exit_code == 0, reconciled.stderr
+        assert "MISMATCH" not in reconciled.stderr and "reconcile" in reconciled.stderr
+
+
+def test_reconcile_fails_with_exit_6_when_the_endpoints_disagree(small: SpendDataset) -> None:
+    with FakeLiteLLM(small, version="1.109.1", daily_activity_skew=Decimal("0.05"), skew_day=START) as fake:
+        result = _run(fake, "--mode", "spend-logs", "--reconcile", *_window(3), "-o", "-")
+        assert result.exit_code == 6
+        assert "MISMATCH" in result.stderr and result.stdout == ""
+
+
+def test_request_granularity_and_tag_keys(small: SpendDataset) -> None:
+    with FakeLiteLLM(small, version="1.109.1") as fake:
+        result = _run(fake, "--mode", "spend-logs", "--day", START.isoformat(), "--granularity", "request",
+                      "--no-split-tokens", "--tag-key", "env")  # fmt: skip
+        assert result.exit_code == 0, result.stderr
+        rows = list(csv.DictReader(io.StringIO(result.stdout)))
+        assert len(rows) == fake.truth.requests_by_day()[START]
+        assert sum(Decimal(r["BilledCost"]) for r in rows) == fake.truth.by_day()[START]
+        assert not any("User-Agent" in r["Tags"] or "feature" in r["Tags"] for r in rows)
+
+
+@pytest.mark.parametrize(
+    ("setup", "key", "message"),
+    [("none", "sk-wrong-key-0000", "rejected the API key"),
+     ("none", "sk-internal", "not an admin key"),
+     ("non_json", MASTER, "not JSON"),
+     ("truncated", MASTER, "truncated"),
+     ("schema", MASTER, "unexpected response"),
+     ("nodb", MASTER, "no database")],
+)  # fmt: skip
+def test_bad_input_exits_4_without_traceback(small: SpendDataset, setup: str, key: str, message: str) -> None:
+    with FakeLiteLLM(small, version="1.109.1", db=setup != "nodb") as fake:
+        if setup in ("non_json", "truncated", "schema"):
+            fake.garble_next("/spend/logs/v2", setup)
+        result = _run(fake, "--mode", "spend-logs", "--day", START.isoformat(), key=key)
+        assert result.exit_code == 4, result.stderr
+        lines = result.stderr.strip().splitlines()
+        assert message in lines[-1] and "Traceback" not in result.stderr
+
+
+def test_unreachable_host_exits_4() -> None:
+    fake = FakeLiteLLM([], version="1.109.1").start()
+    url = fake.base_url
+    fake.stop()
+    result = CliRunner().invoke(app, ["export", "--mode", "spend-logs", "--day", "2025-06-01"],
+                                env={"LITELLM_BASE_URL": url, "LITELLM_API_KEY": MASTER})  # fmt: skip
+    assert result.exit_code == 4 and "cannot reach the LiteLLM proxy" in result.stderr and MASTER not in result.stderr
+
+
+def test_open_day_needs_include_partial() -> None:
+    result = CliRunner().invoke(app, ["export", "--mode", "spend-logs", "--day", "today"],
+                                env={"LITELLM_BASE_URL": "http://127.0.0.1:9", "LITELLM_API_KEY": MASTER})  # fmt: skip
+    assert result.exit_code == 3 and "--include-partial" in result.stderr
+
+
