@@ -289,8 +289,8 @@ class SpendLogsReader:
         return rows, total, capped
 
     def _v2_window(self, start: datetime, end: datetime) -> list[dict[str, Any]]:
-        """Rows with start <= startTime < end. The server's bounds are inclusive, so rows at `end` are dropped
-        here; the next window owns them."""
+        """Rows with start <= startTime < end. The server's bounds are inclusive and whole seconds, so rows at
+        `end` (the next window owns them) and any before a fractional `start` are dropped here."""
         self.stats.windows += 1
         rows, total, capped = self._v2_page(start, end, 1)
         page_size = self.page_size
@@ -298,7 +298,7 @@ class SpendLogsReader:
             if total is not None and not capped and total != len(rows):
                 raise SourceError(f"/spend/logs/v2 said {total} rows for [{_v2_time(start)}, {_v2_time(end)}] but "
                                   f"returned {len(rows)} on one page; the window is not closed or the proxy is busy")  # fmt: skip
-            return [r for r in rows if parse_time(r.get("startTime")) < end]
+            return [r for r in rows if start <= parse_time(r.get("startTime")) < end]
         seconds = int((end - start).total_seconds())
         if seconds > 1:
             estimate = total if total is not None and not capped else max(total or 0, page_size) * 4
@@ -333,7 +333,7 @@ class SpendLogsReader:
                     break
                 page += 1
             if len(union) == total:
-                return [r for r in union.values() if parse_time(r.get("startTime")) < end]
+                return [r for r in union.values() if start <= parse_time(r.get("startTime")) < end]
             self.stats.requeries += 1
         raise SourceError(f"could not read all {total} requests at {_v2_time(start)} exactly (got {len(union)} after "
                           f"{CROWDED_SECOND_ATTEMPTS} reads); the proxy's page order is unstable — try again")  # fmt: skip
