@@ -18,7 +18,7 @@ import typer
 from rich.console import Console
 
 from llm_cost import __version__
-from llm_cost.errors import LlmCostError, VerificationError
+from llm_cost.errors import ConfigError, LlmCostError, VerificationError
 from llm_cost.focus.columns import VANTAGE, columns_for
 from llm_cost.focus.mapping import format_decimal
 from llm_cost.pipeline import RowSink, RunResult, open_source, reconcile as reconcile_endpoints, write_rows
@@ -38,7 +38,7 @@ from llm_cost.sinks.vantage import (
     wait_until_imported,
 )
 from llm_cost.secrets import Masker
-from llm_cost.window import Window, day_window, resolve_window
+from llm_cost.window import day_window, resolve_window
 from llm_cost.sources.init_manifest import write_manifest
 
 app = typer.Typer(
@@ -349,14 +349,15 @@ def upload(
                     jobs.append((str(path), build_batches(read_focus_csv(path)), None))
             else:
                 settings = _settings(**{**locals(), "format": "vantage"})
-                writer = BatchWriter()
-                try:
-                    _source_rows(settings, out, VANTAGE, [writer])
-                except BaseException:
-                    writer.abort()
-                    raise
-                window = _replace_period(settings)
-                jobs.append((_describe_source(settings), writer.close(), (window.start.date(), window.end.date())))
+                for period_settings, period in _upload_periods(settings):  # build and check every day first
+                    writer = BatchWriter()
+                    try:
+                        _source_rows(period_settings, out, VANTAGE, [writer])
+                    except BaseException:
+                        writer.abort()
+                        raise
+                    label = f"{_describe_source(settings)} {period[0].isoformat()}"
+                    jobs.append((label, writer.close(), period))
             _upload_jobs(out, jobs, append=append, dry_run=dry_run, wait=wait, wait_timeout=wait_timeout,
                          api_key=api_key, integration_token=integration_token, vantage_url=vantage_url)  # fmt: skip
         finally:
@@ -389,13 +390,19 @@ def _upload_jobs(out: Output, jobs: list[tuple[str, Batches, tuple[date_type, da
             client.close()
 
 
-def _replace_period(settings: ExportSettings) -> Window:
-    """The replaceable period of a source upload: the charge day, or the LiteLLM window (whole days)."""
+def _upload_periods(settings: ExportSettings) -> list[tuple[ExportSettings, tuple[date_type, date_type]]]:
+    """The replaceable periods of a source upload, each with the settings that pull it: the charge day for the
+    manifest, and every UTC day of the window for LiteLLM, so a backfill re-run replaces day by day."""
     if settings.mode == "manifest":
-        return day_window(settings.date)
+        return [(settings, (settings.date, settings.date + timedelta(days=1)))]
     window = resolve_window(start=settings.start, end=settings.end, day=settings.day, month=settings.month,
                             now=datetime.now(UTC), include_partial=settings.include_partial)  # fmt: skip
-    return Window(day_window(window.start.date()).start, day_window((window.end - timedelta(microseconds=1)).date()).end)
+    days = list(window.days())
+    if any(d.start != day_window(d.start.date()).start or d.end != day_window(d.start.date()).end for d in days):
+        raise ConfigError(f"upload replaces whole UTC days, but {window} cuts a day; give --start/--end at midnight")
+    update = {"start": None, "end": None, "month": None}
+    return [(settings.model_copy(update={**update, "day": d.start.date().isoformat()}), (d.start.date(), d.end.date()))
+            for d in days]  # fmt: skip
 
 
 def _describe_source(settings: ExportSettings) -> str:
