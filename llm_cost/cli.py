@@ -10,6 +10,7 @@ from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from datetime import date as date_type
+from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -17,7 +18,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from llm_cost import __version__
+from llm_cost import __version__, github
 from llm_cost.errors import ConfigError, LlmCostError, VerificationError
 from llm_cost.focus.columns import VANTAGE, columns_for
 from llm_cost.focus.mapping import format_decimal
@@ -30,6 +31,7 @@ from llm_cost.sinks.vantage import (
     DEFAULT_BASE_URL,
     Batches,
     BatchWriter,
+    UploadResult,
     VantageClient,
     build_batches,
     new_run_id,
@@ -83,7 +85,9 @@ class Output:
     debug: bool = False
 
     def warn(self, message: str) -> None:
-        if not self.quiet:
+        if github.in_actions():
+            github.annotate("warning", message)
+        elif not self.quiet:
             self.console.print(f"warning: {message}", markup=False, highlight=False)
 
     def info(self, message: str) -> None:
@@ -95,7 +99,10 @@ class Output:
             self.console.print(message, markup=False, highlight=False)
 
     def error(self, message: str) -> None:
-        self.console.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
+        if github.in_actions():
+            github.annotate("error", message)
+        else:
+            self.console.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
 
 
 def _output(ctx: typer.Context) -> Output:
@@ -255,8 +262,9 @@ def export(
     out = _output(ctx)
     with handle_errors(out, Masker([litellm_key])):
         settings = _settings(**locals())
-        result, _ = _run(settings, out, write_csv=True)
+        result, summary = _run(settings, out, write_csv=True)
         where = "stdout" if is_stdout(settings.output) else settings.output
+        _publish(summary, "llm-cost export", "" if is_stdout(settings.output) else str(settings.output))
         out.detail(f"read {result.records} records into {result.groups} groups")
         if result.rows == 0:
             out.warn(f"no rows: {where} holds only the CSV header")
@@ -302,6 +310,7 @@ def dry_run(
             raise typer.BadParameter("--json prints to stdout, so -o - cannot be used with it", param_hint="--output")
         settings = _settings(**locals())
         result, summary = _run(settings, out, write_csv=output is not None)
+        _publish(summary, "llm-cost dry-run", str(settings.output) if output and not is_stdout(output) else "")
         if as_json:
             typer.echo(json.dumps({**summary.to_json(), "records": result.records, "groups": result.groups}, indent=2))
         elif not out.quiet:
@@ -368,10 +377,12 @@ def upload(
 def _upload_jobs(out: Output, jobs: list[tuple[str, Batches, tuple[date_type, date_type] | None]], *, append: bool,
                  dry_run: bool, wait: bool, wait_timeout: float, api_key: str | None, integration_token: str | None,
                  vantage_url: str) -> None:  # fmt: skip
-    """Upload each job as its own replaceable period and print its summary."""
+    """Upload each job as its own replaceable period and print its summary; in GitHub Actions, also the step
+    summary and outputs of the periods that were done, even when a later one fails."""
     have_credentials = bool(api_key and integration_token)
     client = VantageClient(api_key=api_key or "", integration_token=integration_token or "", base_url=vantage_url) \
         if have_credentials or not dry_run else None
+    done: list[tuple[str, UploadResult]] = []
     try:
         for source, batches, period in jobs:
             if not batches.parts:
@@ -383,11 +394,24 @@ def _upload_jobs(out: Output, jobs: list[tuple[str, Batches, tuple[date_type, da
                 out.info(f"waiting up to {wait_timeout:.0f} s for Vantage to import {len(result.uploaded)} part(s)...")
                 wait_until_imported(client, [str(u.get("token")) for u in result.uploaded], timeout=wait_timeout)
                 out.info("import complete")
+            done.append((source, result))
             if not out.quiet:
                 render_upload(result, out.console, source=source)
     finally:
         if client is not None:
             client.close()
+        if github.in_actions() and done:
+            github.append_summary(github.upload_markdown(done))
+            github.write_outputs({"csv-path": "", "rows": str(sum(r.rows for _, r in done)),
+                                  "total-cost": format_decimal(sum((r.cost for _, r in done), Decimal(0)))})  # fmt: skip
+
+
+def _publish(summary: Summary, title: str, csv_path: str) -> None:
+    """In GitHub Actions: the step outputs (csv-path, rows, total-cost) and the markdown step summary."""
+    if github.in_actions():
+        github.write_outputs({"csv-path": csv_path, "rows": str(summary.rows),
+                              "total-cost": format_decimal(summary.total_cost)})  # fmt: skip
+        github.append_summary(github.summary_markdown(summary, title))
 
 
 def _upload_periods(settings: ExportSettings) -> list[tuple[ExportSettings, tuple[date_type, date_type]]]:

@@ -1,0 +1,60 @@
+"""GitHub Actions integration: outputs, step summary and annotations only when GITHUB_ACTIONS=true."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from llm_cost import github
+from llm_cost.cli import app
+
+INPUTS = Path(__file__).resolve().parent / "golden" / "inputs"
+
+
+def _outputs(path: Path) -> dict[str, str]:
+    lines = path.read_text(encoding="utf-8").splitlines()
+    values, i = {}, 0
+    while i < len(lines):
+        name, _, delimiter = lines[i].partition("<<")
+        end = lines.index(delimiter, i + 1)
+        values[name] = "\n".join(lines[i + 1 : end])
+        i = end + 1
+    return values
+
+
+def test_export_writes_outputs_and_summary_in_actions(tmp_path: Path) -> None:
+    env = {"GITHUB_ACTIONS": "true", "GITHUB_OUTPUT": str(tmp_path / "out"), "GITHUB_STEP_SUMMARY": str(tmp_path / "sum")}
+    csv_path = tmp_path / "costs.csv"
+    result = CliRunner().invoke(app, ["export", "--manifest", str(INPUTS / "manifest.toml"), "--date", "2026-10-05",
+                                      "-o", str(csv_path)], env=env)  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    outputs = _outputs(tmp_path / "out")
+    assert outputs["csv-path"] == str(csv_path) and outputs["rows"] == "7" and outputs["total-cost"] == "12.3802"
+    summary = (tmp_path / "sum").read_text(encoding="utf-8")
+    assert "| Model | Rows | Tokens | Cost (USD) |" in summary and "claude-sonnet-4-0" in summary and "| Team |" in summary
+
+
+def test_errors_and_warnings_become_annotations(tmp_path: Path) -> None:
+    empty = tmp_path / "m.toml"
+    empty.write_text("", encoding="utf-8")
+    env = {"GITHUB_ACTIONS": "true"}
+    warned = CliRunner().invoke(app, ["export", "--manifest", str(empty), "-o", str(tmp_path / "x.csv")], env=env)
+    assert warned.exit_code == 0 and "::warning::manifest" in warned.stderr
+    failed = CliRunner().invoke(app, ["export", "--manifest", str(tmp_path / "missing.toml")], env=env)
+    assert failed.exit_code == 3 and failed.stderr.startswith("::error::manifest not found")
+
+
+def test_nothing_github_outside_actions(tmp_path: Path) -> None:
+    env = {"GITHUB_OUTPUT": str(tmp_path / "out")}
+    result = CliRunner().invoke(app, ["export", "--manifest", str(INPUTS / "manifest.toml"), "--date", "2026-10-05"], env=env)
+    assert result.exit_code == 0 and not (tmp_path / "out").exists() and "::" not in result.stderr
+
+
+def test_annotation_and_output_escaping(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    github.annotate("error", "bad\nline 100%")
+    assert capsys.readouterr().err == "::error::bad%0Aline 100%25\n"
+    monkeypatch.setenv("GITHUB_OUTPUT", str(tmp_path / "out"))
+    github.write_outputs({"rows": "1\nrows=999"})
+    assert _outputs(tmp_path / "out") == {"rows": "1\nrows=999"}
