@@ -88,21 +88,27 @@ class Output:
         if github.in_actions():
             github.annotate("warning", message)
         elif not self.quiet:
-            self.console.print(f"warning: {message}", markup=False, highlight=False)
+            self.console.print(f"warning: {_one_line(message)}", markup=False, highlight=False)
 
     def info(self, message: str) -> None:
         if not self.quiet:
-            self.console.print(message, markup=False, highlight=False)
+            self.console.print(_one_line(message), markup=False, highlight=False)
 
     def detail(self, message: str) -> None:
         if self.verbose and not self.quiet:
-            self.console.print(message, markup=False, highlight=False)
+            self.console.print(_one_line(message), markup=False, highlight=False)
 
     def error(self, message: str) -> None:
         if github.in_actions():
             github.annotate("error", message)
         else:
-            self.console.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
+            self.console.print(f"error: {_one_line(message)}", markup=False, highlight=False, soft_wrap=True)
+
+
+def _one_line(message: str) -> str:
+    """A message as one line: a newline inside a path or name could otherwise start a forged `::command::` line
+    in a GitHub Actions log."""
+    return message.replace("\r", "\\r").replace("\n", "\\n")
 
 
 def _output(ctx: typer.Context) -> Output:

@@ -58,3 +58,12 @@ def test_annotation_and_output_escaping(tmp_path: Path, monkeypatch: pytest.Monk
     monkeypatch.setenv("GITHUB_OUTPUT", str(tmp_path / "out"))
     github.write_outputs({"rows": "1\nrows=999"})
     assert _outputs(tmp_path / "out") == {"rows": "1\nrows=999"}
+
+
+def test_a_newline_in_a_name_cannot_forge_a_workflow_command(tmp_path: Path) -> None:
+    hostile = tmp_path / "x\n::notice::forged.csv"
+    env = {"GITHUB_ACTIONS": "true"}
+    result = CliRunner().invoke(app, ["export", "--manifest", str(INPUTS / "manifest.toml"), "--date", "2026-10-05",
+                                      "-o", str(hostile)], env=env)  # fmt: skip
+    assert result.exit_code == 0
+    assert not any(line.startswith("::notice::") for line in result.stderr.splitlines())
