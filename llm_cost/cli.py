@@ -1,46 +1,23 @@
-"""The Typer app. Thin: parse options, build settings, wire the pipeline, turn errors into exit codes."""
+"""The Typer app. Thin: parse options, build settings, call the run, turn errors into exit codes."""
 
 from __future__ import annotations
 
 import json
-import sys
-import traceback
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from datetime import date as date_type
-from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 
-from llm_cost import __version__, github
-from llm_cost.errors import ConfigError, LlmCostError, VerificationError
-from llm_cost.focus.columns import VANTAGE, columns_for
+from llm_cost import __version__
 from llm_cost.focus.mapping import format_decimal
-from llm_cost.pipeline import RowSink, RunResult, open_source, reconcile as reconcile_endpoints, write_rows
-from llm_cost.sources.litellm.reconcile import SpendTap
-from llm_cost.settings import ExportSettings, resolve_export_settings
-from llm_cost.sinks.csv_writer import CsvSink, check_output_path, is_stdout
-from llm_cost.sinks.preview import Summary, render, render_reconcile, render_upload
-from llm_cost.sinks.vantage import (
-    DEFAULT_BASE_URL,
-    Batches,
-    BatchWriter,
-    UploadResult,
-    VantageClient,
-    build_batches,
-    new_run_id,
-    read_focus_csv,
-    upload_batches,
-    wait_until_imported,
-)
+from llm_cost.output import Output, handle_errors
+from llm_cost.runs import UploadJob, build_upload_jobs, publish, run_export, upload_jobs
 from llm_cost.secrets import Masker
-from llm_cost.window import day_window, resolve_window
+from llm_cost.settings import ExportSettings, resolve_export_settings
+from llm_cost.sinks.csv_writer import is_stdout
+from llm_cost.sinks.preview import render
+from llm_cost.sinks.vantage import DEFAULT_BASE_URL
 from llm_cost.sources.init_manifest import write_manifest
 
 app = typer.Typer(
@@ -75,73 +52,8 @@ class FocusVersion(StrEnum):
     v1_0 = "1.0"
 
 
-@dataclass(slots=True)
-class Output:
-    """Where humans read: stderr. Knows the verbosity flags."""
-
-    console: Console
-    quiet: bool = False
-    verbose: bool = False
-    debug: bool = False
-
-    def warn(self, message: str) -> None:
-        if github.in_actions():
-            github.annotate("warning", message)
-        elif not self.quiet:
-            self.console.print(f"warning: {_one_line(message)}", markup=False, highlight=False)
-
-    def info(self, message: str) -> None:
-        if not self.quiet:
-            self.console.print(_one_line(message), markup=False, highlight=False)
-
-    def detail(self, message: str) -> None:
-        if self.verbose and not self.quiet:
-            self.console.print(_one_line(message), markup=False, highlight=False)
-
-    def error(self, message: str) -> None:
-        if github.in_actions():
-            github.annotate("error", message)
-        else:
-            self.console.print(f"error: {_one_line(message)}", markup=False, highlight=False, soft_wrap=True)
-
-
-def _one_line(message: str) -> str:
-    """A message as one line: a newline inside a path or name could otherwise start a forged `::command::` line
-    in a GitHub Actions log."""
-    return message.replace("\r", "\\r").replace("\n", "\\n")
-
-
 def _output(ctx: typer.Context) -> Output:
-    return ctx.obj if isinstance(ctx.obj, Output) else Output(Console(stderr=True, soft_wrap=True))
-
-
-@contextmanager
-def handle_errors(out: Output, masker: Masker | None = None) -> Iterator[None]:
-    """One line on stderr and the documented exit code; a traceback only with --debug. Secrets are masked in
-    everything printed, tracebacks included."""
-    mask = masker or Masker()
-
-    def traceback_if_debug(exc: BaseException) -> None:
-        if out.debug:
-            sys.stderr.write(mask("".join(traceback.format_exception(exc))))
-
-    try:
-        yield
-    except LlmCostError as exc:
-        traceback_if_debug(exc)
-        for line in exc.details:
-            out.console.print(f"  {mask(line)}", markup=False, highlight=False)
-        out.error(mask(exc))
-        raise typer.Exit(exc.exit_code) from None
-    except KeyboardInterrupt:
-        out.error("interrupted; nothing was written")
-        raise typer.Exit(130) from None
-    except (typer.Exit, typer.Abort, typer.TyperException):
-        raise
-    except Exception as exc:  # a bug: say so, and keep the traceback for --debug
-        traceback_if_debug(exc)
-        out.error(mask(f"internal error: {type(exc).__name__}: {exc} (this is a bug; rerun with --debug for the traceback)"))
-        raise typer.Exit(1) from None
+    return ctx.obj if isinstance(ctx.obj, Output) else Output.stderr()
 
 
 def _version(value: bool) -> None:
@@ -159,7 +71,7 @@ def main_options(
     verbose: Annotated[bool, typer.Option("-v", "--verbose", help="More detail on stderr.")] = False,
 ) -> None:
     """llm-cost turns LLM usage into FOCUS cost data. Data goes to stdout or -o; messages go to stderr."""
-    ctx.obj = Output(Console(stderr=True, soft_wrap=True), quiet=quiet, verbose=verbose, debug=debug)
+    ctx.obj = Output.stderr(quiet=quiet, verbose=verbose, debug=debug)
 
 
 # Options shared by export and dry-run. Each falls back to an LLM_COST_* variable, then to [settings].
@@ -198,44 +110,6 @@ def _settings(**cli: Any) -> ExportSettings:
     return resolve_export_settings(values)
 
 
-def _source_rows(settings: ExportSettings, out: Output, columns: Sequence[str], sinks: list[RowSink]) -> RunResult:
-    """Open the source, map, check every row and feed the sinks; with --reconcile, compare the endpoints before
-    anything is committed."""
-    source = open_source(settings, out.warn)
-    try:
-        tap = SpendTap()
-        records = tap.tap(source.records) if settings.reconcile else source.records
-        result = write_rows(records, prices=source.prices, columns=columns, sinks=sinks, grain=source.grain,
-                            split_tokens=settings.split_tokens)  # fmt: skip
-        if source.stats is not None:
-            for line in source.stats.lines():
-                out.detail(line)
-        if settings.reconcile:
-            differences = reconcile_endpoints(source, settings, tap)
-            render_reconcile(differences, out.console)
-            bad = [d for d in differences if not d.within]
-            if bad:
-                raise VerificationError(f"--reconcile: {len(bad)} difference(s) beyond the tolerance between "
-                                        "/spend/logs and /user/daily/activity; nothing was written")  # fmt: skip
-        return result
-    finally:
-        source.close()
-
-
-def _run(settings: ExportSettings, out: Output, *, write_csv: bool) -> tuple[RunResult, Summary]:
-    """Pull or estimate, map, check and write. The CSV appears only if everything succeeded."""
-    columns = columns_for(settings.format, settings.focus_version)
-    if write_csv:
-        check_output_path(settings.output)
-    summary = Summary()
-    sinks: list[RowSink] = [summary]
-    with CsvSink(settings.output, columns) if write_csv else nullcontext() as csv_sink:
-        if csv_sink is not None:
-            sinks.append(csv_sink)
-        result = _source_rows(settings, out, columns, sinks)
-    return result, summary
-
-
 @app.command()
 def export(
     ctx: typer.Context,
@@ -268,9 +142,9 @@ def export(
     out = _output(ctx)
     with handle_errors(out, Masker([litellm_key])):
         settings = _settings(**locals())
-        result, summary = _run(settings, out, write_csv=True)
+        result, summary = run_export(settings, out, write_csv=True)
         where = "stdout" if is_stdout(settings.output) else settings.output
-        _publish(summary, "llm-cost export", "" if is_stdout(settings.output) else str(settings.output))
+        publish(summary, "llm-cost export", "" if is_stdout(settings.output) else str(settings.output))
         out.detail(f"read {result.records} records into {result.groups} groups")
         if result.rows == 0:
             out.warn(f"no rows: {where} holds only the CSV header")
@@ -315,8 +189,8 @@ def dry_run(
         if as_json and output is not None and is_stdout(output):
             raise typer.BadParameter("--json prints to stdout, so -o - cannot be used with it", param_hint="--output")
         settings = _settings(**locals())
-        result, summary = _run(settings, out, write_csv=output is not None)
-        _publish(summary, "llm-cost dry-run", str(settings.output) if output and not is_stdout(output) else "")
+        result, summary = run_export(settings, out, write_csv=output is not None)
+        publish(summary, "llm-cost dry-run", str(settings.output) if output and not is_stdout(output) else "")
         if as_json:
             typer.echo(json.dumps({**summary.to_json(), "records": result.records, "groups": result.groups}, indent=2))
         elif not out.quiet:
@@ -357,86 +231,15 @@ def upload(
     out = _output(ctx)
     masker = Masker([api_key, integration_token, litellm_key])
     with handle_errors(out, masker):
-        jobs: list[tuple[str, Batches, tuple[date_type, date_type] | None]] = []
+        settings = None if files else _settings(**{**locals(), "format": "vantage"})
+        jobs: list[UploadJob] = []
         try:
-            if files:
-                for path in files:  # validate every file before anything is sent
-                    jobs.append((str(path), build_batches(read_focus_csv(path)), None))
-            else:
-                settings = _settings(**{**locals(), "format": "vantage"})
-                for period_settings, period in _upload_periods(settings):  # build and check every day first
-                    writer = BatchWriter()
-                    try:
-                        _source_rows(period_settings, out, VANTAGE, [writer])
-                    except BaseException:
-                        writer.abort()
-                        raise
-                    label = f"{_describe_source(settings)} {period[0].isoformat()}"
-                    jobs.append((label, writer.close(), period))
-            _upload_jobs(out, jobs, append=append, dry_run=dry_run, wait=wait, wait_timeout=wait_timeout,
-                         api_key=api_key, integration_token=integration_token, vantage_url=vantage_url)  # fmt: skip
+            build_upload_jobs(files, settings, out, jobs)  # every part of every period is checked before sending
+            upload_jobs(out, jobs, append=append, dry_run=dry_run, wait=wait, wait_timeout=wait_timeout,
+                        api_key=api_key, integration_token=integration_token, vantage_url=vantage_url)  # fmt: skip
         finally:
-            for _, batches, _ in jobs:
-                batches.cleanup()
-
-
-def _upload_jobs(out: Output, jobs: list[tuple[str, Batches, tuple[date_type, date_type] | None]], *, append: bool,
-                 dry_run: bool, wait: bool, wait_timeout: float, api_key: str | None, integration_token: str | None,
-                 vantage_url: str) -> None:  # fmt: skip
-    """Upload each job as its own replaceable period and print its summary; in GitHub Actions, also the step
-    summary and outputs of the periods that were done, even when a later one fails."""
-    have_credentials = bool(api_key and integration_token)
-    client = VantageClient(api_key=api_key or "", integration_token=integration_token or "", base_url=vantage_url) \
-        if have_credentials or not dry_run else None
-    done: list[tuple[str, UploadResult]] = []
-    try:
-        for source, batches, period in jobs:
-            if not batches.parts:
-                out.warn(f"{source}: no rows, so nothing was uploaded and earlier uploads were kept")
-                continue
-            result = upload_batches(client, batches, run_id=new_run_id(), append=append, dry_run=dry_run,
-                                    period=period, warn=out.warn)  # fmt: skip
-            if wait and not dry_run and client is not None:
-                out.info(f"waiting up to {wait_timeout:.0f} s for Vantage to import {len(result.uploaded)} part(s)...")
-                wait_until_imported(client, [str(u.get("token")) for u in result.uploaded], timeout=wait_timeout)
-                out.info("import complete")
-            done.append((source, result))
-            if not out.quiet:
-                render_upload(result, out.console, source=source)
-    finally:
-        if client is not None:
-            client.close()
-        if github.in_actions() and done:
-            github.append_summary(github.upload_markdown(done))
-            github.write_outputs({"csv-path": "", "rows": str(sum(r.rows for _, r in done)),
-                                  "total-cost": format_decimal(sum((r.cost for _, r in done), Decimal(0)))})  # fmt: skip
-
-
-def _publish(summary: Summary, title: str, csv_path: str) -> None:
-    """In GitHub Actions: the step outputs (csv-path, rows, total-cost) and the markdown step summary."""
-    if github.in_actions():
-        github.write_outputs({"csv-path": csv_path, "rows": str(summary.rows),
-                              "total-cost": format_decimal(summary.total_cost)})  # fmt: skip
-        github.append_summary(github.summary_markdown(summary, title))
-
-
-def _upload_periods(settings: ExportSettings) -> list[tuple[ExportSettings, tuple[date_type, date_type]]]:
-    """The replaceable periods of a source upload, each with the settings that pull it: the charge day for the
-    manifest, and every UTC day of the window for LiteLLM, so a backfill re-run replaces day by day."""
-    if settings.mode == "manifest":
-        return [(settings, (settings.date, settings.date + timedelta(days=1)))]
-    window = resolve_window(start=settings.start, end=settings.end, day=settings.day, month=settings.month,
-                            now=datetime.now(UTC), include_partial=settings.include_partial)  # fmt: skip
-    days = list(window.days())
-    if any(d.start != day_window(d.start.date()).start or d.end != day_window(d.start.date()).end for d in days):
-        raise ConfigError(f"upload replaces whole UTC days, but {window} cuts a day; give --start/--end at midnight")
-    update = {"start": None, "end": None, "month": None}
-    return [(settings.model_copy(update={**update, "day": d.start.date().isoformat()}), (d.start.date(), d.end.date()))
-            for d in days]  # fmt: skip
-
-
-def _describe_source(settings: ExportSettings) -> str:
-    return f"manifest {settings.manifest}" if settings.mode == "manifest" else f"LiteLLM {settings.mode}"
+            for job in jobs:
+                job.batches.cleanup()
 
 
 @app.command()

@@ -1,0 +1,88 @@
+"""Where humans read: stderr. One-line messages, GitHub annotations, and errors turned into exit codes."""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import typer
+from rich.console import Console
+
+from llm_cost import github
+from llm_cost.errors import LlmCostError
+from llm_cost.secrets import Masker
+
+
+def one_line(message: str) -> str:
+    """A message as one line: a newline inside a path or name could otherwise start a forged `::command::` line
+    in a GitHub Actions log."""
+    return message.replace("\r", "\\r").replace("\n", "\\n")
+
+
+@dataclass(slots=True)
+class Output:
+    """The stderr console and the verbosity flags. Inside GitHub Actions, warnings and errors are annotations."""
+
+    console: Console
+    quiet: bool = False
+    verbose: bool = False
+    debug: bool = False
+
+    @classmethod
+    def stderr(cls, *, quiet: bool = False, verbose: bool = False, debug: bool = False) -> Output:
+        return cls(Console(stderr=True, soft_wrap=True), quiet=quiet, verbose=verbose, debug=debug)
+
+    def _print(self, text: str) -> None:
+        self.console.print(text, markup=False, highlight=False)
+
+    def warn(self, message: str) -> None:
+        if github.in_actions():
+            github.annotate("warning", message)
+        elif not self.quiet:
+            self._print(f"warning: {one_line(message)}")
+
+    def info(self, message: str) -> None:
+        if not self.quiet:
+            self._print(one_line(message))
+
+    def detail(self, message: str) -> None:
+        if self.verbose and not self.quiet:
+            self._print(one_line(message))
+
+    def error(self, message: str) -> None:
+        if github.in_actions():
+            github.annotate("error", message)
+        else:
+            self._print(f"error: {one_line(message)}")
+
+
+@contextmanager
+def handle_errors(out: Output, masker: Masker | None = None) -> Iterator[None]:
+    """One line on stderr and the documented exit code; a traceback only with --debug. Secrets are masked in
+    everything printed, tracebacks included."""
+    mask = masker or Masker()
+
+    def traceback_if_debug(exc: BaseException) -> None:
+        if out.debug:
+            sys.stderr.write(mask("".join(traceback.format_exception(exc))))
+
+    try:
+        yield
+    except LlmCostError as exc:
+        traceback_if_debug(exc)
+        for line in exc.details:
+            out._print(f"  {one_line(mask(line))}")
+        out.error(mask(exc))
+        raise typer.Exit(exc.exit_code) from None
+    except KeyboardInterrupt:
+        out.error("interrupted; nothing was written")
+        raise typer.Exit(130) from None
+    except (typer.Exit, typer.Abort, typer.TyperException):
+        raise
+    except Exception as exc:  # a bug: say so, and keep the traceback for --debug
+        traceback_if_debug(exc)
+        out.error(mask(f"internal error: {type(exc).__name__}: {exc} (this is a bug; rerun with --debug for the traceback)"))
+        raise typer.Exit(1) from None
