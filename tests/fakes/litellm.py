@@ -63,6 +63,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl
 
+from tests.fakes.server import LoopbackFake
+
 __all__ = [
     "DEPLOYMENTS",
     "HEALTH_CHECK_KEY",
@@ -1236,7 +1238,7 @@ _V2_SORT_COLUMNS = ("startTime", "endTime", "spend", "total_tokens", "request_du
 _DAILY_ORDER_SALT = 0x5EED
 
 
-class FakeLiteLLM:
+class FakeLiteLLM(LoopbackFake):
     """Loopback fake of the LiteLLM proxy admin API. Use as a context manager or call start()/stop().
 
     :param dataset: spend-log rows (a :class:`SpendDataset` from :func:`generate_dataset`, or any list of row
@@ -1354,49 +1356,9 @@ class FakeLiteLLM:
 
     # ---------------------------------------------------------------------------------------------- lifecycle
 
-    def start(self) -> "FakeLiteLLM":
-        if self._server is not None:
-            return self
-        self._stopping.clear()
-        self._server = _Server(self)
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.01}, name="FakeLiteLLM", daemon=True
-        )
-        self._thread.start()
-        return self
+    def _make_server(self) -> "_Server":
+        return _Server(self)
 
-    def stop(self) -> None:
-        """Stop serving, close every open connection and join all server threads. Safe to call twice."""
-        server, thread = self._server, self._thread
-        if server is None:
-            return
-        self._stopping.set()
-        server.shutdown()
-        server.server_close()
-        if thread is not None:
-            thread.join(timeout=5)
-        self._server = self._thread = None
-
-    def __enter__(self) -> "FakeLiteLLM":
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
-
-    @property
-    def running(self) -> bool:
-        return self._server is not None
-
-    @property
-    def port(self) -> int:
-        if self._server is None:
-            raise RuntimeError("FakeLiteLLM is not running")
-        return int(self._server.server_address[1])
-
-    @property
-    def base_url(self) -> str:
-        """``http://127.0.0.1:PORT`` (the proxy root; routes start with ``/``)."""
-        return f"http://{self.host}:{self.port}"
 
     def url(self, path: str) -> str:
         return self.base_url + path

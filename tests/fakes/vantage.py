@@ -51,6 +51,8 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from tests.fakes.server import LoopbackFake
+
 __all__ = [
     "CHARGE_CATEGORIES",
     "MAX_BYTES",
@@ -457,7 +459,7 @@ class _Handler(BaseHTTPRequestHandler):
         raise _Dropped
 
 
-class FakeVantage:
+class FakeVantage(LoopbackFake):
     """Loopback fake of the Vantage v2 Custom Provider API. Use as a context manager or call start()/stop().
 
     :param api_key: the key with read and write scope (``Authorization: Bearer <api_key>``).
@@ -531,49 +533,9 @@ class FakeVantage:
 
     # ---------------------------------------------------------------------------------------------- lifecycle
 
-    def start(self) -> "FakeVantage":
-        if self._server is not None:
-            return self
-        self._stopping.clear()
-        self._server = _Server(self)
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.01}, name="FakeVantage", daemon=True
-        )
-        self._thread.start()
-        return self
+    def _make_server(self) -> "_Server":
+        return _Server(self)
 
-    def stop(self) -> None:
-        """Stop serving, close every open connection and join all server threads. Safe to call twice."""
-        server, thread = self._server, self._thread
-        if server is None:
-            return
-        self._stopping.set()
-        server.shutdown()
-        server.server_close()
-        if thread is not None:
-            thread.join(timeout=5)
-        self._server = self._thread = None
-
-    def __enter__(self) -> "FakeVantage":
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
-
-    @property
-    def running(self) -> bool:
-        return self._server is not None
-
-    @property
-    def port(self) -> int:
-        if self._server is None:
-            raise RuntimeError("FakeVantage is not running")
-        return int(self._server.server_address[1])
-
-    @property
-    def base_url(self) -> str:
-        """The host root, ``http://127.0.0.1:PORT`` (what VANTAGE_BASE_URL holds); API paths start with /v2/."""
-        return f"http://{self.host}:{self.port}"
 
     @property
     def api_url(self) -> str:
