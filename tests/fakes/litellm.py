@@ -1359,7 +1359,6 @@ class FakeLiteLLM(LoopbackFake):
     def _make_server(self) -> "_Server":
         return _Server(self)
 
-
     def url(self, path: str) -> str:
         return self.base_url + path
 

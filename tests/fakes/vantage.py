@@ -536,7 +536,6 @@ class FakeVantage(LoopbackFake):
     def _make_server(self) -> "_Server":
         return _Server(self)
 
-
     @property
     def api_url(self) -> str:
         """``base_url + "/v2"``."""
