@@ -27,6 +27,7 @@ class Aggregator:
         self.grain = grain
         self._groups: dict[GroupKey, UsageGroup] = {}
         self.records = 0
+        self.records_cost = Decimal(0)  # summed as records arrive, independently of the groups
 
     def _period(self, record: UsageRecord) -> tuple[datetime, datetime]:
         """The group's period: the grain's bucket, widened to the record's own period if that is longer."""
@@ -38,6 +39,7 @@ class Aggregator:
     def add(self, record: UsageRecord) -> None:
         """Fold one record into its group."""
         self.records += 1
+        self.records_cost += record.cost
         start, end = self._period(record)
         key: GroupKey = (
             start,
@@ -80,10 +82,6 @@ class Aggregator:
         """The groups in a deterministic order: by period, then by every dimension."""
         return [self._groups[key] for key in sorted(self._groups)]
 
-    @property
-    def total_cost(self) -> Decimal:
-        """The sum of every record's cost: what the FOCUS rows must add up to."""
-        return sum((g.cost for g in self._groups.values()), Decimal(0))
 
 
 def _sortable(value: object) -> object:

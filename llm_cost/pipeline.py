@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import Protocol
 
 from llm_cost.aggregate import Aggregator, Grain
-from llm_cost.errors import ConfigError
+from llm_cost.errors import ConfigError, VerificationError
 from llm_cost.focus.checks import RowChecker, check_group_total
 from llm_cost.focus.mapping import FocusRow, map_group
 from llm_cost.pricing import PriceBook
@@ -29,7 +29,7 @@ Warn = Callable[[str], None]
 
 
 class RowSink(Protocol):
-    """Anything that takes FOCUS rows: the CSV writer, the preview summary, later the Vantage batcher."""
+    """Anything that takes FOCUS rows: the CSV writer, the preview summary, the Vantage batcher."""
 
     def write(self, row: FocusRow) -> None: ...
 
@@ -66,13 +66,15 @@ def write_rows(
     for group in groups:
         pricing = group.pricing or prices.pricing(group.model, group.provider, group.period_start)
         group_rows = map_group(group, pricing, split_tokens=split_tokens)
-        check_group_total(group_rows, group.cost, f"{group.model} {group.period_start:%Y-%m-%d}")
+        total += check_group_total(group_rows, group.cost, f"{group.model} {group.period_start:%Y-%m-%d}")
         for row in group_rows:
             checker.check(row)
             for sink in sinks:
                 sink.write(row)
         rows += len(group_rows)
-        total += group.cost
+    if total != aggregator.records_cost:
+        raise VerificationError(f"FOCUS self-check failed: the rows sum to {total}, the source records to "
+                                f"{aggregator.records_cost} (this is a bug in llm-cost)")  # fmt: skip
     return RunResult(aggregator.records, len(groups), rows, total)
 
 

@@ -170,8 +170,9 @@ class RowChecker:
             raise VerificationError(f"FOCUS self-check failed on row {self.rows}: {shown} (this is a bug in llm-cost)")
 
 
-def check_group_total(rows: Sequence[FocusRow], expected: Decimal, what: str) -> None:
-    """The BilledCost of a group's rows must sum exactly to the group's cost."""
+def check_group_total(rows: Sequence[FocusRow], expected: Decimal, what: str) -> Decimal:
+    """The BilledCost of a group's rows must sum exactly to the group's cost; returns that sum."""
     total = sum((Decimal(r["BilledCost"] or "0") for r in rows), Decimal(0))
     if total != expected:
         raise VerificationError(f"FOCUS self-check failed: rows of {what} sum to {total}, not {expected}")
+    return total

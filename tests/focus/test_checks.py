@@ -97,3 +97,21 @@ def test_group_total(row: dict[str, str | None]) -> None:
     check_group_total([row], Decimal("0.0006"), "g")
     with pytest.raises(VerificationError, match="sum to 0.0006, not 0.0007"):
         check_group_total([row], Decimal("0.0007"), "g")
+
+
+def test_rows_must_reconcile_with_the_records_total(monkeypatch: pytest.MonkeyPatch) -> None:
+    """write_rows compares the rows' BilledCost with the records' cost summed as they arrived."""
+    from llm_cost import pipeline
+    from llm_cost.pricing import PriceBook
+
+    day = datetime(2026, 10, 5, tzinfo=UTC)
+    records = [UsageRecord(day, day, "openai", "gpt-4o", Decimal("0.5"), tokens=TokenCounts(input=10))]
+    real_add = pipeline.Aggregator.add
+
+    def losing_add(self: pipeline.Aggregator, record: UsageRecord) -> None:  # a bug that drops money
+        real_add(self, record)
+        self.records_cost += Decimal("0.01")
+
+    monkeypatch.setattr(pipeline.Aggregator, "add", losing_add)
+    with pytest.raises(VerificationError, match="the rows sum to 0.5, the source records to 0.51"):
+        pipeline.write_rows(records, prices=PriceBook(), columns=COLUMNS, sinks=[])
