@@ -83,7 +83,6 @@ class Aggregator:
         return [self._groups[key] for key in sorted(self._groups)]
 
 
-
 def _sortable(value: object) -> object:
     """A key part that sorts against its peers: None as "", a Pricing as its (deterministic) repr."""
     if value is None:
