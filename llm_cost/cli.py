@@ -12,7 +12,7 @@ import typer
 from llm_cost import __version__
 from llm_cost.focus.mapping import format_decimal
 from llm_cost.output import Output, handle_errors
-from llm_cost.runs import UploadJob, build_upload_jobs, publish, run_export, upload_jobs
+from llm_cost.runs import UploadJob, build_upload_jobs, open_vantage, publish, run_export, upload_jobs
 from llm_cost.secrets import Masker
 from llm_cost.settings import ExportSettings, resolve_export_settings
 from llm_cost.sinks.csv_writer import is_stdout
@@ -232,12 +232,14 @@ def upload(
     masker = Masker([api_key, integration_token, litellm_key])
     with handle_errors(out, masker):
         settings = None if files else _settings(**{**locals(), "format": "vantage"})
+        client = open_vantage(api_key, integration_token, vantage_url, dry_run=dry_run)  # fail fast on credentials
         jobs: list[UploadJob] = []
         try:
             build_upload_jobs(files, settings, out, jobs)  # every part of every period is checked before sending
-            upload_jobs(out, jobs, append=append, dry_run=dry_run, wait=wait, wait_timeout=wait_timeout,
-                        api_key=api_key, integration_token=integration_token, vantage_url=vantage_url)  # fmt: skip
+            upload_jobs(out, jobs, client, append=append, dry_run=dry_run, wait=wait, wait_timeout=wait_timeout)
         finally:
+            if client is not None:
+                client.close()
             for job in jobs:
                 job.batches.cleanup()
 

@@ -122,13 +122,18 @@ def build_upload_jobs(files: Sequence[Path] | None, settings: ExportSettings | N
         jobs.append(UploadJob(f"{label} {period[0].isoformat()}", writer.close(), period))
 
 
-def upload_jobs(out: Output, jobs: list[UploadJob], *, append: bool, dry_run: bool, wait: bool, wait_timeout: float,
-                api_key: str | None, integration_token: str | None, vantage_url: str) -> None:  # fmt: skip
+def open_vantage(api_key: str | None, integration_token: str | None, vantage_url: str, *, dry_run: bool) -> VantageClient | None:
+    """The Vantage client, checked before any work: missing credentials are an error, except in a dry run
+    (which then cannot list what it would replace)."""
+    if dry_run and not (api_key and integration_token):
+        return None
+    return VantageClient(api_key=api_key or "", integration_token=integration_token or "", base_url=vantage_url)
+
+
+def upload_jobs(out: Output, jobs: list[UploadJob], client: VantageClient | None, *, append: bool, dry_run: bool,
+                wait: bool, wait_timeout: float) -> None:  # fmt: skip
     """Upload each job as its own replaceable period and print its summary; in GitHub Actions, also the step
     summary and outputs of the periods that were done, even when a later one fails."""
-    have_credentials = bool(api_key and integration_token)
-    client = VantageClient(api_key=api_key or "", integration_token=integration_token or "", base_url=vantage_url) \
-        if have_credentials or not dry_run else None
     done: list[tuple[str, UploadResult]] = []
     try:
         for job in jobs:
@@ -145,8 +150,6 @@ def upload_jobs(out: Output, jobs: list[UploadJob], *, append: bool, dry_run: bo
             if not out.quiet:
                 render_upload(result, out.console, source=job.source)
     finally:
-        if client is not None:
-            client.close()
         if github.in_actions() and done:
             github.append_summary(github.upload_markdown(done))
             github.write_outputs({"csv-path": "", "rows": str(sum(r.rows for _, r in done)),

@@ -239,3 +239,10 @@ def test_hostile_fields_survive_the_trip(fake: FakeVantage, tmp_path: Path) -> N
     names = {row["ServiceName"] for row in fake.rows()}
     assert any("\n" in n and '"' in n and "," in n for n in names)
     assert any("Équipe" in row["Tags"] for row in fake.rows())
+
+
+def test_missing_credentials_fail_before_any_work(tmp_path: Path) -> None:
+    path = tmp_path / "costs.csv"
+    _export(path, 2)
+    result = CliRunner().invoke(app, ["upload", str(path)], env={"VANTAGE_INTEGRATION_TOKEN": TOKEN})
+    assert result.exit_code == 3 and "VANTAGE_API_KEY" in result.stderr

@@ -17,6 +17,7 @@ from llm_cost.cli import app
 from llm_cost.sources.init_manifest import PROMPT_SUFFIXES, find_prompt_files, render_manifest, write_manifest
 from llm_cost.sources.manifest import load_manifest
 
+
 @pytest.fixture(autouse=True)
 def no_downloads(monkeypatch: pytest.MonkeyPatch) -> None:
     """tiktoken never goes to the network here: without a local vocabulary it fails fast (and llm-cost approximates)."""
