@@ -246,7 +246,8 @@ class SpendLogsReader:
         self.sortable = parsed is None or parsed >= (1, 83)
 
     def rows(self, window: Window) -> Iterator[dict[str, Any]]:
-        """Every row with window.start <= startTime < window.end, one UTC day at a time, deduplicated."""
+        """Every row with window.start <= startTime < window.end, one UTC day at a time, deduplicated. Rows are
+        streamed window by window (at most a page or a crowded second at a time), never a whole day."""
         for day in window.days():
             seen: set[str] = set()
             for row in self._day_rows(day):
@@ -257,16 +258,22 @@ class SpendLogsReader:
                 seen.add(request_id)
                 yield row
 
-    def _day_rows(self, day: Window) -> list[dict[str, Any]]:
+    def _day_rows(self, day: Window) -> Iterator[dict[str, Any]]:
         if self.use_v2:
+            self.stats.endpoint = "/spend/logs/v2"
+            rows = self._v2_window(day.start, day.end)
             try:
-                self.stats.endpoint = "/spend/logs/v2"
-                return self._v2_window(day.start, day.end)
+                first = next(rows, None)
             except EndpointMissing:
                 self.use_v2 = False
                 self.stats.notes.append("/spend/logs/v2 is missing (HTTP 404): fell back to legacy /spend/logs")
+            else:
+                if first is not None:
+                    yield first
+                    yield from rows
+                return
         self.stats.endpoint = "/spend/logs"
-        return self._legacy_day(day)
+        yield from self._legacy_day(day)
 
     def _v2_page(self, start: datetime, end: datetime, page: int) -> tuple[list[dict[str, Any]], int | None, bool]:
         params: dict[str, Any] = {"start_date": _v2_time(start), "end_date": _v2_time(end), "page": page,
@@ -288,7 +295,7 @@ class SpendLogsReader:
         self.stats.rows_read += len(rows)
         return rows, total, capped
 
-    def _v2_window(self, start: datetime, end: datetime) -> list[dict[str, Any]]:
+    def _v2_window(self, start: datetime, end: datetime) -> Iterator[dict[str, Any]]:
         """Rows with start <= startTime < end. The server's bounds are inclusive and whole seconds, so rows at
         `end` (the next window owns them) and any before a fractional `start` are dropped here."""
         self.stats.windows += 1
@@ -298,21 +305,21 @@ class SpendLogsReader:
             if total is not None and not capped and total != len(rows):
                 raise SourceError(f"/spend/logs/v2 said {total} rows for [{_v2_time(start)}, {_v2_time(end)}] but "
                                   f"returned {len(rows)} on one page; the window is not closed or the proxy is busy")  # fmt: skip
-            return [r for r in rows if start <= parse_time(r.get("startTime")) < end]
+            yield from (r for r in rows if start <= parse_time(r.get("startTime")) < end)
+            return
         seconds = int((end - start).total_seconds())
         if seconds > 1:
             estimate = total if total is not None and not capped else max(total or 0, page_size) * 4
             parts = min(seconds, max(2, math.ceil(estimate / (page_size * 0.8))))
             self.stats.splits += 1
             step = math.ceil(seconds / parts)
-            result: list[dict[str, Any]] = []
             cursor = start
             while cursor < end:
                 upper = min(cursor + timedelta(seconds=step), end)
-                result += self._v2_window(cursor, upper)
+                yield from self._v2_window(cursor, upper)
                 cursor = upper
-            return result
-        return self._crowded_second(start, end, rows, total, capped)
+            return
+        yield from self._crowded_second(start, end, rows, total, capped)
 
     def _crowded_second(self, start: datetime, end: datetime, first: list[dict[str, Any]], total: int | None,
                         capped: bool) -> list[dict[str, Any]]:  # fmt: skip
