@@ -261,7 +261,7 @@ class SpendLogsReader:
     def _day_rows(self, day: Window) -> Iterator[dict[str, Any]]:
         if self.use_v2:
             self.stats.endpoint = "/spend/logs/v2"
-            rows = self._v2_window(day.start, day.end)
+            rows = self._v2_walk(day.start, day.end) if self.sortable else self._v2_window(day.start, day.end)
             try:
                 first = next(rows, None)
             except EndpointMissing:
@@ -294,6 +294,38 @@ class SpendLogsReader:
         rows, total, capped = _rows_of(body, "/spend/logs/v2")
         self.stats.rows_read += len(rows)
         return rows, total, capped
+
+    def _v2_walk(self, start: datetime, end: datetime) -> Iterator[dict[str, Any]]:
+        """Rows with start <= startTime < end, walking forward (needs sort_order=asc, LiteLLM >= 1.83).
+
+        With ORDER BY startTime ASC, page 1 of [cursor, end] holds every row whose startTime is below the startTime
+        of its last row, however ties are ordered: those rows sort strictly first. So each full page proves
+        [cursor, floor-to-second(last startTime)) complete; the walk continues from there, and a second that
+        fills a page on its own is read as a crowded second. No page is read only to be thrown away."""
+        cursor = start
+        while cursor < end:
+            self.stats.windows += 1
+            rows, total, capped = self._v2_page(cursor, end, 1)
+            if len(rows) < self.page_size or (total is not None and not capped and total == len(rows)):
+                if total is not None and not capped and total != len(rows):
+                    raise SourceError(f"/spend/logs/v2 said {total} rows for [{_v2_time(cursor)}, {_v2_time(end)}] "
+                                      f"but returned {len(rows)} on one page; the window is not closed or the proxy "
+                                      "is busy")  # fmt: skip
+                yield from (r for r in rows if cursor <= parse_time(r.get("startTime")) < end)
+                return
+            times = [parse_time(r.get("startTime")) for r in rows]
+            if any(later < earlier for earlier, later in zip(times, times[1:], strict=False)):
+                raise SourceError("/spend/logs/v2 did not sort by startTime ascending; this proxy cannot be read "
+                                  "exactly (is it older than 1.83?)")  # fmt: skip
+            boundary = max(times).replace(microsecond=0)
+            if boundary <= cursor:  # one second fills the page: read it as a crowded second
+                second_end = cursor + timedelta(seconds=1)
+                yield from self._crowded_second(cursor, second_end, *self._v2_page(cursor, second_end, 1))
+                self.stats.splits += 1
+                cursor = second_end
+                continue
+            yield from (r for r, t in zip(rows, times, strict=True) if cursor <= t < boundary)
+            cursor = boundary
 
     def _v2_window(self, start: datetime, end: datetime) -> Iterator[dict[str, Any]]:
         """Rows with start <= startTime < end. The server's bounds are inclusive and whole seconds, so rows at
