@@ -295,6 +295,18 @@ class SpendLogsReader:
         self.stats.rows_read += len(rows)
         return rows, total, capped
 
+    def _whole_window(self, start: datetime, end: datetime, rows: list[dict[str, Any]], total: int | None,
+                      capped: bool) -> list[dict[str, Any]] | None:  # fmt: skip
+        """The window's rows when page 1 holds all of it (a short page, or exactly the server's total), else None.
+        Rows outside [start, end) are dropped: the server's bounds are inclusive and whole seconds."""
+        exact = total is not None and not capped
+        if len(rows) >= self.page_size and not (exact and total == len(rows)):
+            return None
+        if exact and total != len(rows):
+            raise SourceError(f"/spend/logs/v2 said {total} rows for [{_v2_time(start)}, {_v2_time(end)}] but "
+                              f"returned {len(rows)} on one page; the window is not closed or the proxy is busy")  # fmt: skip
+        return [r for r in rows if start <= parse_time(r.get("startTime")) < end]
+
     def _v2_walk(self, start: datetime, end: datetime) -> Iterator[dict[str, Any]]:
         """Rows with start <= startTime < end, walking forward (needs sort_order=asc, LiteLLM >= 1.83).
 
@@ -306,12 +318,8 @@ class SpendLogsReader:
         while cursor < end:
             self.stats.windows += 1
             rows, total, capped = self._v2_page(cursor, end, 1)
-            if len(rows) < self.page_size or (total is not None and not capped and total == len(rows)):
-                if total is not None and not capped and total != len(rows):
-                    raise SourceError(f"/spend/logs/v2 said {total} rows for [{_v2_time(cursor)}, {_v2_time(end)}] "
-                                      f"but returned {len(rows)} on one page; the window is not closed or the proxy "
-                                      "is busy")  # fmt: skip
-                yield from (r for r in rows if cursor <= parse_time(r.get("startTime")) < end)
+            if (complete := self._whole_window(cursor, end, rows, total, capped)) is not None:
+                yield from complete
                 return
             times = [parse_time(r.get("startTime")) for r in rows]
             if any(later < earlier for earlier, later in zip(times, times[1:], strict=False)):
@@ -332,17 +340,13 @@ class SpendLogsReader:
         `end` (the next window owns them) and any before a fractional `start` are dropped here."""
         self.stats.windows += 1
         rows, total, capped = self._v2_page(start, end, 1)
-        page_size = self.page_size
-        if len(rows) < page_size or (total is not None and not capped and total == len(rows)):
-            if total is not None and not capped and total != len(rows):
-                raise SourceError(f"/spend/logs/v2 said {total} rows for [{_v2_time(start)}, {_v2_time(end)}] but "
-                                  f"returned {len(rows)} on one page; the window is not closed or the proxy is busy")  # fmt: skip
-            yield from (r for r in rows if start <= parse_time(r.get("startTime")) < end)
+        if (complete := self._whole_window(start, end, rows, total, capped)) is not None:
+            yield from complete
             return
         seconds = int((end - start).total_seconds())
         if seconds > 1:
-            estimate = total if total is not None and not capped else max(total or 0, page_size) * 4
-            parts = min(seconds, max(2, math.ceil(estimate / (page_size * 0.8))))
+            estimate = total if total is not None and not capped else max(total or 0, self.page_size) * 4
+            parts = min(seconds, max(2, math.ceil(estimate / (self.page_size * 0.8))))
             self.stats.splits += 1
             step = math.ceil(seconds / parts)
             cursor = start
