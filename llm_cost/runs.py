@@ -30,7 +30,7 @@ from llm_cost.sinks.vantage import (
     wait_until_imported,
 )
 from llm_cost.sources.litellm.reconcile import SpendTap
-from llm_cost.window import day_window, resolve_window
+from llm_cost.window import resolve_window
 
 
 def source_rows(settings: ExportSettings, out: Output, columns: Sequence[str], sinks: list[RowSink]) -> RunResult:
@@ -96,7 +96,7 @@ def upload_periods(settings: ExportSettings) -> list[tuple[ExportSettings, tuple
     window = resolve_window(start=settings.start, end=settings.end, day=settings.day, month=settings.month,
                             now=datetime.now(UTC), include_partial=settings.include_partial)  # fmt: skip
     days = list(window.days())
-    if any(d.start != day_window(d.start.date()).start or d.end != day_window(d.start.date()).end for d in days):
+    if not all(d.is_whole_day() for d in days):
         raise ConfigError(f"upload replaces whole UTC days, but {window} cuts a day; give --start/--end at midnight")
     update = {"start": None, "end": None, "month": None}
     return [(settings.model_copy(update={**update, "day": d.start.date().isoformat()}), (d.start.date(), d.end.date()))

@@ -40,6 +40,10 @@ class Window:
             yield Window(cursor, min(next_midnight, self.end))
             cursor = next_midnight
 
+    def is_whole_day(self) -> bool:
+        """True when the window is exactly one UTC calendar day."""
+        return self == day_window(self.start.date())
+
     def is_closed(self, now: datetime) -> bool:
         """True when the whole window lies in the past."""
         return self.end <= now

@@ -20,7 +20,7 @@ from llm_cost.records import TokenCounts, UsageRecord
 from llm_cost.sources.litellm.client import LiteLLMClient, version_tuple
 from llm_cost.sources.litellm.lookups import Lookups
 from llm_cost.sources.litellm.spend_logs import HEALTH_CHECK_KEYS, MASTER_KEY_LITERAL, PullStats, token_counts
-from llm_cost.window import Window, day_window
+from llm_cost.window import Window
 
 PAGE_SIZE = 1000
 PATH = "/user/daily/activity"
@@ -128,7 +128,7 @@ def daily_activity_records(client: LiteLLMClient, window: Window, stats: PullSta
     stats.endpoint = PATH
     reader = DailyActivityReader(client, stats, version=version)
     for day in window.days():
-        if day.start != day_window(day.start.date()).start or day.end != day_window(day.start.date()).end:
+        if not day.is_whole_day():
             raise SourceError(f"{PATH} has whole UTC days only; {day} is a partial day (use --mode spend-logs)")
         for (model, key), cell in sorted(reader.cells(day.start.date()).items()):
             if key in HEALTH_CHECK_KEYS and not include_health_checks:
