@@ -88,6 +88,7 @@ class SourceRun:
     stats: PullStats | None = None
     window: Window | None = None
     client: LiteLLMClient | None = None
+    lookups: Lookups | None = None
     label: str = ""
 
     def close(self) -> None:
@@ -119,7 +120,8 @@ def open_source(settings: ExportSettings, warn: Warn, *, now: datetime | None = 
         client.close()
         raise
     records = _litellm_records(settings.mode, client, window, stats, lookups, settings, key)
-    return SourceRun(records, prices, settings.granularity, stats, window, client, f"LiteLLM {settings.mode} {window}")
+    return SourceRun(records, prices, settings.granularity, stats, window, client, lookups,
+                     f"LiteLLM {settings.mode} {window}")  # fmt: skip
 
 
 def _litellm_records(mode: str, client: LiteLLMClient, window: Window, stats: PullStats, lookups: Lookups,
@@ -144,11 +146,11 @@ def _litellm_records(mode: str, client: LiteLLMClient, window: Window, stats: Pu
 def reconcile(source: SourceRun, settings: ExportSettings, tapped: SpendTap) -> list[Difference]:
     """Pull the other endpoint for the same window and compare spend per day and per day x model."""
     assert source.client is not None and source.window is not None and source.stats is not None
+    assert source.lookups is not None
     other = "daily-activity" if settings.mode == "spend-logs" else "spend-logs"
     other_tap = SpendTap()
-    lookups = Lookups(source.client, source.prices)
     for record in _litellm_records(other, source.client, source.window, PullStats(version=source.stats.version),
-                                   lookups, settings, None):  # fmt: skip
+                                   source.lookups, settings, None):  # fmt: skip
         other_tap.add(record)
     spend_logs, daily = (tapped, other_tap) if settings.mode == "spend-logs" else (other_tap, tapped)
     return compare(spend_logs, daily, tolerance=settings.tolerance, tolerance_pct=settings.tolerance_pct)
