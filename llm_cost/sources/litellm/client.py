@@ -6,7 +6,6 @@ every message. See litellm-api.md §0, §0b, §4 and §7.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -14,12 +13,15 @@ from decimal import Decimal
 from typing import Any
 
 import httpx
+import msgspec
 
 from llm_cost import __version__
 from llm_cost.errors import ConfigError, SourceError
 from llm_cost.http import ApiClient, RetryingHttp
 from llm_cost.secrets import Masker
 
+# Any JSON, with every number that has a fraction or exponent as the exact Decimal of its text.
+ANY_JSON: msgspec.json.Decoder[Any] = msgspec.json.Decoder(float_hook=Decimal)
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 BAD_CREDENTIAL_TYPES = frozenset({"auth_error", "token_not_found_in_db"})
 NO_DB_MARKERS = ("prisma client is not initialized", "no connected db", "db not connected", "database not connected")
@@ -127,15 +129,18 @@ class LiteLLMClient(ApiClient):
             raise self.explain(response, path)
         return response
 
-    def get_json(self, path: str, params: dict[str, Any] | None = None) -> Any:
+    def get_json(self, path: str, params: dict[str, Any] | None = None, decoder: msgspec.json.Decoder[Any] = ANY_JSON) -> Any:
         """GET and decode JSON with exact decimals; a non-JSON or truncated body is a SourceError."""
-        return self.decode(self.get(path, params), path)
+        return self.decode(self.get(path, params), path, decoder)
 
-    def decode(self, response: httpx.Response, path: str) -> Any:
-        """JSON with floats as Decimal (the text as sent, so per-request spend stays exact)."""
+    def decode(self, response: httpx.Response, path: str, decoder: msgspec.json.Decoder[Any] = ANY_JSON) -> Any:
+        """Decode a body with `decoder` (by default: any JSON, floats as Decimal, the text as sent, so spend stays
+        exact). A typed decoder that meets an unexpected shape raises a SourceError naming where."""
         try:
-            return json.loads(response.content, parse_float=Decimal)
-        except (ValueError, UnicodeDecodeError) as exc:
+            return decoder.decode(response.content)
+        except msgspec.ValidationError as exc:
+            raise SourceError(self.mask(f"unexpected response from {path}: {exc}")) from None
+        except msgspec.DecodeError as exc:
             kind = "truncated" if response.content.strip()[:1] in (b"{", b"[") else "not JSON"
             raise SourceError(self.mask(
                 f"LiteLLM answered {path} with a body that is {kind} ({exc}); is LITELLM_BASE_URL the proxy itself?"))  # fmt: skip

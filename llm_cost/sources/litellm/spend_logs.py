@@ -10,13 +10,14 @@ server's exact `total`. Legacy `/spend/logs` has no paging: a truncated day fail
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
+
+import msgspec
 
 from llm_cost.errors import SourceError
 from llm_cost.records import TokenCounts, TokenType, UsageRecord
@@ -29,6 +30,8 @@ MASTER_KEY_LITERAL = "litellm_proxy_master_key"
 USER_AGENT_PREFIX = "user-agent"
 CROWDED_SECOND_ATTEMPTS = 12
 TOTAL_CAP = 10_000
+ONE_SECOND = timedelta(seconds=1)
+ZERO = timedelta()
 
 
 @dataclass(slots=True)
@@ -67,30 +70,95 @@ class PullStats:
 
 def parse_time(value: Any) -> datetime:
     """LiteLLM's datetime spellings (`…928+00:00`, `…928000Z`, `… 12:00:00`) as aware UTC."""
-    text = str(value).strip().replace(" ", "T", 1) if value is not None else ""
-    if not text:
-        raise ValueError("missing timestamp")
-    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"missing or malformed timestamp {value!r}")
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        moment = datetime.fromisoformat(value.strip().replace(" ", "T", 1).replace("Z", "+00:00"))
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
-def _json_field(value: Any) -> Any:
-    """`metadata` and `request_tags` arrive as objects or as JSON strings, depending on the version."""
+class Metadata(msgspec.Struct):
+    """The parts of a spend-log row's `metadata` that llm-cost reads; every other key is skipped unparsed."""
+
+    user_api_key_alias: Any = None
+    user_api_key_team_id: Any = None
+    user_api_key_team_alias: Any = None
+    user_api_key_user_id: Any = None
+    user_api_key_user_email: Any = None
+    user_api_key_org_id: Any = None
+    additional_usage_values: Any = None
+    cost_breakdown: Any = None
+
+
+class SpendRow(msgspec.Struct):
+    """One spend-log row as it comes off the wire: only the columns llm-cost reads are decoded (numbers with a
+    fraction as exact Decimals), `metadata` is kept as raw JSON until the row is parsed, the rest is skipped."""
+
+    request_id: Any = None
+    startTime: Any = None  # noqa: N815 - LiteLLM's column name
+    endTime: Any = None  # noqa: N815
+    spend: Any = None
+    api_key: Any = None
+    prompt_tokens: Any = None
+    completion_tokens: Any = None
+    model: Any = None
+    model_group: Any = None
+    custom_llm_provider: Any = None
+    user: Any = None
+    team_id: Any = None
+    organization_id: Any = None
+    end_user: Any = None
+    cache_hit: Any = None
+    request_tags: Any = None
+    metadata: msgspec.Raw = msgspec.Raw(b"null")
+
+
+class SpendPage(msgspec.Struct):
+    """A `/spend/logs/v2` page."""
+
+    data: list[SpendRow]
+    total: Any = None
+    total_is_capped: Any = None
+
+    def counted(self) -> tuple[int | None, bool]:
+        """The server's row count for the window (None when absent) and whether it is capped."""
+        total = self.total if isinstance(self.total, int) and not isinstance(self.total, bool) else None
+        return total, self.total_is_capped is True or (total is not None and total >= TOTAL_CAP)
+
+
+PAGE_DECODER = msgspec.json.Decoder(SpendPage, float_hook=Decimal)
+LIST_DECODER = msgspec.json.Decoder(list[SpendRow], float_hook=Decimal)
+_METADATA_DECODER = msgspec.json.Decoder(Metadata | str | None, float_hook=Decimal)
+_NO_METADATA = Metadata()
+
+
+def read_metadata(raw: msgspec.Raw | bytes | str) -> Metadata:
+    """`metadata` is an object, or (older versions) that object as a JSON string; anything else is empty."""
+    try:
+        value = _METADATA_DECODER.decode(raw)
+        if isinstance(value, str):
+            value = _METADATA_DECODER.decode(value) if value.strip() not in ("", "None", "null") else None
+    except msgspec.MsgspecError:
+        return _NO_METADATA
+    return value if isinstance(value, Metadata) else _NO_METADATA
+
+
+def _json_list(value: Any) -> Any:
+    """`request_tags` arrive as a list or as a JSON string of one, depending on the version."""
     if isinstance(value, str):
-        text = value.strip()
-        if not text or text in ("None", "null"):
-            return None
         try:
-            return json.loads(text, parse_float=Decimal)
-        except ValueError:
-            return value
+            return msgspec.json.decode(value)
+        except msgspec.DecodeError:
+            return None
     return value
 
 
 def _int(value: Any) -> int:
     try:
         return int(value or 0)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, ArithmeticError):
         return 0
 
 
@@ -101,7 +169,7 @@ def _text(value: Any) -> str | None:
 def parse_tags(raw: Any, tag_keys: frozenset[str] | None, keep_user_agent: bool) -> dict[str, str]:
     """Request tags of the form `key:value` become tags. `User-Agent:` tags are dropped unless asked for;
     with `tag_keys`, only those keys are kept (they split rows, so this bounds the cardinality)."""
-    tags_list = _json_field(raw)
+    tags_list = _json_list(raw)
     if not isinstance(tags_list, list):
         return {}
     tags: dict[str, str] = {}
@@ -120,21 +188,24 @@ def parse_tags(raw: Any, tag_keys: frozenset[str] | None, keep_user_agent: bool)
     return tags
 
 
-def _cost_components(metadata: dict[str, Any]) -> dict[TokenType, Decimal] | None:
-    breakdown = metadata.get("cost_breakdown")
+_COMPONENTS = (("input_cost", TokenType.INPUT), ("output_cost", TokenType.OUTPUT),
+               ("reasoning_cost", TokenType.OUTPUT), ("cache_read_cost", TokenType.CACHE_READ),
+               ("cache_creation_cost", TokenType.CACHE_WRITE))  # fmt: skip
+
+
+def _cost_components(breakdown: Any) -> dict[TokenType, Decimal] | None:
     if not isinstance(breakdown, dict):
         return None
     components: dict[TokenType, Decimal] = {}
-    for name, token_type in (("input_cost", TokenType.INPUT), ("output_cost", TokenType.OUTPUT),
-                             ("reasoning_cost", TokenType.OUTPUT), ("cache_read_cost", TokenType.CACHE_READ),
-                             ("cache_creation_cost", TokenType.CACHE_WRITE)):  # fmt: skip
+    for name, token_type in _COMPONENTS:
         value = breakdown.get(name)
         if value is None:
             continue
         try:
-            components[token_type] = components.get(token_type, Decimal(0)) + Decimal(str(value))
+            amount = value if isinstance(value, Decimal) else Decimal(str(value))
         except ArithmeticError:
             continue
+        components[token_type] = components[token_type] + amount if token_type in components else amount
     return components or None
 
 
@@ -159,54 +230,54 @@ class RowOptions:
     master_key_hash: str | None = None
 
 
-def parse_spend_row(row: dict[str, Any], options: RowOptions, source: str) -> UsageRecord | None:
+def parse_spend_row(row: SpendRow, options: RowOptions, source: str) -> UsageRecord | None:
     """One spend-log row as a UsageRecord; None for excluded health-check traffic. Raises SourceError on a row
     without the fields every version has."""
     try:
-        request_id = str(row["request_id"])
-        start = parse_time(row["startTime"])
-        spend = row.get("spend")
-        cost = Decimal(str(spend)) if spend is not None else Decimal(0)
-    except (KeyError, ValueError, ArithmeticError) as exc:
-        raise SourceError(f"unexpected spend-log row from LiteLLM ({type(exc).__name__}: {exc}); fields: "
-                          f"{sorted(row)[:12]}") from None  # fmt: skip
-    api_key = str(row.get("api_key") or "")
+        if row.request_id is None:
+            raise ValueError("no request_id")
+        request_id = str(row.request_id)
+        start = parse_time(row.startTime)
+        spend = row.spend
+        cost = Decimal(0) if spend is None else spend if isinstance(spend, Decimal) else Decimal(str(spend))
+    except (ValueError, TypeError, ArithmeticError) as exc:
+        raise SourceError(f"unexpected spend-log row from LiteLLM ({type(exc).__name__}: {exc}); "
+                          f"request_id={str(row.request_id)[:60]!r}") from None  # fmt: skip
+    api_key = str(row.api_key or "")
     if api_key in HEALTH_CHECK_KEYS and not options.include_health_checks:
         return None
-    metadata = _json_field(row.get("metadata"))
-    metadata = metadata if isinstance(metadata, dict) else {}
-    usage = metadata.get("additional_usage_values")
-    tokens = token_counts(_int(row.get("prompt_tokens")), _int(row.get("completion_tokens")),
-                          usage if isinstance(usage, dict) else {})  # fmt: skip
+    metadata = read_metadata(row.metadata)
+    usage = metadata.additional_usage_values
+    tokens = token_counts(_int(row.prompt_tokens), _int(row.completion_tokens), usage if isinstance(usage, dict) else {})
     master = api_key == MASTER_KEY_LITERAL or (options.master_key_hash is not None and api_key == options.master_key_hash)
     system_tags = {"x-master-key": "true"} if master else {}
-    if _text(row.get("cache_hit")) == "True":
+    if str(row.cache_hit) == "True":
         system_tags["x-cache-hit"] = "true"
     try:
-        end = max(parse_time(row.get("endTime") or row["startTime"]), start)
-    except ValueError:
+        end = max(parse_time(row.endTime or row.startTime), start)
+    except (ValueError, TypeError):
         end = start
     second = start.replace(microsecond=0)
     return UsageRecord(
         period_start=second,
-        period_end=max(end.replace(microsecond=0) + (timedelta(seconds=1) if end.microsecond else timedelta()),
-                       second + timedelta(seconds=1)),  # fmt: skip
-        provider=_text(row.get("custom_llm_provider")) or "unknown",
-        model=_text(row.get("model")) or "unknown-model",
+        period_end=max(end.replace(microsecond=0) + (ONE_SECOND if end.microsecond else ZERO),
+                       second + ONE_SECOND),  # fmt: skip
+        provider=_text(row.custom_llm_provider) or "unknown",
+        model=_text(row.model) or "unknown-model",
         cost=cost,
         tokens=tokens,
         requests=1,
-        model_group=_text(row.get("model_group")),
+        model_group=_text(row.model_group),
         api_key_hash=api_key or None,
-        key_alias=_text(metadata.get("user_api_key_alias")) or ("master key" if master else None),
-        team_id=_text(row.get("team_id")) or _text(metadata.get("user_api_key_team_id")),
-        team_alias=_text(metadata.get("user_api_key_team_alias")),
-        user_id=_text(row.get("user")) or _text(metadata.get("user_api_key_user_id")),
-        user_email=_text(metadata.get("user_api_key_user_email")),
-        end_user=_text(row.get("end_user")),
-        org_id=_text(row.get("organization_id")) or _text(metadata.get("user_api_key_org_id")),
-        cost_components=_cost_components(metadata),
-        tags=parse_tags(row.get("request_tags"), options.tag_keys, options.keep_user_agent),
+        key_alias=_text(metadata.user_api_key_alias) or ("master key" if master else None),
+        team_id=_text(row.team_id) or _text(metadata.user_api_key_team_id),
+        team_alias=_text(metadata.user_api_key_team_alias),
+        user_id=_text(row.user) or _text(metadata.user_api_key_user_id),
+        user_email=_text(metadata.user_api_key_user_email),
+        end_user=_text(row.end_user),
+        org_id=_text(row.organization_id) or _text(metadata.user_api_key_org_id),
+        cost_components=_cost_components(metadata.cost_breakdown),
+        tags=parse_tags(row.request_tags, options.tag_keys, options.keep_user_agent),
         system_tags=system_tags,
         cost_source="reported",
         source=source,
@@ -222,16 +293,6 @@ def _v2_time(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def _rows_of(body: Any, path: str) -> tuple[list[dict[str, Any]], int | None, bool]:
-    if not isinstance(body, dict) or not isinstance(body.get("data"), list):
-        raise SourceError(f"unexpected response from {path}: expected an object with a 'data' list, got "
-                          f"{type(body).__name__} {str(body)[:120]}")  # fmt: skip
-    total = body.get("total")
-    total = int(total) if isinstance(total, int | Decimal) else None
-    capped = bool(body.get("total_is_capped")) or (total is not None and total >= TOTAL_CAP)
-    return [r for r in body["data"] if isinstance(r, dict)], total, capped
-
-
 class SpendLogsReader:
     """Reads every spend-log row of a window exactly once, from v2 or the legacy endpoint."""
 
@@ -245,20 +306,20 @@ class SpendLogsReader:
         self.page_size = 1000 if parsed is None or parsed >= (1, 95) else 100
         self.sortable = parsed is None or parsed >= (1, 83)
 
-    def rows(self, window: Window) -> Iterator[dict[str, Any]]:
+    def rows(self, window: Window) -> Iterator[SpendRow]:
         """Every row with window.start <= startTime < window.end, one UTC day at a time, deduplicated. Rows are
         streamed window by window (at most a page or a crowded second at a time), never a whole day."""
         for day in window.days():
             seen: set[str] = set()
             for row in self._day_rows(day):
-                request_id = str(row.get("request_id"))
+                request_id = str(row.request_id)
                 if request_id in seen:
                     self.stats.duplicates += 1
                     continue
                 seen.add(request_id)
                 yield row
 
-    def _day_rows(self, day: Window) -> Iterator[dict[str, Any]]:
+    def _day_rows(self, day: Window) -> Iterator[SpendRow]:
         if self.use_v2:
             self.stats.endpoint = "/spend/logs/v2"
             rows = self._v2_walk(day.start, day.end) if self.sortable else self._v2_window(day.start, day.end)
@@ -275,7 +336,7 @@ class SpendLogsReader:
         self.stats.endpoint = "/spend/logs"
         yield from self._legacy_day(day)
 
-    def _v2_page(self, start: datetime, end: datetime, page: int) -> tuple[list[dict[str, Any]], int | None, bool]:
+    def _v2_page(self, start: datetime, end: datetime, page: int) -> tuple[list[SpendRow], int | None, bool]:
         params: dict[str, Any] = {"start_date": _v2_time(start), "end_date": _v2_time(end), "page": page,
                                   "page_size": self.page_size}  # fmt: skip
         if self.sortable:
@@ -283,7 +344,7 @@ class SpendLogsReader:
         if self.exclude_health_checks:
             params["exclude_internal_health_checks"] = "true"
         try:
-            body = self.client.get_json("/spend/logs/v2", params)
+            response = self.client.get("/spend/logs/v2", params)
         except SourceError as exc:
             if self.page_size > 100 and "page_size" in str(exc) and not isinstance(exc, EndpointMissing):
                 self.page_size = 100  # a 1.80–1.94 proxy allows 100 at most
@@ -291,12 +352,13 @@ class SpendLogsReader:
                 return self._v2_page(start, end, page)
             raise
         self.stats.pages += 1
-        rows, total, capped = _rows_of(body, "/spend/logs/v2")
+        page_body: SpendPage = self.client.decode(response, "/spend/logs/v2", PAGE_DECODER)
+        rows, (total, capped) = page_body.data, page_body.counted()
         self.stats.rows_read += len(rows)
         return rows, total, capped
 
-    def _whole_window(self, start: datetime, end: datetime, rows: list[dict[str, Any]], total: int | None,
-                      capped: bool) -> list[dict[str, Any]] | None:  # fmt: skip
+    def _whole_window(self, start: datetime, end: datetime, rows: list[SpendRow], total: int | None,
+                      capped: bool) -> list[SpendRow] | None:  # fmt: skip
         """The window's rows when page 1 holds all of it (a short page, or exactly the server's total), else None.
         Rows outside [start, end) are dropped: the server's bounds are inclusive and whole seconds."""
         exact = total is not None and not capped
@@ -305,9 +367,9 @@ class SpendLogsReader:
         if exact and total != len(rows):
             raise SourceError(f"/spend/logs/v2 said {total} rows for [{_v2_time(start)}, {_v2_time(end)}] but "
                               f"returned {len(rows)} on one page; the window is not closed or the proxy is busy")  # fmt: skip
-        return [r for r in rows if start <= parse_time(r.get("startTime")) < end]
+        return [r for r in rows if start <= parse_time(r.startTime) < end]
 
-    def _v2_walk(self, start: datetime, end: datetime) -> Iterator[dict[str, Any]]:
+    def _v2_walk(self, start: datetime, end: datetime) -> Iterator[SpendRow]:
         """Rows with start <= startTime < end, walking forward (needs sort_order=asc, LiteLLM >= 1.83).
 
         With ORDER BY startTime ASC, page 1 of [cursor, end] holds every row whose startTime is below the startTime
@@ -321,7 +383,7 @@ class SpendLogsReader:
             if (complete := self._whole_window(cursor, end, rows, total, capped)) is not None:
                 yield from complete
                 return
-            times = [parse_time(r.get("startTime")) for r in rows]
+            times = [parse_time(r.startTime) for r in rows]
             if any(later < earlier for earlier, later in zip(times, times[1:], strict=False)):
                 raise SourceError("/spend/logs/v2 did not sort by startTime ascending; this proxy cannot be read "
                                   "exactly (is it older than 1.83?)")  # fmt: skip
@@ -335,7 +397,7 @@ class SpendLogsReader:
             yield from (r for r, t in zip(rows, times, strict=True) if cursor <= t < boundary)
             cursor = boundary
 
-    def _v2_window(self, start: datetime, end: datetime) -> Iterator[dict[str, Any]]:
+    def _v2_window(self, start: datetime, end: datetime) -> Iterator[SpendRow]:
         """Rows with start <= startTime < end. The server's bounds are inclusive and whole seconds, so rows at
         `end` (the next window owns them) and any before a fractional `start` are dropped here."""
         self.stats.windows += 1
@@ -357,31 +419,31 @@ class SpendLogsReader:
             return
         yield from self._crowded_second(start, end, rows, total, capped)
 
-    def _crowded_second(self, start: datetime, end: datetime, first: list[dict[str, Any]], total: int | None,
-                        capped: bool) -> list[dict[str, Any]]:  # fmt: skip
+    def _crowded_second(self, start: datetime, end: datetime, first: list[SpendRow], total: int | None,
+                        capped: bool) -> list[SpendRow]:  # fmt: skip
         """A single second with more rows than a page: page through it, again and again, until the union of
         request ids is exactly the server's count. Ties reorder between reads, so each read finds what the last
         one missed."""
         if total is None or capped:
             raise SourceError(f"more than {self.page_size} requests at {_v2_time(start)} and the proxy gives no exact "
                               "count, so they cannot be read completely; narrow the data with fewer requests per second")  # fmt: skip
-        union: dict[str, dict[str, Any]] = {str(r.get("request_id")): r for r in first}
+        union: dict[str, SpendRow] = {str(r.request_id): r for r in first}
         for attempt in range(CROWDED_SECOND_ATTEMPTS):
             page = 2 if attempt == 0 else 1
             while True:
                 rows, _, _ = self._v2_page(start, end, page)
                 for row in rows:
-                    union.setdefault(str(row.get("request_id")), row)
+                    union.setdefault(str(row.request_id), row)
                 if len(rows) < self.page_size:
                     break
                 page += 1
             if len(union) == total:
-                return [r for r in union.values() if start <= parse_time(r.get("startTime")) < end]
+                return [r for r in union.values() if start <= parse_time(r.startTime) < end]
             self.stats.requeries += 1
         raise SourceError(f"could not read all {total} requests at {_v2_time(start)} exactly (got {len(union)} after "
                           f"{CROWDED_SECOND_ATTEMPTS} reads); the proxy's page order is unstable — try again")  # fmt: skip
 
-    def _legacy_day(self, day: Window) -> list[dict[str, Any]]:
+    def _legacy_day(self, day: Window) -> list[SpendRow]:
         """Legacy `/spend/logs`: dates only, end exclusive in effect, a 10,000-row cap (≥~1.100) flagged by a
         header. A truncated day cannot be split further by time, so it fails loudly."""
         start_date, end_date = day.start.date(), (day.end - timedelta(microseconds=1)).date() + timedelta(days=1)
@@ -391,15 +453,13 @@ class SpendLogsReader:
         if response.headers.get("x-litellm-spend-logs-truncated", "").lower() == "true":
             raise SourceError(f"legacy /spend/logs truncated {start_date} at 10,000 rows; upgrade the proxy to "
                               "1.80.8 or newer for /spend/logs/v2, or use --mode daily-activity")  # fmt: skip
-        body = self.client.decode(response, "/spend/logs")
+        body: list[SpendRow] = self.client.decode(response, "/spend/logs", LIST_DECODER)
         self.stats.pages += 1
-        if not isinstance(body, list):
-            raise SourceError(f"unexpected response from /spend/logs: expected a list, got {type(body).__name__}")
-        if body and isinstance(body[0], dict) and "request_id" not in body[0]:
+        if body and body[0].request_id is None:
             raise SourceError("this proxy's /spend/logs only returns daily summaries (no summarize=false before "
                               "1.73); use --mode daily-activity")  # fmt: skip
         self.stats.rows_read += len(body)
-        return [r for r in body if isinstance(r, dict) and day.start <= parse_time(r.get("startTime")) < day.end]
+        return [r for r in body if day.start <= parse_time(r.startTime) < day.end]
 
 
 def spend_log_records(client: LiteLLMClient, window: Window, stats: PullStats, options: RowOptions,

@@ -21,6 +21,8 @@ from llm_cost.sources.litellm.spend_logs import (
     PullStats,
     RowOptions,
     SpendLogsReader,
+    SpendRow,
+    PAGE_DECODER,
     parse_spend_row,
     parse_tags,
     parse_time,
@@ -34,6 +36,12 @@ DAY = day_window(datetime(2025, 6, 1, tzinfo=UTC).date())
 
 def _client() -> LiteLLMClient:
     return LiteLLMClient(base_url=BASE, api_key=KEY, sleep=lambda s: None)
+
+
+def _wire(row: dict[str, Any] | int, *args: Any, **extra: Any) -> SpendRow:
+    """A row as the reader hands it over: decoded from a JSON page, like on the wire."""
+    row = _row(row, *args, **extra) if isinstance(row, int) else row
+    return PAGE_DECODER.decode(json.dumps({"data": [row]})).data[0]
 
 
 def _row(i: int, start: str, **extra: Any) -> dict[str, Any]:
@@ -54,7 +62,7 @@ def test_parse_time_spellings(text: str) -> None:
 
 
 def test_row_with_string_metadata_and_tags() -> None:
-    record = parse_spend_row(_row(1, "2025-06-01T12:00:00.123+00:00"), RowOptions(), "test")
+    record = parse_spend_row(_wire(1, "2025-06-01T12:00:00.123+00:00"), RowOptions(), "test")
     assert record is not None
     assert record.cost == Decimal("0.000675") and record.request_id == "req-1"
     assert (record.tokens.input, record.tokens.cache_read, record.tokens.output) == (1100, 100, 300)
@@ -74,19 +82,19 @@ def test_tag_keys_choose_the_splitting_keys() -> None:
 
 
 def test_health_checks_excluded_and_master_key_labelled() -> None:
-    assert parse_spend_row(_row(1, "2025-06-01T00:00:00+00:00", api_key=HEALTH_CHECK_KEY), RowOptions(), "t") is None
-    kept = parse_spend_row(_row(1, "2025-06-01T00:00:00+00:00", api_key=HEALTH_CHECK_KEY),
+    assert parse_spend_row(_wire(1, "2025-06-01T00:00:00+00:00", api_key=HEALTH_CHECK_KEY), RowOptions(), "t") is None
+    kept = parse_spend_row(_wire(1, "2025-06-01T00:00:00+00:00", api_key=HEALTH_CHECK_KEY),
                            RowOptions(include_health_checks=True), "t")  # fmt: skip
     assert kept is not None
-    master = parse_spend_row(_row(2, "2025-06-01T00:00:00+00:00", api_key="litellm_proxy_master_key"), RowOptions(), "t")
+    master = parse_spend_row(_wire(2, "2025-06-01T00:00:00+00:00", api_key="litellm_proxy_master_key"), RowOptions(), "t")
     assert master is not None and master.system_tags["x-master-key"] == "true"
-    hashed = parse_spend_row(_row(3, "2025-06-01T00:00:00+00:00", api_key="f" * 64), RowOptions(master_key_hash="f" * 64), "t")
+    hashed = parse_spend_row(_wire(3, "2025-06-01T00:00:00+00:00", api_key="f" * 64), RowOptions(master_key_hash="f" * 64), "t")
     assert hashed is not None and hashed.system_tags.get("x-master-key") == "true"
 
 
 def test_unexpected_row_is_a_source_error() -> None:
     with pytest.raises(SourceError, match="unexpected spend-log row"):
-        parse_spend_row({"spend": 1}, RowOptions(), "t")
+        parse_spend_row(_wire({"spend": 1}), RowOptions(), "t")
 
 
 class TieProxy:
@@ -132,7 +140,7 @@ def test_v2_reader_is_exact_with_ties_across_page_boundaries() -> None:
     respx.get(f"{BASE}/spend/logs/v2").mock(side_effect=proxy)
     stats = PullStats()
     rows = list(SpendLogsReader(_client(), stats, version="1.109.1").rows(DAY))
-    ids = [r["request_id"] for r in rows]
+    ids = [r.request_id for r in rows]
     assert len(ids) == len(set(ids)) == 2900 and "req-9999" not in ids
     assert stats.splits > 0 and stats.requeries > 0  # the tied second needed re-reads to become exact
 
@@ -154,7 +162,7 @@ def test_legacy_fallback_on_404_and_exclusive_end() -> None:
         _row(3, "2025-06-02T00:00:00.000000Z")]))  # fmt: skip
     stats = PullStats()
     rows = list(SpendLogsReader(_client(), stats, version=None).rows(DAY))
-    assert [r["request_id"] for r in rows] == ["req-1", "req-2"]
+    assert [r.request_id for r in rows] == ["req-1", "req-2"]
     params = dict(legacy.calls[0].request.url.params)
     assert params == {"start_date": "2025-06-01", "end_date": "2025-06-02", "summarize": "false"}
     assert stats.endpoint == "/spend/logs"
