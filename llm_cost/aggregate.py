@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Iterable
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Literal
 
-from llm_cost.records import GroupKey, UsageGroup, UsageRecord
-from llm_cost.window import floor_to
+from llm_cost.records import GroupKey, TokenCounts, TokenType, UsageGroup, UsageRecord
 
 Grain = Literal["day", "hour", "request"]
 
@@ -18,6 +19,26 @@ DIMENSIONS = (
     "team_alias", "user_id", "user_email", "end_user", "org_id", "cost_source", "source", "resource_id",
     "resource_name", "pricing",
 )  # fmt: skip
+_dimensions = operator.attrgetter(*DIMENSIONS)
+_BUCKETS = {"day": timedelta(days=1), "hour": timedelta(hours=1)}
+
+
+@dataclass(slots=True)
+class _Running:
+    """A group being summed: its first record (for the dimensions) and the running metrics."""
+
+    first: UsageRecord
+    start: datetime
+    end: datetime
+    cost: Decimal
+    input: int
+    output: int
+    cache_read: int
+    cache_write: int
+    reasoning: int
+    requests: int
+    records: int
+    components: dict[TokenType, Decimal] | None
 
 
 class Aggregator:
@@ -25,16 +46,24 @@ class Aggregator:
 
     def __init__(self, grain: Grain = "day") -> None:
         self.grain = grain
-        self._groups: dict[GroupKey, UsageGroup] = {}
+        self._step = _BUCKETS.get(grain)
+        self._groups: dict[GroupKey, _Running] = {}
         self.records = 0
         self.records_cost = Decimal(0)  # summed as records arrive, independently of the groups
 
     def _period(self, record: UsageRecord) -> tuple[datetime, datetime]:
         """The group's period: the grain's bucket, widened to the record's own period if that is longer."""
-        if self.grain == "request":
+        if self._step is None:
             return record.period_start, record.period_end
-        start, end = floor_to(record.period_start, self.grain)
-        return start, max(end, record.period_end)
+        moment = record.period_start
+        if moment.tzinfo is not UTC:
+            moment = moment.astimezone(UTC)
+        if self.grain == "hour":
+            start = moment.replace(minute=0, second=0, microsecond=0)
+        else:
+            start = moment.replace(hour=0, minute=0, second=0, microsecond=0)
+        end = start + self._step
+        return start, end if end >= record.period_end else record.period_end
 
     def add(self, record: UsageRecord) -> None:
         """Fold one record into its group."""
@@ -44,33 +73,34 @@ class Aggregator:
         key: GroupKey = (
             start,
             end,
-            *(_sortable(getattr(record, name)) for name in DIMENSIONS),
-            tuple(sorted(record.tags.items())),
-            tuple(sorted(record.system_tags.items())),
+            _dimensions(record),
+            tuple(sorted(record.tags.items())) if record.tags else (),
+            tuple(sorted(record.system_tags.items())) if record.system_tags else (),
         )
-        if self.grain == "request":
+        if self._step is None:
             key += (record.request_id or str(self.records),)
-        group = self._groups.get(key)
-        if group is None:
-            group = UsageGroup(
-                period_start=start,
-                period_end=end,
-                **{name: getattr(record, name) for name in DIMENSIONS},
-                tags=dict(record.tags),
-                system_tags=dict(record.system_tags),
-                cost_components=dict(record.cost_components) if record.cost_components is not None else None,
-            )
-            self._groups[key] = group
-        elif group.cost_components is not None:
+        tokens = record.tokens
+        running = self._groups.get(key)
+        if running is None:
+            components = dict(record.cost_components) if record.cost_components is not None else None
+            self._groups[key] = _Running(record, start, end, record.cost, tokens.input, tokens.output,
+                                         tokens.cache_read, tokens.cache_write, tokens.reasoning, record.requests, 1,
+                                         components)  # fmt: skip
+            return
+        running.cost += record.cost
+        running.input += tokens.input
+        running.output += tokens.output
+        running.cache_read += tokens.cache_read
+        running.cache_write += tokens.cache_write
+        running.reasoning += tokens.reasoning
+        running.requests += record.requests
+        running.records += 1
+        if running.components is not None:
             if record.cost_components is None:
-                group.cost_components = None
+                running.components = None  # a partial breakdown must not skew the allocation
             else:
                 for token_type, amount in record.cost_components.items():
-                    group.cost_components[token_type] = group.cost_components.get(token_type, Decimal(0)) + amount
-        group.cost += record.cost
-        group.tokens += record.tokens
-        group.requests += record.requests
-        group.records += 1
+                    running.components[token_type] = running.components.get(token_type, Decimal(0)) + amount
 
     def extend(self, records: Iterable[UsageRecord]) -> Aggregator:
         """Fold many records; returns self for chaining."""
@@ -80,11 +110,32 @@ class Aggregator:
 
     def groups(self) -> list[UsageGroup]:
         """The groups in a deterministic order: by period, then by every dimension."""
-        return [self._groups[key] for key in sorted(self._groups)]
+        return [_group(self._groups[key]) for key in sorted(self._groups, key=_sort_key)]
+
+
+def _group(running: _Running) -> UsageGroup:
+    first = running.first
+    return UsageGroup(
+        period_start=running.start,
+        period_end=running.end,
+        **{name: getattr(first, name) for name in DIMENSIONS},
+        tags=dict(first.tags),
+        system_tags=dict(first.system_tags),
+        cost=running.cost,
+        tokens=TokenCounts(running.input, running.output, running.cache_read, running.cache_write, running.reasoning),
+        requests=running.requests,
+        cost_components=running.components,
+        records=running.records,
+    )
+
+
+def _sort_key(key: GroupKey) -> tuple[object, ...]:
+    """A key that sorts against its peers: None as "", a Pricing as its (deterministic) repr."""
+    start, end, dimensions, tags, system_tags, *rest = key
+    return (start, end, *(_sortable(value) for value in dimensions), tags, system_tags, *rest)  # type: ignore[misc]
 
 
 def _sortable(value: object) -> object:
-    """A key part that sorts against its peers: None as "", a Pricing as its (deterministic) repr."""
     if value is None:
         return ""
     return value if isinstance(value, str) else repr(value)

@@ -6,13 +6,21 @@ prefix on custom columns or decimal formatting. These checks run on every export
 
 from __future__ import annotations
 
-import json
 import re
-from collections.abc import Iterable, Sequence
-from decimal import Decimal, InvalidOperation
+from collections.abc import Callable, Iterable, Sequence
+from decimal import Decimal
+from typing import Any
+
+import msgspec
 
 from llm_cost.errors import VerificationError
-from llm_cost.focus.columns import ALL_FOCUS, DATETIME_COLUMNS, DECIMAL_COLUMNS, JSON_COLUMNS, NOT_NULL
+from llm_cost.focus.columns import (
+    ALL_FOCUS,
+    DATETIME_COLUMNS,
+    DECIMAL_COLUMNS,
+    JSON_COLUMNS,
+    NOT_NULL,
+)
 from llm_cost.focus.mapping import FocusRow
 
 DATETIME_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
@@ -64,65 +72,91 @@ def check_header(columns: Sequence[str]) -> list[str]:
     return problems
 
 
+_JSON_OBJECT = msgspec.json.Decoder(dict[str, Any])
+_SCALAR = (str, int, float, bool, type(None))
+
+
 def _flat_json_object(text: str) -> str | None:
     """None if `text` is a flat JSON object (FOCUS KeyValue format), else what is wrong with it."""
     try:
-        value = json.loads(text)
-    except ValueError as exc:
-        return f"is not valid JSON ({exc.args[0] if exc.args else exc})"
-    if not isinstance(value, dict):
+        value = _JSON_OBJECT.decode(text)
+    except msgspec.ValidationError:
         return "is not a JSON object"
-    nested = [k for k, v in value.items() if isinstance(v, dict | list)]
+    except msgspec.DecodeError as exc:
+        return f"is not valid JSON ({exc})"
+    nested = [k for k, v in value.items() if not isinstance(v, _SCALAR)]
     return f"has nested values under {nested}" if nested else None
+
+
+def _sku_price_details(text: str) -> str | None:
+    """None unless SkuPriceDetails holds keys that are neither FOCUS keys nor `x_`-prefixed."""
+    try:
+        bad = [k for k in _JSON_OBJECT.decode(text) if not k.startswith("x_")]
+    except msgspec.MsgspecError:
+        return None  # reported by the flat-object check
+    return f"SkuPriceDetails keys {bad} are not FOCUS keys and lack the x_ prefix" if bad else None
+
+
+class RowChecker:
+    """Checks a stream of rows against one header and raises VerificationError on the first failure.
+
+    The per-column checks are planned once for the header. A value that passed its column's checks before is not
+    checked again (most values repeat across rows: providers, models, periods, unit prices), so the cost per row
+    is the values that are new plus the row-level rules (null pairs, cost identities, equalities).
+    """
+
+    MEMO_LIMIT = 4096  # per column: bounded, so unique values (costs, Tags) cannot grow memory
+
+    def __init__(self, columns: Sequence[str]) -> None:
+        self.columns = tuple(columns)
+        self.rows = 0
+        if problems := check_header(self.columns):
+            raise VerificationError(f"FOCUS self-check failed on the header: {'; '.join(problems)}")
+        present = set(self.columns)
+        self.present = present
+        self._not_null = sorted(present & NOT_NULL)
+        self._value_columns = [c for c in self.columns if c in _VALUE_CHECKS]
+        self._decimal_columns = sorted(present & DECIMAL_COLUMNS)
+        self._passed: dict[str, set[str | None]] = {c: set() for c in self._value_columns}
+        self._service = "ServiceSubcategory" in present
+
+    def problems(self, row: FocusRow) -> list[str]:
+        """Every problem with one row, restricted to the columns that are written."""
+        get = row.get
+        problems = [f"{c} is null but FOCUS requires a value" for c in self._not_null if get(c) in (None, "")]
+        for column in self._value_columns:
+            value = get(column)
+            passed = self._passed[column]
+            if value in passed:
+                continue
+            found = _VALUE_CHECKS[column](column, value)
+            if found:
+                problems += found
+            else:
+                if len(passed) >= self.MEMO_LIMIT:
+                    passed.clear()
+                passed.add(value)
+        subcategory = get("ServiceSubcategory")
+        if self._service and get("ServiceCategory") == "AI and Machine Learning" and subcategory not in AI_SUBCATEGORIES:
+            problems.append(f"ServiceSubcategory={subcategory!r} is not under AI and Machine Learning")
+        numbers: dict[str, Decimal] = {}
+        for column in self._decimal_columns:
+            value = get(column)
+            if value and DECIMAL_RE.match(value):
+                numbers[column] = Decimal(value)
+        return problems + _check_semantics(row, self.present, numbers)
+
+    def check(self, row: FocusRow) -> None:
+        """Check one row; raise with the row number and its problems."""
+        self.rows += 1
+        if problems := self.problems(row):
+            shown = "; ".join(problems[:MAX_REPORTED])
+            raise VerificationError(f"FOCUS self-check failed on row {self.rows}: {shown} (this is a bug in llm-cost)")
 
 
 def check_row(row: FocusRow, columns: Iterable[str]) -> list[str]:
     """Every problem with one row, restricted to the columns that are written."""
-    present = set(columns)
-    problems: list[str] = []
-    get = row.get
-    for column in sorted(present & NOT_NULL):
-        if get(column) in (None, ""):
-            problems.append(f"{column} is null but FOCUS requires a value")
-    for column, allowed in ENUMS.items():
-        if column in present and (get(column) or None) not in allowed:
-            problems.append(f"{column}={get(column)!r} is not an allowed value")
-    if "ServiceSubcategory" in present and get("ServiceCategory") == "AI and Machine Learning":
-        if get("ServiceSubcategory") not in AI_SUBCATEGORIES:
-            problems.append(f"ServiceSubcategory={get('ServiceSubcategory')!r} is not under AI and Machine Learning")
-    for column in ("BillingCurrency", "PricingCurrency"):
-        value = get(column)
-        if column in present and value and not CURRENCY_RE.match(value):
-            problems.append(f"{column}={value!r} is not an ISO 4217 code")
-    for column in sorted(present & DATETIME_COLUMNS):
-        value = get(column)
-        if value and not DATETIME_RE.match(value):
-            problems.append(f"{column}={value!r} is not YYYY-MM-DDTHH:mm:ssZ")
-    numbers: dict[str, Decimal] = {}
-    for column in sorted(present & DECIMAL_COLUMNS):
-        value = get(column)
-        if not value:
-            continue
-        if not DECIMAL_RE.match(value):
-            problems.append(f"{column}={value!r} is not a fixed-point decimal with a '.'")
-            continue
-        try:
-            numbers[column] = Decimal(value)
-        except InvalidOperation:  # pragma: no cover - the regex admits only valid decimals
-            problems.append(f"{column}={value!r} is not a number")
-    for column in sorted(present & JSON_COLUMNS):
-        value = get(column)
-        if value and (why := _flat_json_object(value)):
-            problems.append(f"{column} {why}")
-    if "SkuPriceDetails" in present and get("SkuPriceDetails"):
-        try:
-            bad = [k for k in json.loads(get("SkuPriceDetails") or "{}") if not k.startswith("x_")]
-        except (ValueError, TypeError):
-            bad = []
-        if bad:
-            problems.append(f"SkuPriceDetails keys {bad} are not FOCUS keys and lack the x_ prefix")
-    problems += _check_semantics(row, present, numbers)
-    return problems
+    return RowChecker(tuple(columns)).problems(row)
 
 
 def _check_semantics(row: FocusRow, present: set[str], numbers: dict[str, Decimal]) -> list[str]:
@@ -153,21 +187,39 @@ def _check_semantics(row: FocusRow, present: set[str], numbers: dict[str, Decima
     return problems
 
 
-class RowChecker:
-    """Checks a stream of rows against one header and raises VerificationError on the first failure."""
+def _enum(column: str, value: str | None) -> list[str]:
+    return [] if (value or None) in ENUMS[column] else [f"{column}={value!r} is not an allowed value"]
 
-    def __init__(self, columns: Sequence[str]) -> None:
-        self.columns = tuple(columns)
-        self.rows = 0
-        if problems := check_header(self.columns):
-            raise VerificationError(f"FOCUS self-check failed on the header: {'; '.join(problems)}")
 
-    def check(self, row: FocusRow) -> None:
-        """Check one row; raise with the row number and its problems."""
-        self.rows += 1
-        if problems := check_row(row, self.columns):
-            shown = "; ".join(problems[:MAX_REPORTED])
-            raise VerificationError(f"FOCUS self-check failed on row {self.rows}: {shown} (this is a bug in llm-cost)")
+def _currency(column: str, value: str | None) -> list[str]:
+    return [f"{column}={value!r} is not an ISO 4217 code"] if value and not CURRENCY_RE.match(value) else []
+
+
+def _datetime(column: str, value: str | None) -> list[str]:
+    return [f"{column}={value!r} is not YYYY-MM-DDTHH:mm:ssZ"] if value and not DATETIME_RE.match(value) else []
+
+
+def _decimal(column: str, value: str | None) -> list[str]:
+    if value and not DECIMAL_RE.match(value):
+        return [f"{column}={value!r} is not a fixed-point decimal with a '.'"]
+    return []
+
+
+def _json(column: str, value: str | None) -> list[str]:
+    problems = [f"{column} {why}"] if value and (why := _flat_json_object(value)) else []
+    if column == "SkuPriceDetails" and value and not problems and (why := _sku_price_details(value)):
+        problems.append(why)
+    return problems
+
+
+_VALUE_CHECKS: dict[str, Callable[[str, str | None], list[str]]] = {
+    **dict.fromkeys(ENUMS, _enum),
+    "BillingCurrency": _currency,
+    "PricingCurrency": _currency,
+    **dict.fromkeys(DATETIME_COLUMNS, _datetime),
+    **dict.fromkeys(DECIMAL_COLUMNS, _decimal),
+    **dict.fromkeys(JSON_COLUMNS, _json),
+}
 
 
 def check_group_total(rows: Sequence[FocusRow], expected: Decimal, what: str) -> Decimal:
