@@ -101,6 +101,7 @@ HealthOpt = Annotated[bool | None, typer.Option("--include-health-checks", help=
 ReconcileOpt = Annotated[bool | None, typer.Option("--reconcile", help="Also pull the other endpoint and compare spend per day and model; exit 6 on a difference.")]
 ToleranceOpt = Annotated[str | None, typer.Option("--tolerance", envvar="LLM_COST_TOLERANCE", help="Allowed --reconcile difference in USD. [default: 0.01]")]
 TolerancePctOpt = Annotated[str | None, typer.Option("--tolerance-pct", envvar="LLM_COST_TOLERANCE_PCT", help="Allowed --reconcile difference in percent (the larger allowance wins). [default: 0.1]")]
+ConcurrencyOpt = Annotated[int | None, typer.Option("--concurrency", envvar="LLM_COST_CONCURRENCY", help="UTC days of a LiteLLM pull fetched at once (1-16). [default: 4]")]
 
 SETTING_NAMES = frozenset(ExportSettings.model_fields)
 
@@ -137,6 +138,7 @@ def export(
     reconcile: ReconcileOpt = None,
     tolerance: ToleranceOpt = None,
     tolerance_pct: TolerancePctOpt = None,
+    concurrency: ConcurrencyOpt = None,
 ) -> None:
     """Write FOCUS CSV to stdout or -o: manifest estimates, or usage pulled from a LiteLLM proxy."""
     out = _output(ctx)
@@ -178,6 +180,7 @@ def dry_run(
     reconcile: ReconcileOpt = None,
     tolerance: ToleranceOpt = None,
     tolerance_pct: TolerancePctOpt = None,
+    concurrency: ConcurrencyOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print a machine-readable JSON summary on stdout.")] = False,
 ) -> None:
     """Preview: totals by model, provider and team (and the completeness of a LiteLLM pull) on stderr.
@@ -219,6 +222,7 @@ def upload(
     granularity: GrainOpt = None,
     tag_keys: TagKeyOpt = None,
     include_health_checks: HealthOpt = None,
+    concurrency: ConcurrencyOpt = None,
     append: Annotated[bool, typer.Option("--append", help="Keep earlier uploads of the period instead of replacing them.")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the files, sizes and what would be replaced; send nothing.")] = False,
     wait: Annotated[bool, typer.Option("--wait", help="Poll until Vantage has imported every part.")] = False,

@@ -6,6 +6,7 @@ server's own wait (`Retry-After`, or a rate-limit reset time) on 429 and 503 whe
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Collection
 from email.utils import parsedate_to_datetime
@@ -18,6 +19,7 @@ from llm_cost.errors import LlmCostError
 from llm_cost.secrets import Masker
 
 MAX_RETRY_WAIT = 120.0
+MAX_CONNECTIONS = 16  # the most --concurrency allows; httpx would otherwise queue past 10
 
 
 class RetryableStatus(Exception):
@@ -74,12 +76,14 @@ class RetryingHttp:
         self.mask = masker
         self.requests = 0
         self.retries = 0
+        self._count = threading.Lock()  # windows are fetched from several threads
         self._unreachable = unreachable
         self._retry_statuses = frozenset(retry_statuses)
         self._reset_header = reset_header
         self._attempts = attempts
         self._sleep = sleep or (lambda seconds: time.sleep(seconds))
-        self._http = httpx.Client(base_url=base_url, headers=headers, timeout=timeout, verify=verify, transport=transport)
+        self._http = httpx.Client(base_url=base_url, headers=headers, timeout=timeout, verify=verify, transport=transport,
+                                  limits=httpx.Limits(max_connections=MAX_CONNECTIONS))  # fmt: skip
 
     @property
     def base_url(self) -> str:
@@ -98,14 +102,16 @@ class RetryingHttp:
         """Send with bounded retries on transport errors and the retryable statuses; never on other statuses."""
 
         def attempt() -> httpx.Response:
-            self.requests += 1
+            with self._count:
+                self.requests += 1
             response = self._http.request(method, path, **kwargs)
             if response.status_code in self._retry_statuses:
                 raise RetryableStatus(response, retry_after(response, time.time(), self._reset_header))
             return response
 
         def count_retry(state: RetryCallState) -> None:
-            self.retries += 1
+            with self._count:
+                self.retries += 1
 
         retrying = Retrying(
             stop=stop_after_attempt(self._attempts),

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
+import threading
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from decimal import Decimal
 from typing import Protocol
 
@@ -14,13 +19,13 @@ from llm_cost.errors import ConfigError, VerificationError
 from llm_cost.focus.checks import RowChecker, check_group_total
 from llm_cost.focus.mapping import FocusRow, map_group
 from llm_cost.pricing import PriceBook
-from llm_cost.records import UsageRecord
+from llm_cost.records import Pricing, UsageRecord
 from llm_cost.settings import ExportSettings
 from llm_cost.sources.litellm.client import LiteLLMClient
-from llm_cost.sources.litellm.daily_activity import daily_activity_records
+from llm_cost.sources.litellm.daily_activity import daily_activity_partitions
 from llm_cost.sources.litellm.lookups import Lookups
 from llm_cost.sources.litellm.reconcile import Difference, SpendTap, compare
-from llm_cost.sources.litellm.spend_logs import PullStats, RowOptions, spend_log_records
+from llm_cost.sources.litellm.spend_logs import PullStats, RowOptions, spend_log_partitions
 from llm_cost.sources.manifest import estimate, load_manifest
 from llm_cost.tokens import TokenCounter
 from llm_cost.window import Window, resolve_window
@@ -44,6 +49,9 @@ class RunResult:
     total_cost: Decimal
 
 
+Partition = Callable[[], Iterable[UsageRecord]]
+
+
 def write_rows(
     records: Iterable[UsageRecord],
     *,
@@ -53,36 +61,103 @@ def write_rows(
     grain: Grain = "day",
     split_tokens: bool = True,
 ) -> RunResult:
-    """Aggregate the records, map each group, self-check every row and feed it to every sink.
+    """`write_partitions` for a single partition: all the records at once."""
+    return write_partitions([lambda: records], prices=prices, columns=columns, sinks=sinks, grain=grain,
+                            split_tokens=split_tokens)  # fmt: skip
 
-    Each group's rows must sum exactly to its cost, and the rows to the records' total; a mismatch raises
+
+def write_partitions(
+    partitions: Iterable[Partition],
+    *,
+    prices: PriceBook,
+    columns: Sequence[str],
+    sinks: Sequence[RowSink],
+    grain: Grain = "day",
+    split_tokens: bool = True,
+    concurrency: int = 1,
+) -> RunResult:
+    """Aggregate each partition, map each group, self-check every row and feed it to every sink.
+
+    A partition is a thunk that yields the records of one slice of time (a UTC day); partitions come in time order
+    and never share a group, so each is aggregated, written and dropped in turn: memory holds the groups of at
+    most `concurrency` partitions, however long the window. With `concurrency` > 1 that many partitions are read
+    at once in worker threads; the output is the same, in the same order.
+
+    Each group's rows must sum exactly to its cost, and all rows to the records' total; a mismatch raises
     VerificationError (exit 6) before the sinks commit anything.
     """
-    aggregator = Aggregator(grain).extend(records)
     checker = RowChecker(columns)
-    rows = 0
-    total = Decimal(0)
-    groups = aggregator.groups()
-    for group in groups:
-        pricing = group.pricing or prices.pricing(group.model, group.provider, group.period_start)
-        group_rows = map_group(group, pricing, split_tokens=split_tokens)
-        total += check_group_total(group_rows, group.cost, f"{group.model} {group.period_start:%Y-%m-%d}")
-        for row in group_rows:
-            checker.check(row)
-            for sink in sinks:
-                sink.write(row)
-        rows += len(group_rows)
-    if total != aggregator.records_cost:
+    records = groups = rows = 0
+    total = records_cost = Decimal(0)
+    pricing_of: dict[tuple[str, str, datetime], Pricing] = {}
+    for aggregator in _aggregated(partitions, grain, concurrency):
+        records += aggregator.records
+        records_cost += aggregator.records_cost
+        for group in aggregator.groups():
+            groups += 1
+            pricing = group.pricing
+            if pricing is None:
+                key = (group.model, group.provider, group.period_start)
+                if (pricing := pricing_of.get(key)) is None:
+                    if len(pricing_of) > 10_000:
+                        pricing_of.clear()
+                    pricing = pricing_of[key] = prices.pricing(group.model, group.provider, group.period_start)
+            group_rows = map_group(group, pricing, split_tokens=split_tokens)
+            total += check_group_total(group_rows, group.cost, f"{group.model} {group.period_start:%Y-%m-%d}")
+            for row in group_rows:
+                checker.check(row)
+                for sink in sinks:
+                    sink.write(row)
+            rows += len(group_rows)
+    if total != records_cost:
         raise VerificationError(f"FOCUS self-check failed: the rows sum to {total}, the source records to "
-                                f"{aggregator.records_cost} (this is a bug in llm-cost)")  # fmt: skip
-    return RunResult(aggregator.records, len(groups), rows, total)
+                                f"{records_cost} (this is a bug in llm-cost)")  # fmt: skip
+    return RunResult(records, groups, rows, total)
+
+
+class _Stopped(Exception):
+    """Raised inside a worker when the run has failed elsewhere."""
+
+
+def _aggregated(partitions: Iterable[Partition], grain: Grain, concurrency: int) -> Iterator[Aggregator]:
+    """Each partition folded into its own Aggregator, in partition order; up to `concurrency` at once."""
+    if concurrency <= 1:
+        for partition in partitions:
+            yield Aggregator(grain).extend(partition())
+        return
+    stop = threading.Event()
+
+    def fold(partition: Partition) -> Aggregator:
+        aggregator = Aggregator(grain)
+        for record in partition():
+            if stop.is_set():
+                raise _Stopped
+            aggregator.add(record)
+        return aggregator
+
+    pending: deque[Future[Aggregator]] = deque()
+    todo = iter(partitions)
+    with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="llm-cost-window") as pool:
+        try:
+            for partition in itertools.islice(todo, concurrency):
+                pending.append(pool.submit(fold, partition))
+            while pending:
+                aggregator = pending.popleft().result()
+                for partition in itertools.islice(todo, 1):
+                    pending.append(pool.submit(fold, partition))
+                yield aggregator
+        finally:
+            stop.set()  # on an error (or an abandoned generator) the workers stop at their next record
+            for future in pending:
+                future.cancel()
 
 
 @dataclass(slots=True)
 class SourceRun:
-    """An opened source: its records (a lazy stream for LiteLLM), prices, grain and completeness stats."""
+    """An opened source: its records as time-ordered partitions (lazy for LiteLLM: one UTC day each), prices,
+    grain and completeness stats."""
 
-    records: Iterator[UsageRecord]
+    partitions: Iterator[Partition]
     prices: PriceBook
     grain: Grain
     stats: PullStats | None = None
@@ -104,7 +179,7 @@ def open_source(settings: ExportSettings, warn: Warn, *, now: datetime | None = 
         records, prices = manifest_records(settings, None, warn)
         if not records:
             warn(f"manifest {settings.manifest} lists no prompts; there are no rows")
-        return SourceRun(iter(records), prices, "day", label=f"manifest {settings.manifest}")
+        return SourceRun(iter([lambda: records]), prices, "day", label=f"manifest {settings.manifest}")
     if settings.mode == "daily-activity" and settings.granularity != "day":
         raise ConfigError(f"--mode daily-activity is per day; --granularity {settings.granularity} needs --mode spend-logs")
     window = resolve_window(start=settings.start, end=settings.end, day=settings.day, month=settings.month,
@@ -119,28 +194,34 @@ def open_source(settings: ExportSettings, warn: Warn, *, now: datetime | None = 
     except BaseException:
         client.close()
         raise
-    records = _litellm_records(settings.mode, client, window, stats, lookups, settings, key)
-    return SourceRun(records, prices, settings.granularity, stats, window, client, lookups,
+    partitions = _litellm_partitions(settings.mode, client, window, stats, lookups, settings, key)
+    return SourceRun(partitions, prices, settings.granularity, stats, window, client, lookups,
                      f"LiteLLM {settings.mode} {window}")  # fmt: skip
 
 
-def _litellm_records(mode: str, client: LiteLLMClient, window: Window, stats: PullStats, lookups: Lookups,
-                     settings: ExportSettings, key: str | None) -> Iterator[UsageRecord]:  # fmt: skip
+def _litellm_partitions(mode: str, client: LiteLLMClient, window: Window, stats: PullStats, lookups: Lookups,
+                        settings: ExportSettings, key: str | None) -> Iterator[Partition]:  # fmt: skip
+    """One partition per UTC day of the window, from the chosen endpoint."""
     if mode == "daily-activity":
-        yield from daily_activity_records(client, window, stats, lookups, version=stats.version,
-                                          include_health_checks=settings.include_health_checks)  # fmt: skip
-        return
+        return daily_activity_partitions(client, window, stats, lookups, version=stats.version,
+                                         include_health_checks=settings.include_health_checks)  # fmt: skip
     options = RowOptions(
         tag_keys=frozenset(settings.tag_keys) if settings.tag_keys else None,
         include_health_checks=settings.include_health_checks,
         master_key_hash=hashlib.sha256(key.encode()).hexdigest() if key else None,
     )
     names: dict[str, str] = {}
-    for record in spend_log_records(client, window, stats, options, version=stats.version):
-        if record.provider not in names:
-            names[record.provider] = lookups.prices.provider_name(record.provider)
-        record.provider_name = names[record.provider]
-        yield record
+
+    def named(records: Iterable[UsageRecord]) -> Iterator[UsageRecord]:
+        for record in records:
+            name = names.get(record.provider)
+            if name is None:
+                name = names[record.provider] = lookups.prices.provider_name(record.provider)
+            record.provider_name = name
+            yield record
+
+    return (partial(lambda day: named(day()), day)
+            for day in spend_log_partitions(client, window, stats, options, version=stats.version))  # fmt: skip
 
 
 def reconcile(source: SourceRun, settings: ExportSettings, tapped: SpendTap) -> list[Difference]:
@@ -149,9 +230,10 @@ def reconcile(source: SourceRun, settings: ExportSettings, tapped: SpendTap) -> 
     assert source.lookups is not None
     other = "daily-activity" if settings.mode == "spend-logs" else "spend-logs"
     other_tap = SpendTap()
-    for record in _litellm_records(other, source.client, source.window, PullStats(version=source.stats.version),
-                                   source.lookups, settings, None):  # fmt: skip
-        other_tap.add(record)
+    for partition in _litellm_partitions(other, source.client, source.window, PullStats(version=source.stats.version),
+                                         source.lookups, settings, None):  # fmt: skip
+        for record in partition():
+            other_tap.add(record)
     spend_logs, daily = (tapped, other_tap) if settings.mode == "spend-logs" else (other_tap, tapped)
     return compare(spend_logs, daily, tolerance=settings.tolerance, tolerance_pct=settings.tolerance_pct)
 

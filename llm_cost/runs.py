@@ -14,7 +14,7 @@ from llm_cost.errors import ConfigError, VerificationError
 from llm_cost.focus.columns import VANTAGE, columns_for
 from llm_cost.focus.mapping import format_decimal
 from llm_cost.output import Output
-from llm_cost.pipeline import RowSink, RunResult, open_source, reconcile, write_rows
+from llm_cost.pipeline import RowSink, RunResult, open_source, reconcile, write_partitions
 from llm_cost.settings import ExportSettings
 from llm_cost.sinks.csv_writer import CsvSink, check_output_path
 from llm_cost.sinks.preview import Summary, render_reconcile, render_upload
@@ -39,9 +39,12 @@ def source_rows(settings: ExportSettings, out: Output, columns: Sequence[str], s
     source = open_source(settings, out.warn)
     try:
         tap = SpendTap()
-        records = tap.tap(source.records) if settings.reconcile else source.records
-        result = write_rows(records, prices=source.prices, columns=columns, sinks=sinks, grain=source.grain,
-                            split_tokens=settings.split_tokens)  # fmt: skip
+        partitions = (tap.tapped(p) for p in source.partitions) if settings.reconcile else source.partitions
+        result = write_partitions(partitions, prices=source.prices, columns=columns, sinks=sinks,
+                                  grain=source.grain, split_tokens=settings.split_tokens,
+                                  concurrency=settings.concurrency)  # fmt: skip
+        if source.client is not None and source.stats is not None:
+            source.stats.http_requests, source.stats.retries = source.client.requests, source.client.retries
         if source.stats is not None:
             for line in source.stats.lines():
                 out.detail(line)

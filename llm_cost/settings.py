@@ -11,13 +11,14 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from llm_cost.errors import ConfigError
 from llm_cost.sources.manifest import check_ratio, read_toml
 from llm_cost.window import parse_day
 
 DEFAULT_CONFIG = Path("llm-cost.toml")
+MAX_CONCURRENCY = 16
 
 
 class ExportSettings(BaseModel):
@@ -49,6 +50,8 @@ class ExportSettings(BaseModel):
     reconcile: bool = False
     tolerance: Decimal = Decimal("0.01")
     tolerance_pct: Decimal = Decimal("0.1")
+    # UTC days of a LiteLLM pull fetched at once (each day is an independent window).
+    concurrency: int = Field(default=4, ge=1, le=MAX_CONCURRENCY)
 
 
 # Keys the [settings] table may hold, and those whose values are paths relative to the config file.

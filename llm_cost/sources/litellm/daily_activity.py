@@ -9,9 +9,10 @@ bigger day is split by model, then by key. See litellm-api.md §2a and §7.3.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
+from functools import partial
 from decimal import Decimal
 from typing import Any
 
@@ -125,41 +126,67 @@ def daily_activity_records(client: LiteLLMClient, window: Window, stats: PullSta
                            version: str | None, include_health_checks: bool = False) -> Iterator[UsageRecord]:  # fmt: skip
     """One record per day x model x key. Aliases and team ids come from the key metadata, team aliases from
     /v2/team/list, providers from /model/info (else genai-prices)."""
+    for partition in daily_activity_partitions(client, window, stats, lookups, version=version,
+                                               include_health_checks=include_health_checks):  # fmt: skip
+        yield from partition()
+
+
+def daily_activity_partitions(client: LiteLLMClient, window: Window, stats: PullStats, lookups: Lookups, *,
+                              version: str | None, include_health_checks: bool = False,
+                              ) -> Iterator[Callable[[], Iterator[UsageRecord]]]:  # fmt: skip
+    """The window's records as one partition per UTC day, each counted into `stats` when done, so the days can
+    be fetched concurrently. A partial day is refused before anything is read."""
     stats.endpoint = PATH
-    reader = DailyActivityReader(client, stats, version=version)
-    for day in window.days():
+    days = list(window.days())
+    for day in days:
         if not day.is_whole_day():
             raise SourceError(f"{PATH} has whole UTC days only; {day} is a partial day (use --mode spend-logs)")
-        for (model, key), cell in sorted(reader.cells(day.start.date()).items()):
-            if key in HEALTH_CHECK_KEYS and not include_health_checks:
-                stats.health_checks += cell.requests
-                continue
-            team_id = cell.metadata.get("team_id")
-            master = key == MASTER_KEY_LITERAL
-            stats.requests += cell.requests
-            if master:
-                stats.master_key_requests += cell.requests
-            provider, provider_name = lookups.provider(model)
-            yield UsageRecord(
-                period_start=day.start,
-                period_end=day.end,
-                provider=provider,
-                provider_name=provider_name,
-                model=model,
-                cost=cell.spend,
-                tokens=_tokens(cell),
-                requests=cell.requests,
-                api_key_hash=None if key in UNATTRIBUTED else key,
-                key_alias=str(cell.metadata.get("key_alias") or ("master key" if master else "")) or None,
-                team_id=str(team_id) if team_id else None,
-                team_alias=lookups.team_alias(str(team_id)) if team_id else None,
-                user_id=cell.metadata.get("user_id"),
-                user_email=cell.metadata.get("user_email"),
-                system_tags={"x-master-key": "true"} if master else {},
-                cost_source="reported",
-                source=f"litellm:{PATH}",
-            )
-    stats.http_requests, stats.retries = client.requests, client.retries
+    for day in days:
+        yield partial(_day_records, client, day, stats, lookups, version, include_health_checks)
+
+
+def _day_records(client: LiteLLMClient, day: Window, stats: PullStats, lookups: Lookups, version: str | None,
+                 include_health_checks: bool) -> Iterator[UsageRecord]:  # fmt: skip
+    part = PullStats(endpoint=PATH, version=stats.version)
+    try:
+        yield from _records(DailyActivityReader(client, part, version=version), day, part, lookups,
+                            include_health_checks)  # fmt: skip
+        part.http_requests, part.retries = client.requests, client.retries
+    finally:
+        stats.absorb(part)
+
+
+def _records(reader: DailyActivityReader, day: Window, stats: PullStats, lookups: Lookups,
+             include_health_checks: bool) -> Iterator[UsageRecord]:  # fmt: skip
+    for (model, key), cell in sorted(reader.cells(day.start.date()).items()):
+        if key in HEALTH_CHECK_KEYS and not include_health_checks:
+            stats.health_checks += cell.requests
+            continue
+        team_id = cell.metadata.get("team_id")
+        master = key == MASTER_KEY_LITERAL
+        stats.requests += cell.requests
+        if master:
+            stats.master_key_requests += cell.requests
+        provider, provider_name = lookups.provider(model)
+        yield UsageRecord(
+            period_start=day.start,
+            period_end=day.end,
+            provider=provider,
+            provider_name=provider_name,
+            model=model,
+            cost=cell.spend,
+            tokens=_tokens(cell),
+            requests=cell.requests,
+            api_key_hash=None if key in UNATTRIBUTED else key,
+            key_alias=str(cell.metadata.get("key_alias") or ("master key" if master else "")) or None,
+            team_id=str(team_id) if team_id else None,
+            team_alias=lookups.team_alias(str(team_id)) if team_id else None,
+            user_id=cell.metadata.get("user_id"),
+            user_email=cell.metadata.get("user_email"),
+            system_tags={"x-master-key": "true"} if master else {},
+            cost_source="reported",
+            source=f"litellm:{PATH}",
+        )
 
 
 def _tokens(cell: Cell) -> TokenCounts:

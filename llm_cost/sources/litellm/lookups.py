@@ -3,6 +3,7 @@ and the admin-scope check (a non-admin key silently narrows every spend query to
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from llm_cost.errors import SourceError
@@ -21,6 +22,7 @@ class Lookups:
         self.prices = prices
         self._teams: dict[str, str] | None = None
         self._providers: dict[str, str] | None = None
+        self._loading = threading.Lock()  # days are read from several threads; each table is loaded once
 
     def check_admin_scope(self) -> None:
         """Refuse a key that is not proxy_admin / proxy_admin_viewer: LiteLLM would return only that key's user's
@@ -40,7 +42,9 @@ class Lookups:
     def team_alias(self, team_id: str) -> str | None:
         """The team's current alias, or None."""
         if self._teams is None:
-            self._teams = self._load_teams()
+            with self._loading:
+                if self._teams is None:
+                    self._teams = self._load_teams()
         return self._teams.get(team_id)
 
     def _load_teams(self) -> dict[str, str]:
@@ -70,7 +74,9 @@ class Lookups:
     def provider(self, model: str) -> tuple[str, str]:
         """(provider id, display name) for a model: the proxy's /model/info, else genai-prices, else unknown."""
         if self._providers is None:
-            self._providers = self._load_providers()
+            with self._loading:
+                if self._providers is None:
+                    self._providers = self._load_providers()
         provider = self._providers.get(model)
         if provider is None and (match := self.prices.match(model)) is not None:
             return match.provider_id, match.provider_name

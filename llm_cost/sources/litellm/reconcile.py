@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -17,15 +18,22 @@ class SpendTap:
         self.by_day: dict[str, Decimal] = defaultdict(Decimal)
         self.by_day_model: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
 
+        self._lock = threading.Lock()  # partitions are read from several threads
+
     def add(self, record: UsageRecord) -> None:
         day = record.period_start.date().isoformat()
-        self.by_day[day] += record.cost
-        self.by_day_model[(day, record.model)] += record.cost
+        with self._lock:
+            self.by_day[day] += record.cost
+            self.by_day_model[(day, record.model)] += record.cost
 
     def tap(self, records: Iterable[UsageRecord]) -> Iterator[UsageRecord]:
         for record in records:
             self.add(record)
             yield record
+
+    def tapped(self, partition: Callable[[], Iterable[UsageRecord]]) -> Callable[[], Iterator[UsageRecord]]:
+        """A partition whose records pass through the tap."""
+        return lambda: self.tap(partition())
 
 
 @dataclass(slots=True, frozen=True)

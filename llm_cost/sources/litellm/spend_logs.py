@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from decimal import Decimal
 from typing import Any
 
@@ -21,7 +23,11 @@ import msgspec
 
 from llm_cost.errors import SourceError
 from llm_cost.records import TokenCounts, TokenType, UsageRecord
-from llm_cost.sources.litellm.client import EndpointMissing, LiteLLMClient, version_tuple
+from llm_cost.sources.litellm.client import (
+    EndpointMissing,
+    LiteLLMClient,
+    version_tuple,
+)
 from llm_cost.window import Window
 
 HEALTH_CHECK_KEY = "litellm-internal-health-check"
@@ -52,6 +58,17 @@ class PullStats:
     http_requests: int = 0
     retries: int = 0
     notes: list[str] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def absorb(self, part: PullStats) -> None:
+        """Add the counts of one partition's pull (read in its own thread) to the run's."""
+        with self._lock:
+            for name in _SUMMED:
+                setattr(self, name, getattr(self, name) + getattr(part, name))
+            self.http_requests = max(self.http_requests, part.http_requests)
+            self.retries = max(self.retries, part.retries)
+            self.endpoint = part.endpoint or self.endpoint
+            self.notes += [note for note in part.notes if note not in self.notes]
 
     def lines(self) -> list[str]:
         """Human-readable summary lines."""
@@ -63,6 +80,10 @@ class PullStats:
             f"HTTP requests: {self.http_requests}, retries: {self.retries}",
             *self.notes,
         ]
+
+
+_SUMMED = ("windows", "pages", "rows_read", "requests", "duplicates", "splits", "requeries", "health_checks",
+           "master_key_requests")  # fmt: skip
 
 
 # ------------------------------------------------------------------------------------------------------ parsing
@@ -476,3 +497,20 @@ def spend_log_records(client: LiteLLMClient, window: Window, stats: PullStats, o
             stats.master_key_requests += 1
         yield record
     stats.http_requests, stats.retries = client.requests, client.retries
+
+
+def spend_log_partitions(client: LiteLLMClient, window: Window, stats: PullStats, options: RowOptions,
+                         *, version: str | None) -> Iterator[Callable[[], Iterator[UsageRecord]]]:  # fmt: skip
+    """The window's records as one partition per UTC day, each read with its own reader and counted into
+    `stats` when done, so the days can be fetched concurrently."""
+    for day in window.days():
+        yield partial(_partition, client, day, stats, options, version)
+
+
+def _partition(client: LiteLLMClient, day: Window, stats: PullStats, options: RowOptions,
+               version: str | None) -> Iterator[UsageRecord]:  # fmt: skip
+    part = PullStats(version=stats.version)
+    try:
+        yield from spend_log_records(client, day, part, options, version=version)
+    finally:
+        stats.absorb(part)
