@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import operator
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -25,9 +25,8 @@ _BUCKETS = {"day": timedelta(days=1), "hour": timedelta(hours=1)}
 
 @dataclass(slots=True)
 class _Running:
-    """A group being summed: its first record (for the dimensions) and the running metrics."""
+    """A group being summed: the running metrics (the dimensions are in its key)."""
 
-    first: UsageRecord
     start: datetime
     end: datetime
     cost: Decimal
@@ -83,7 +82,7 @@ class Aggregator:
         running = self._groups.get(key)
         if running is None:
             components = dict(record.cost_components) if record.cost_components is not None else None
-            self._groups[key] = _Running(record, start, end, record.cost, tokens.input, tokens.output,
+            self._groups[key] = _Running(start, end, record.cost, tokens.input, tokens.output,
                                          tokens.cache_read, tokens.cache_write, tokens.reasoning, record.requests, 1,
                                          components)  # fmt: skip
             return
@@ -108,19 +107,21 @@ class Aggregator:
             self.add(record)
         return self
 
-    def groups(self) -> list[UsageGroup]:
-        """The groups in a deterministic order: by period, then by every dimension."""
-        return [_group(self._groups[key]) for key in sorted(self._groups, key=_sort_key)]
+    def drain(self) -> Iterator[UsageGroup]:
+        """The groups in a deterministic order (by period, then by every dimension), each removed as it is
+        handed out, so the memory of a large aggregation is given back while its rows are written."""
+        for key in sorted(self._groups, key=_sort_key):
+            yield _group(key, self._groups.pop(key))
 
 
-def _group(running: _Running) -> UsageGroup:
-    first = running.first
+def _group(key: GroupKey, running: _Running) -> UsageGroup:
+    _, _, dimensions, tags, system_tags, *_ = key
     return UsageGroup(
         period_start=running.start,
         period_end=running.end,
-        **{name: getattr(first, name) for name in DIMENSIONS},
-        tags=dict(first.tags),
-        system_tags=dict(first.system_tags),
+        **dict(zip(DIMENSIONS, dimensions, strict=True)),  # type: ignore[arg-type]
+        tags=dict(tags),  # type: ignore[arg-type]
+        system_tags=dict(system_tags),  # type: ignore[arg-type]
         cost=running.cost,
         tokens=TokenCounts(running.input, running.output, running.cache_read, running.cache_write, running.reasoning),
         requests=running.requests,

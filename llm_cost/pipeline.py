@@ -93,7 +93,7 @@ def write_partitions(
     for aggregator in _aggregated(partitions, grain, concurrency):
         records += aggregator.records
         records_cost += aggregator.records_cost
-        for group in aggregator.groups():
+        for group in aggregator.drain():
             groups += 1
             pricing = group.pricing
             if pricing is None:
@@ -109,6 +109,7 @@ def write_partitions(
                 for sink in sinks:
                     sink.write(row)
             rows += len(group_rows)
+        del aggregator  # drained; do not hold it while the next partition is read
     if total != records_cost:
         raise VerificationError(f"FOCUS self-check failed: the rows sum to {total}, the source records to "
                                 f"{records_cost} (this is a bug in llm-cost)")  # fmt: skip
@@ -142,10 +143,10 @@ def _aggregated(partitions: Iterable[Partition], grain: Grain, concurrency: int)
             for partition in itertools.islice(todo, concurrency):
                 pending.append(pool.submit(fold, partition))
             while pending:
-                aggregator = pending.popleft().result()
+                pending[0].result()  # wait for the oldest partition (raises if it failed)
                 for partition in itertools.islice(todo, 1):
                     pending.append(pool.submit(fold, partition))
-                yield aggregator
+                yield pending.popleft().result()  # not kept in a local: freed once written
         finally:
             stop.set()  # on an error (or an abandoned generator) the workers stop at their next record
             for future in pending:

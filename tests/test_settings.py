@@ -127,6 +127,8 @@ def test_config_without_settings_table_gives_defaults(tmp_path: Path) -> None:
         ("cache_hit_ratio = -0.1", "[settings] cache_hit_ratio: cache_hit_ratio must be between 0 and 1"),
         ('cache_hit_ratio = "lots"', "[settings] cache_hit_ratio: 'lots' is not a number"),
         ("split_tokens = [1]", "setting split_tokens"),
+        ("concurrency = 0", "setting concurrency: Input should be greater than or equal to 1"),
+        ("concurrency = 17", "setting concurrency: Input should be less than or equal to 16"),
     ],
 )
 def test_bad_settings_table_values_are_one_line_config_errors(tmp_path: Path, table: str, fragment: str) -> None:
@@ -388,3 +390,14 @@ def test_env_vocab_dir_beats_settings_vocab_dir(
     assert result.exit_code == 0, result.stderr
     tags = json.loads(csv_rows(result.stdout)[0]["Tags"])
     assert tags["x-token-method"] == "tiktoken:o200k_base"
+
+
+def test_concurrency_defaults_to_4_and_comes_from_flag_env_or_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert resolve_export_settings({}, now=NOW).concurrency == 4
+    config = write_config(tmp_path, "concurrency = 2")
+    assert resolve_export_settings({"config": str(config)}, now=NOW).concurrency == 2
+    assert resolve_export_settings({"config": str(config), "concurrency": 8}, now=NOW).concurrency == 8
+    result = CliRunner().invoke(app, ["export", "--concurrency", "0", "--mode", "spend-logs", "--day", "2025-06-01"],
+                                env={"LITELLM_BASE_URL": "http://127.0.0.1:9", "LITELLM_API_KEY": "sk-x"})  # fmt: skip
+    assert result.exit_code == 3 and "setting concurrency" in result.stderr

@@ -6,6 +6,7 @@ prefix on custom columns or decimal formatting. These checks run on every export
 
 from __future__ import annotations
 
+import operator
 import re
 from collections.abc import Callable, Iterable, Sequence
 from decimal import Decimal
@@ -62,6 +63,9 @@ EQUALS = (
     ("PricingCurrencyContractedUnitPrice", "ContractedUnitPrice"),
 )
 MAX_REPORTED = 10
+# Columns that hold a new value on nearly every row: checked per row rather than remembered.
+PER_ROW = frozenset({"BilledCost", "EffectiveCost", "PricingCurrencyEffectiveCost", "ListCost", "ContractedCost",
+                     "ConsumedQuantity", "PricingQuantity", "Tags"})  # fmt: skip
 
 
 def check_header(columns: Sequence[str]) -> list[str]:
@@ -100,12 +104,12 @@ def _sku_price_details(text: str) -> str | None:
 class RowChecker:
     """Checks a stream of rows against one header and raises VerificationError on the first failure.
 
-    The per-column checks are planned once for the header. A value that passed its column's checks before is not
-    checked again (most values repeat across rows: providers, models, periods, unit prices), so the cost per row
-    is the values that are new plus the row-level rules (null pairs, cost identities, equalities).
+    The checks are planned once for the header. Columns whose values repeat from row to row (enums, currencies,
+    periods, unit prices, SKU details) are checked once per distinct combination; costs, quantities and Tags,
+    and the row-level rules (null pairs, cost identities, equalities), on every row.
     """
 
-    MEMO_LIMIT = 4096  # per column: bounded, so unique values (costs, Tags) cannot grow memory
+    MEMO_LIMIT = 4096  # combinations remembered: bounded, so memory cannot grow with the rows
 
     def __init__(self, columns: Sequence[str]) -> None:
         self.columns = tuple(columns)
@@ -115,36 +119,44 @@ class RowChecker:
         present = set(self.columns)
         self.present = present
         self._not_null = sorted(present & NOT_NULL)
-        self._value_columns = [c for c in self.columns if c in _VALUE_CHECKS]
-        self._decimal_columns = sorted(present & DECIMAL_COLUMNS)
-        self._passed: dict[str, set[str | None]] = {c: set() for c in self._value_columns}
-        self._service = "ServiceSubcategory" in present
+        self._not_null_values = _values_of(self._not_null)
+        # Columns whose values repeat from row to row are checked together, once per distinct combination; the
+        # rest (costs, quantities, Tags) are checked on every row.
+        checked = [c for c in self.columns if c in _VALUE_CHECKS]
+        self._repeated = [c for c in checked if c not in PER_ROW]
+        self._repeated_values = _values_of(self._repeated)
+        self._repeated_seen: set[tuple[str | None, ...]] = set()
+        self._unique = [c for c in checked if c in PER_ROW]
+        self._service = "ServiceSubcategory" in present and "ServiceCategory" in present
 
     def problems(self, row: FocusRow) -> list[str]:
         """Every problem with one row, restricted to the columns that are written."""
-        get = row.get
-        problems = [f"{c} is null but FOCUS requires a value" for c in self._not_null if get(c) in (None, "")]
-        for column in self._value_columns:
-            value = get(column)
-            passed = self._passed[column]
-            if value in passed:
-                continue
-            found = _VALUE_CHECKS[column](column, value)
+        try:
+            return self._problems(row)
+        except KeyError:  # a row without some columns: they are nulls
+            return self._problems({**dict.fromkeys(self.columns), **row})
+
+    def _problems(self, row: FocusRow) -> list[str]:
+        problems: list[str] = []
+        values = self._not_null_values(row)
+        if None in values or "" in values:
+            problems += [f"{c} is null but FOCUS requires a value" for c, v in zip(self._not_null, values, strict=True)
+                         if v in (None, "")]  # fmt: skip
+        repeated = self._repeated_values(row)
+        if repeated not in self._repeated_seen:
+            found = [p for c, v in zip(self._repeated, repeated, strict=True) for p in _VALUE_CHECKS[c](c, v)]
             if found:
                 problems += found
             else:
-                if len(passed) >= self.MEMO_LIMIT:
-                    passed.clear()
-                passed.add(value)
-        subcategory = get("ServiceSubcategory")
-        if self._service and get("ServiceCategory") == "AI and Machine Learning" and subcategory not in AI_SUBCATEGORIES:
+                if len(self._repeated_seen) >= self.MEMO_LIMIT:
+                    self._repeated_seen.clear()
+                self._repeated_seen.add(repeated)
+        for column in self._unique:
+            problems += _VALUE_CHECKS[column](column, row[column])
+        subcategory = row["ServiceSubcategory"] if self._service else None
+        if self._service and row["ServiceCategory"] == "AI and Machine Learning" and subcategory not in AI_SUBCATEGORIES:
             problems.append(f"ServiceSubcategory={subcategory!r} is not under AI and Machine Learning")
-        numbers: dict[str, Decimal] = {}
-        for column in self._decimal_columns:
-            value = get(column)
-            if value and DECIMAL_RE.match(value):
-                numbers[column] = Decimal(value)
-        return problems + _check_semantics(row, self.present, numbers)
+        return problems + _check_semantics(row, self.present)
 
     def check(self, row: FocusRow) -> None:
         """Check one row; raise with the row number and its problems."""
@@ -159,32 +171,49 @@ def check_row(row: FocusRow, columns: Iterable[str]) -> list[str]:
     return RowChecker(tuple(columns)).problems(row)
 
 
-def _check_semantics(row: FocusRow, present: set[str], numbers: dict[str, Decimal]) -> list[str]:
+def _check_semantics(row: FocusRow, present: set[str]) -> list[str]:
     """Null pairing, the cost identities and the equalities of pay-as-you-go usage rows."""
     problems: list[str] = []
+    get = row.get
     for quantity, unit in NULL_TOGETHER:
-        if quantity in present and unit in present and bool(row.get(quantity)) != bool(row.get(unit)):
+        if quantity in present and unit in present and bool(get(quantity)) != bool(get(unit)):
             problems.append(f"{quantity} and {unit} must be null together")
-    if row.get("ChargeCategory") == "Usage":
+    if get("ChargeCategory") == "Usage":
         for column in ("ConsumedQuantity", "PricingQuantity"):
-            if column in present and not row.get(column):
+            if column in present and not get(column):
                 problems.append(f"{column} must not be null on a Usage row")
-    quantity = numbers.get("PricingQuantity")
-    for unit_price, cost in IDENTITIES:
-        if quantity is not None and unit_price in numbers and cost in numbers:
-            if numbers[unit_price] * quantity != numbers[cost]:
-                problems.append(
-                    f"{unit_price} x PricingQuantity = {numbers[unit_price] * quantity} but {cost} = {numbers[cost]}"
-                )
-        if numbers.get(unit_price, Decimal(0)) < 0:
-            problems.append(f"{unit_price} is negative")
+    quantity = _number(row, "PricingQuantity", present)
+    for unit_price_column, cost_column in IDENTITIES:
+        unit_price = _number(row, unit_price_column, present)
+        if unit_price is None:
+            continue
+        cost = _number(row, cost_column, present)
+        if quantity is not None and cost is not None and unit_price * quantity != cost:
+            problems.append(f"{unit_price_column} x PricingQuantity = {unit_price * quantity} but {cost_column} = {cost}")
+        if unit_price < 0:
+            problems.append(f"{unit_price_column} is negative")
     for left, right in EQUALS:
-        if left in present and right in present and numbers.get(left) != numbers.get(right):
-            problems.append(f"{left}={row.get(left)!r} differs from {right}={row.get(right)!r}")
-    start, end = row.get("ChargePeriodStart"), row.get("ChargePeriodEnd")
+        if left in present and right in present and get(left) != get(right):
+            if _number(row, left, present) != _number(row, right, present):
+                problems.append(f"{left}={get(left)!r} differs from {right}={get(right)!r}")
+    start, end = get("ChargePeriodStart"), get("ChargePeriodEnd")
     if start and end and DATETIME_RE.match(start) and DATETIME_RE.match(end) and end <= start:
         problems.append("ChargePeriodEnd is not after ChargePeriodStart")
     return problems
+
+
+def _number(row: FocusRow, column: str, present: set[str]) -> Decimal | None:
+    """A written decimal column's value, or None when it is absent, null or not a fixed-point decimal."""
+    value = row.get(column) if column in present else None
+    return Decimal(value) if value and DECIMAL_RE.match(value) else None
+
+
+def _values_of(columns: Sequence[str]) -> Callable[[FocusRow], tuple[str | None, ...]]:
+    """A C-speed getter of these columns' values as a tuple (KeyError for a missing column)."""
+    if len(columns) == 1:
+        only = columns[0]
+        return lambda row: (row[only],)
+    return operator.itemgetter(*columns) if columns else (lambda row: ())  # type: ignore[return-value]
 
 
 def _enum(column: str, value: str | None) -> list[str]:

@@ -22,7 +22,7 @@ PRICES = UnitPrices(Decimal("0.3"), Decimal("10"), Decimal("0.15"), Decimal("0.3
 def row() -> dict[str, str | None]:
     day = datetime(2026, 10, 5, tzinfo=UTC)
     record = UsageRecord(day, day, "openai", "gpt-4o", Decimal("0.0006"), tokens=TokenCounts(input=2000))
-    group = Aggregator().extend([record]).groups()[0]
+    group = next(Aggregator().extend([record]).drain())
     return map_group(group, Pricing(PRICES, PRICES, "test"))[0]
 
 

@@ -22,7 +22,7 @@ UNKNOWN = Pricing(None, None, "unknown")
 
 def _group(cost: str, tokens: TokenCounts, **extra: object):
     record = UsageRecord(DAY, DAY, "openai", "gpt-4o", Decimal(cost), tokens=tokens, provider_name="OpenAI", **extra)
-    return Aggregator("day").extend([record]).groups()[0]
+    return next(Aggregator("day").extend([record]).drain())
 
 
 @pytest.mark.parametrize(

@@ -328,17 +328,10 @@ class SpendLogsReader:
         self.sortable = parsed is None or parsed >= (1, 83)
 
     def rows(self, window: Window) -> Iterator[SpendRow]:
-        """Every row with window.start <= startTime < window.end, one UTC day at a time, deduplicated. Rows are
-        streamed window by window (at most a page or a crowded second at a time), never a whole day."""
+        """Every row with window.start <= startTime < window.end, one UTC day at a time. Rows are streamed window
+        by window (at most a page or a crowded second at a time), never a whole day."""
         for day in window.days():
-            seen: set[str] = set()
-            for row in self._day_rows(day):
-                request_id = str(row.request_id)
-                if request_id in seen:
-                    self.stats.duplicates += 1
-                    continue
-                seen.add(request_id)
-                yield row
+            yield from self._day_rows(day)
 
     def _day_rows(self, day: Window) -> Iterator[SpendRow]:
         if self.use_v2:
@@ -388,7 +381,14 @@ class SpendLogsReader:
         if exact and total != len(rows):
             raise SourceError(f"/spend/logs/v2 said {total} rows for [{_v2_time(start)}, {_v2_time(end)}] but "
                               f"returned {len(rows)} on one page; the window is not closed or the proxy is busy")  # fmt: skip
-        return [r for r in rows if start <= parse_time(r.startTime) < end]
+        return self._unique([r for r in rows if start <= parse_time(r.startTime) < end])
+
+    def _unique(self, rows: list[SpendRow]) -> list[SpendRow]:
+        """A window's rows without repeated request ids (the primary key, so a repeat is the proxy's glitch).
+        Windows never overlap, so this is enough to count each request once."""
+        unique = list({str(r.request_id): r for r in rows}.values())
+        self.stats.duplicates += len(rows) - len(unique)
+        return unique
 
     def _v2_walk(self, start: datetime, end: datetime) -> Iterator[SpendRow]:
         """Rows with start <= startTime < end, walking forward (needs sort_order=asc, LiteLLM >= 1.83).
@@ -415,7 +415,7 @@ class SpendLogsReader:
                 self.stats.splits += 1
                 cursor = second_end
                 continue
-            yield from (r for r, t in zip(rows, times, strict=True) if cursor <= t < boundary)
+            yield from self._unique([r for r, t in zip(rows, times, strict=True) if cursor <= t < boundary])
             cursor = boundary
 
     def _v2_window(self, start: datetime, end: datetime) -> Iterator[SpendRow]:
@@ -480,7 +480,7 @@ class SpendLogsReader:
             raise SourceError("this proxy's /spend/logs only returns daily summaries (no summarize=false before "
                               "1.73); use --mode daily-activity")  # fmt: skip
         self.stats.rows_read += len(body)
-        return [r for r in body if day.start <= parse_time(r.startTime) < day.end]
+        return self._unique([r for r in body if day.start <= parse_time(r.startTime) < day.end])
 
 
 def spend_log_records(client: LiteLLMClient, window: Window, stats: PullStats, options: RowOptions,

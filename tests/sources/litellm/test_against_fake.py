@@ -165,3 +165,32 @@ def test_open_day_needs_include_partial() -> None:
     assert result.exit_code == 3 and "--include-partial" in result.stderr
 
 
+
+
+@pytest.mark.parametrize("mode", ["spend-logs", "daily-activity"])
+def test_concurrency_changes_nothing_in_the_output(small: SpendDataset, mode: str) -> None:
+    """Days fetched four at a time give the same bytes, in the same order, and the same completeness counts."""
+    with FakeLiteLLM(small, version="1.109.1") as fake:
+        one = _run(fake, "--mode", mode, *_window(3), "--concurrency", "1")
+        four = _run(fake, "--mode", mode, *_window(3), "--concurrency", "4")
+    assert one.exit_code == four.exit_code == 0, one.stderr + four.stderr
+    assert one.stdout == four.stdout and one.stdout.count("\n") > 10
+    counts = [ln for ln in one.stderr.splitlines() if ln.lstrip().startswith(("windows", "rows read", "HTTP", "source"))]
+    assert counts and all(line in four.stderr for line in counts)
+
+
+def test_concurrent_days_stay_exact_under_faults(small: SpendDataset) -> None:
+    with FakeLiteLLM(small, version="1.109.1", fault_rate=0.1, seed=11) as fake:
+        result = _run(fake, "--mode", "spend-logs", *_window(3), "--concurrency", "3", "--granularity", "hour")
+        assert result.exit_code == 0, result.stderr
+        assert _sums(result.stdout)[0] == fake.truth.total()
+
+
+def test_a_failing_day_stops_the_concurrent_run(small: SpendDataset, tmp_path: pytest.TempPathFactory) -> None:
+    out = tmp_path / "costs.csv"  # type: ignore[operator]
+    with FakeLiteLLM(small, version="1.109.1") as fake:
+        fake.garble_next("/spend/logs/v2", "truncated")
+        result = _run(fake, "--mode", "spend-logs", *_window(3), "--concurrency", "4", "-o", str(out))
+    assert result.exit_code == 4, result.stderr
+    assert "truncated" in result.stderr.strip().splitlines()[-1] and "Traceback" not in result.stderr
+    assert not out.exists()  # type: ignore[attr-defined]
