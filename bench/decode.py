@@ -28,9 +28,9 @@ import msgspec
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 sys.path.insert(0, str(BENCH.parent))
-from generate import Spec, iter_rows  # noqa: E402
+from generate import Spec, iter_rows
 
-from llm_cost.sources.litellm.spend_logs import PAGE_DECODER, read_metadata  # noqa: E402
+from llm_cost.sources.litellm.spend_logs import PAGE_DECODER, read_metadata
 
 LONG_SPEND = b"0.1000000000000000055511151231257827"
 

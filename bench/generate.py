@@ -364,7 +364,7 @@ def main() -> None:
             print(json.dumps(page))
         return
     total, n = Decimal(0), 0
-    out = open(args.jsonl, "wb") if args.jsonl else None  # noqa: SIM115
+    out = open(args.jsonl, "wb") if args.jsonl else None
     try:
         for _, raw, spend in iter_rows(spec):
             if n < args.sample:

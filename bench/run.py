@@ -49,10 +49,10 @@ def _current_rss_mb() -> float:
 
 
 class Server:
-    def __init__(self, spec: Spec) -> None:
+    def __init__(self, spec: Spec, latency_ms: float = 0) -> None:
         self.proc = subprocess.Popen(
             [PY, str(BENCH / "server.py"), "--requests", str(spec.requests), "--days", str(spec.days),
-             "--start", spec.start.isoformat(), "--seed", str(spec.seed)],
+             "--start", spec.start.isoformat(), "--seed", str(spec.seed), "--latency-ms", str(latency_ms)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=ENV)  # fmt: skip
         line = self.proc.stdout.readline()
         if not line:
@@ -110,13 +110,13 @@ def _time_v(stderr: str) -> tuple[float | None, float | None]:
     return (int(rss.group(1)) / 1024 if rss else None), wall_s
 
 
-def export(url: str, spec: Spec, out_csv: Path, profile: Path | None = None) -> dict:
+def export(url: str, spec: Spec, out_csv: Path, concurrency: int, profile: Path | None = None) -> dict:
     env = {**ENV, "LITELLM_BASE_URL": url, "LITELLM_API_KEY": "sk-bench-admin"}
     for name in list(env):
         if name.startswith("LLM_COST_"):
             del env[name]
     args = ["-v", "export", "--mode", "spend-logs", "--granularity", "day", "--start", spec.start.isoformat(),
-            "--end", spec.end.isoformat(), "-o", str(out_csv)]  # fmt: skip
+            "--end", spec.end.isoformat(), "--concurrency", str(concurrency), "-o", str(out_csv)]  # fmt: skip
     runner = [PY, "-m", "cProfile", "-o", str(profile), "-m", "llm_cost"] if profile else [PY, "-m", "llm_cost"]
     timev = ["/usr/bin/time", "-v"] if Path("/usr/bin/time").exists() else []
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -150,42 +150,50 @@ def billed_total(path: Path) -> tuple[Decimal, int]:
 # ------------------------------------------------------------------------------------------------ mapping
 
 
-def mapping_child(requests: int, days: int, seed: int) -> None:
-    """In a child process: build UsageRecords (untimed), then time write_rows into a CsvSink. Prints JSON."""
+def mapping_child(requests: int, days: int, seed: int, grain: str) -> None:
+    """In a child process: build UsageRecords (untimed), then time write_partitions (one partition per day, as the
+    export runs) into a CsvSink. Prints JSON."""
     from llm_cost.focus.columns import columns_for
-    from llm_cost.pipeline import write_rows
+    from llm_cost.pipeline import write_partitions
     from llm_cost.pricing import PriceBook
     from llm_cost.sinks.csv_writer import CsvSink
-    from llm_cost.sources.litellm.spend_logs import RowOptions, parse_spend_row
+    from llm_cost.sources.litellm.spend_logs import (
+        PAGE_DECODER,
+        RowOptions,
+        parse_spend_row,
+    )
 
     prices = PriceBook()
     options = RowOptions()
     names: dict[str, str] = {}
     rss0 = _current_rss_mb()
     t0 = time.perf_counter()
-    records = []
+    by_day: dict[str, list] = {}
     for _, raw, _ in iter_rows(Spec(requests, days, seed=seed)):
-        record = parse_spend_row(json.loads(raw, parse_float=Decimal), options, "litellm:/spend/logs/v2")
+        record = parse_spend_row(PAGE_DECODER.decode(b'{"data":[' + raw + b"]}").data[0], options,
+                                 "litellm:/spend/logs/v2")  # fmt: skip
         if record.provider not in names:
             names[record.provider] = prices.provider_name(record.provider)
         record.provider_name = names[record.provider]
-        records.append(record)
+        by_day.setdefault(record.period_start.date().isoformat(), []).append(record)
     build = time.perf_counter() - t0
     rss_records = _current_rss_mb()
     columns = columns_for("focus", "1.2")
     with tempfile.TemporaryDirectory() as tmp:
         t1 = time.perf_counter()
         with CsvSink(str(Path(tmp) / "out.csv"), columns) as sink:
-            result = write_rows(records, prices=prices, columns=columns, sinks=[sink], grain="day")
+            result = write_partitions([lambda day=day: by_day[day] for day in sorted(by_day)], prices=prices,
+                                      columns=columns, sinks=[sink], grain=grain)  # fmt: skip
         write = time.perf_counter() - t1
-    print(json.dumps({"records": len(records), "rows": result.rows, "groups": result.groups, "build_s": build,
-                      "write_s": write, "rss_start_mb": rss0, "rss_records_mb": rss_records,
+    print(json.dumps({"grain": grain, "records": result.records, "rows": result.rows, "groups": result.groups,
+                      "build_s": build, "write_s": write, "rss_start_mb": rss0, "rss_records_mb": rss_records,
                       "peak_rss_mb": _maxrss_mb(), "write_growth_mb": _maxrss_mb() - rss_records}))  # fmt: skip
 
 
-def mapping(spec: Spec) -> dict:
+def mapping(spec: Spec, grain: str) -> dict:
     proc = subprocess.run([PY, str(BENCH / "run.py"), "--mapping-child", str(spec.requests), "--days", str(spec.days),
-                           "--seed", str(spec.seed)], env=ENV, capture_output=True, text=True, check=False)  # fmt: skip
+                           "--seed", str(spec.seed), "--grain", grain], env=ENV, capture_output=True, text=True,
+                          check=False)  # fmt: skip
     if proc.returncode != 0:
         print(proc.stderr[-4000:], file=sys.stderr)
         raise SystemExit("mapping benchmark failed")
@@ -205,60 +213,70 @@ def profile_top(path: Path, n: int = 15) -> str:
     return out.getvalue()
 
 
-def run_size(spec: Spec, args: argparse.Namespace, log) -> dict:
-    log(f"\n=== {spec.requests:,} requests over {spec.days} days from {spec.start} (seed {spec.seed}) ===")
+def run_size(spec: Spec, args: argparse.Namespace, log) -> list[dict]:
+    log(f"\n=== {spec.requests:,} requests over {spec.days} days from {spec.start} (seed {spec.seed})"
+        + (f", proxy latency {args.latency_ms:g} ms per page" if args.latency_ms else "") + " ===")
     t = time.perf_counter()
-    server = Server(spec)
+    server = Server(spec, args.latency_ms)
     info = server.info
+    truth = Decimal(info["truth"])
     log(f"server: {info['requests']:,} rows generated in {info['generate_seconds']} s "
         f"(server RSS {info['rss_mb']} MB), truth total spend {info['truth']}")
+    results = []
     try:
         fl = floor(server.url, spec)
         log(f"floor : {fl['wall']:.2f} s, {fl['pages']} pages, {fl['rows']:,} rows, "
             f"{fl['rows'] / fl['wall']:,.0f} rows/s")
         if fl["rows"] != spec.requests:
             log(f"  WARNING: floor read {fl['rows']} rows, expected {spec.requests}")
-        with tempfile.TemporaryDirectory() as tmp:
-            out_csv = Path(tmp) / "export.csv"
-            ex = export(server.url, spec, out_csv)
-            total, csv_rows = billed_total(out_csv)
-        truth = Decimal(info["truth"])
-        ex["exact"] = total == truth
-        log(f"export: {ex['wall']:.2f} s wall, {ex['cpu']:.2f} s CPU, peak RSS {ex['rss_mb']:.1f} MB, "
-            f"{spec.requests / ex['wall']:,.0f} requests/s, {ex['http_requests']} HTTP requests, {csv_rows:,} CSV rows")
-        for line in ex["stats"]:
-            log(f"        {line}")
-        log(f"        BilledCost total {total} vs truth {truth}: "
-            + ("EXACT MATCH" if ex["exact"] else f"MISMATCH (diff {total - truth})"))
+        for concurrency in args.concurrency:
+            with tempfile.TemporaryDirectory() as tmp:
+                out_csv = Path(tmp) / "export.csv"
+                ex = export(server.url, spec, out_csv, concurrency)
+                total, csv_rows = billed_total(out_csv)
+            ex["exact"] = total == truth
+            log(f"export --concurrency {concurrency}: {ex['wall']:.2f} s wall, {ex['cpu']:.2f} s CPU, peak RSS "
+                f"{ex['rss_mb']:.1f} MB, {spec.requests / ex['wall']:,.0f} requests/s, {ex['http_requests']} HTTP "
+                f"requests, {csv_rows:,} CSV rows")  # fmt: skip
+            for line in ex["stats"]:
+                log(f"        {line}")
+            log(f"        BilledCost total {total} vs truth {truth}: "
+                + ("EXACT MATCH" if ex["exact"] else f"MISMATCH (diff {total - truth})"))
+            results.append({"spec": spec, "concurrency": concurrency, "floor": fl, "export": ex,
+                            "truth": info["truth"], "total": str(total)})  # fmt: skip
         if args.profile:
             prof = Path(tempfile.gettempdir()) / f"llm-cost-export-{spec.requests}.prof"
             with tempfile.TemporaryDirectory() as tmp:
-                pw = export(server.url, spec, Path(tmp) / "export.csv", profile=prof)
+                pw = export(server.url, spec, Path(tmp) / "export.csv", args.concurrency[0], profile=prof)
             log(f"profile ({pw['wall']:.2f} s under cProfile, saved to {prof}):")
             log(profile_top(prof))
     finally:
         server.close()
-    mp = {} if args.skip_mapping else mapping(spec)
-    if mp:
-        log(f"mapping+CSV: {mp['records']:,} records -> {mp['rows']:,} FOCUS rows ({mp['groups']:,} groups) in "
-            f"{mp['write_s']:.2f} s = {mp['rows'] / mp['write_s']:,.0f} rows/s, {mp['records'] / mp['write_s']:,.0f} "
-            f"records/s; RSS {mp['rss_records_mb']:.0f} MB with records built, peak {mp['peak_rss_mb']:.0f} MB "
-            f"(+{mp['write_growth_mb']:.0f} MB during write_rows); building the records took {mp['build_s']:.1f} s")
+    maps = [] if args.skip_mapping else [mapping(spec, grain) for grain in args.grains]
+    for mp in maps:
+        log(f"mapping+CSV, grain {mp['grain']}: {mp['records']:,} records -> {mp['groups']:,} groups -> "
+            f"{mp['rows']:,} FOCUS rows in {mp['write_s']:.2f} s = {mp['rows'] / mp['write_s']:,.0f} rows/s, "
+            f"{mp['records'] / mp['write_s']:,.0f} records/s; RSS {mp['rss_records_mb']:.0f} MB with the records "
+            f"built, +{mp['write_growth_mb']:.0f} MB during write_partitions (peak {mp['peak_rss_mb']:.0f} MB); "
+            f"building the records took {mp['build_s']:.1f} s")  # fmt: skip
+    for result in results:
+        result["mapping"] = maps
     log(f"(size done in {time.perf_counter() - t:.0f} s)")
-    return {"spec": spec, "floor": fl, "export": ex, "mapping": mp, "truth": info["truth"], "total": str(total)}
+    return results
 
 
 def table(results: list[dict]) -> str:
-    head = ("requests", "floor s", "export s", "req/s", "ratio", "peak RSS MB", "HTTP reqs", "exact $",
-            "map rows/s", "map peak MB")
+    head = ("requests", "conc", "floor s", "export s", "req/s", "ratio", "peak RSS MB", "HTTP reqs", "exact $",
+            "map rows/s (grain)", "map +MB")
     lines = [head]
     for r in results:
-        ex, fl, mp = r["export"], r["floor"], r["mapping"]
-        lines.append((f"{r['spec'].requests:,}", f"{fl['wall']:.2f}", f"{ex['wall']:.2f}",
+        ex, fl = r["export"], r["floor"]
+        maps = r["mapping"]
+        lines.append((f"{r['spec'].requests:,}", str(r["concurrency"]), f"{fl['wall']:.2f}", f"{ex['wall']:.2f}",
                       f"{r['spec'].requests / ex['wall']:,.0f}", f"{ex['wall'] / fl['wall']:.2f}x",
                       f"{ex['rss_mb']:.1f}", f"{ex['http_requests']} ({fl['pages']})", "yes" if ex["exact"] else "NO",
-                      f"{mp['rows'] / mp['write_s']:,.0f}" if mp else "-",
-                      f"{mp['peak_rss_mb']:.0f}" if mp else "-"))  # fmt: skip
+                      ", ".join(f"{m['rows'] / m['write_s']:,.0f} ({m['grain']})" for m in maps) or "-",
+                      ", ".join(f"{m['write_growth_mb']:.0f}" for m in maps) or "-"))  # fmt: skip
     widths = [max(len(line[i]) for line in lines) for i in range(len(head))]
     out = [" | ".join(c.rjust(w) for c, w in zip(line, widths)) for line in lines]
     out.insert(1, "-+-".join("-" * w for w in widths))
@@ -272,11 +290,17 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--profile", action="store_true", help="also run the export under cProfile and print top-15")
     parser.add_argument("--skip-mapping", action="store_true", help="skip the mapping+CSV benchmark")
+    parser.add_argument("--concurrency", default="4", help="comma-separated --concurrency values to export with (default 4)")
+    parser.add_argument("--grains", default="day,request", help="grains of the mapping+CSV benchmark (default day,request)")
+    parser.add_argument("--latency-ms", type=float, default=0, help="delay the server adds to every page (default 0)")
+    parser.add_argument("--grain", default="day", help=argparse.SUPPRESS)
     parser.add_argument("--json", help="also write the results as JSON to this file")
     parser.add_argument("--mapping-child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.mapping_child:
-        return mapping_child(args.mapping_child, args.days, args.seed)
+        return mapping_child(args.mapping_child, args.days, args.seed, args.grain)
+    args.concurrency = [int(c) for c in args.concurrency.split(",") if c.strip()]
+    args.grains = [g for g in args.grains.split(",") if g.strip()]
 
     def log(text: str) -> None:
         print(text, flush=True)
@@ -286,14 +310,16 @@ def main() -> None:
     results = []
     t = time.perf_counter()
     for size in (int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()):
-        results.append(run_size(Spec(size, args.days, date(2026, 11, 2), args.seed), args, log))
+        results += run_size(Spec(size, args.days, date(2026, 11, 2), args.seed), args, log)
     log("\n" + table(results))
     log("ratio = export wall / floor wall; HTTP reqs = the CLI's (the floor's pages in brackets); exact $ = the CSV's"
-        " BilledCost total equals the generated spend exactly")
-    if len(results) > 1:
-        small, big = results[0], results[-1]
-        log(f"RSS at {big['spec'].requests:,} / RSS at {small['spec'].requests:,} = "
-            f"{big['export']['rss_mb'] / small['export']['rss_mb']:.2f}x")
+        " BilledCost total equals the generated spend exactly; map +MB = RSS growth while mapping and writing")
+    for concurrency in args.concurrency:
+        same = [r for r in results if r["concurrency"] == concurrency]
+        if len(same) > 1:
+            small, big = same[0], same[-1]
+            log(f"--concurrency {concurrency}: RSS at {big['spec'].requests:,} / RSS at {small['spec'].requests:,} = "
+                f"{big['export']['rss_mb'] / small['export']['rss_mb']:.2f}x")
     log(f"total bench time {time.perf_counter() - t:.0f} s")
     if args.json:
         Path(args.json).write_text(json.dumps(

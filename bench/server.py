@@ -96,7 +96,7 @@ def _bound(text: str, *, end: bool) -> int:
     return int(moment.timestamp() * 1000)
 
 
-def make_handler(store: Store) -> type[BaseHTTPRequestHandler]:
+def make_handler(store: Store, latency: float = 0.0) -> type[BaseHTTPRequestHandler]:
     readiness = json.dumps({"status": "healthy", "db": "connected", "cache": None, "litellm_version": VERSION,
                             "success_callbacks": []}).encode()  # fmt: skip
     teams = json.dumps({"teams": [], "total": 0, "page": 1, "page_size": 1, "total_pages": 1}).encode()
@@ -142,16 +142,19 @@ def make_handler(store: Store) -> type[BaseHTTPRequestHandler]:
             if q.get("sort_by", "startTime") != "startTime":
                 return self._send(400, b'{"error":{"message":"bench server sorts by startTime only","code":"400"}}')
             descending = q.get("sort_order", "desc").lower() != "asc"
-            return self._send(200, store.page(start_ms, end_ms, page, page_size, descending))
+            body = store.page(start_ms, end_ms, page, page_size, descending)
+            if latency:
+                time.sleep(latency)  # the proxy's database query; concurrent requests wait in parallel
+            return self._send(200, body)
 
     return Handler
 
 
-def serve(spec: Spec, port: int = 0) -> None:
+def serve(spec: Spec, port: int = 0, latency_ms: float = 0) -> None:
     t0 = time.perf_counter()
     store = Store(spec)
     generated = time.perf_counter() - t0
-    server = ThreadingHTTPServer(("127.0.0.1", port), make_handler(store))
+    server = ThreadingHTTPServer(("127.0.0.1", port), make_handler(store, latency_ms / 1000))
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -173,8 +176,9 @@ def main() -> None:
     parser.add_argument("--start", type=date.fromisoformat, default=Spec.start)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--latency-ms", type=float, default=0, help="delay every spend-log page (a real proxy's query)")
     args = parser.parse_args()
-    serve(Spec(args.requests, args.days, args.start, args.seed), args.port)
+    serve(Spec(args.requests, args.days, args.start, args.seed), args.port, args.latency_ms)
 
 
 if __name__ == "__main__":

@@ -46,6 +46,7 @@ class Aggregator:
     def __init__(self, grain: Grain = "day") -> None:
         self.grain = grain
         self._step = _BUCKETS.get(grain)
+        self._buckets: dict[datetime, tuple[datetime, datetime]] = {}
         self._groups: dict[GroupKey, _Running] = {}
         self.records = 0
         self.records_cost = Decimal(0)  # summed as records arrive, independently of the groups
@@ -61,8 +62,10 @@ class Aggregator:
             start = moment.replace(minute=0, second=0, microsecond=0)
         else:
             start = moment.replace(hour=0, minute=0, second=0, microsecond=0)
-        end = start + self._step
-        return start, end if end >= record.period_end else record.period_end
+        bucket = self._buckets.get(start)
+        if bucket is None:  # one pair of objects per bucket, shared by its groups' keys
+            bucket = self._buckets[start] = (start, start + self._step)
+        return bucket[0], max(bucket[1], record.period_end)
 
     def add(self, record: UsageRecord) -> None:
         """Fold one record into its group."""

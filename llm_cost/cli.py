@@ -12,7 +12,14 @@ import typer
 from llm_cost import __version__
 from llm_cost.focus.mapping import format_decimal
 from llm_cost.output import Output, handle_errors
-from llm_cost.runs import UploadJob, build_upload_jobs, open_vantage, publish, run_export, upload_jobs
+from llm_cost.runs import (
+    UploadJob,
+    build_upload_jobs,
+    open_vantage,
+    publish,
+    run_export,
+    upload_jobs,
+)
 from llm_cost.secrets import Masker
 from llm_cost.settings import ExportSettings, resolve_export_settings
 from llm_cost.sinks.csv_writer import is_stdout

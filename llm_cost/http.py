@@ -13,7 +13,13 @@ from email.utils import parsedate_to_datetime
 from typing import Any, Self
 
 import httpx
-from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_exponential_jitter,
+)
 
 from llm_cost.errors import LlmCostError
 from llm_cost.secrets import Masker

@@ -10,8 +10,8 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import partial
 from decimal import Decimal
+from functools import partial
 from typing import Protocol
 
 from llm_cost.aggregate import Aggregator, Grain
@@ -25,7 +25,11 @@ from llm_cost.sources.litellm.client import LiteLLMClient
 from llm_cost.sources.litellm.daily_activity import daily_activity_partitions
 from llm_cost.sources.litellm.lookups import Lookups
 from llm_cost.sources.litellm.reconcile import Difference, SpendTap, compare
-from llm_cost.sources.litellm.spend_logs import PullStats, RowOptions, spend_log_partitions
+from llm_cost.sources.litellm.spend_logs import (
+    PullStats,
+    RowOptions,
+    spend_log_partitions,
+)
 from llm_cost.sources.manifest import estimate, load_manifest
 from llm_cost.tokens import TokenCounter
 from llm_cost.window import Window, resolve_window
@@ -143,10 +147,9 @@ def _aggregated(partitions: Iterable[Partition], grain: Grain, concurrency: int)
             for partition in itertools.islice(todo, concurrency):
                 pending.append(pool.submit(fold, partition))
             while pending:
-                pending[0].result()  # wait for the oldest partition (raises if it failed)
-                for partition in itertools.islice(todo, 1):
-                    pending.append(pool.submit(fold, partition))
                 yield pending.popleft().result()  # not kept in a local: freed once written
+                for partition in itertools.islice(todo, 1):  # then the next day takes the written one's place
+                    pending.append(pool.submit(fold, partition))
         finally:
             stop.set()  # on an error (or an abandoned generator) the workers stop at their next record
             for future in pending:

@@ -40,6 +40,9 @@ class PriceBook:
         self._overrides = dict(overrides or {})
         self._snapshot = data_snapshot.get_snapshot()
         self._matches: dict[tuple[str, str | None], tuple[object, object] | None] = {}
+        # Built once per genai-prices price entry and per model: every group of a model shares the same objects.
+        self._unit_prices: dict[tuple[int, int], tuple[object, tuple[UnitPrices, str]]] = {}
+        self._pricings: dict[tuple[str, int], tuple[tuple[UnitPrices, str] | None, Pricing]] = {}
 
     def has_override(self, model: str) -> bool:
         """True when the user priced this model explicitly."""
@@ -96,6 +99,16 @@ class PriceBook:
             return None
         _, info = found
         model_price = info.get_prices(at)  # type: ignore[attr-defined]
+        key = (id(model_price), input_tokens_per_request)
+        cached = self._unit_prices.get(key)
+        if cached is not None and cached[0] is model_price:
+            return cached[1]
+        listed = self._list_prices(model_price, input_tokens_per_request)
+        self._unit_prices[key] = (model_price, listed)
+        return listed
+
+    @staticmethod
+    def _list_prices(model_price: object, input_tokens_per_request: int) -> tuple[UnitPrices, str]:
         values: dict[str, Decimal | None] = {}
         tier_name = "standard"
         for token_type, key in _PRICE_KEYS.items():
@@ -124,6 +137,15 @@ class PriceBook:
         """List and contracted prices for a model at a moment. An override is the contracted price, and also the
         list price when genai-prices has none. Missing override fields fall back to the list price."""
         listed = self.list_prices(model, provider, at, input_tokens_per_request)
+        key = (model, id(listed))  # `listed` is one of the cached objects (or None), so its identity is its value
+        known = self._pricings.get(key)
+        if known is not None and known[0] is listed:
+            return known[1]
+        pricing = self._pricing(model, listed)
+        self._pricings[key] = (listed, pricing)
+        return pricing
+
+    def _pricing(self, model: str, listed: tuple[UnitPrices, str] | None) -> Pricing:
         list_prices, tier = listed if listed else (None, "standard")
         override = self._overrides.get(model)
         if override is None:

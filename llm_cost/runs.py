@@ -14,7 +14,13 @@ from llm_cost.errors import ConfigError, VerificationError
 from llm_cost.focus.columns import VANTAGE, columns_for
 from llm_cost.focus.mapping import format_decimal
 from llm_cost.output import Output
-from llm_cost.pipeline import RowSink, RunResult, open_source, reconcile, write_partitions
+from llm_cost.pipeline import (
+    RowSink,
+    RunResult,
+    open_source,
+    reconcile,
+    write_partitions,
+)
 from llm_cost.settings import ExportSettings
 from llm_cost.sinks.csv_writer import CsvSink, check_output_path
 from llm_cost.sinks.preview import Summary, render_reconcile, render_upload

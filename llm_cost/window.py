@@ -54,7 +54,7 @@ class Window:
 
 def format_utc(moment: datetime) -> str:
     """FOCUS date-time format: `YYYY-MM-DDTHH:mm:ssZ` (always a four-digit year)."""
-    m = moment.astimezone(UTC)
+    m = moment if moment.tzinfo is UTC else moment.astimezone(UTC)
     return f"{m.year:04d}-{m.month:02d}-{m.day:02d}T{m.hour:02d}:{m.minute:02d}:{m.second:02d}Z"
 
 

@@ -18,7 +18,12 @@ from typer.testing import CliRunner
 
 from llm_cost.cli import app
 from llm_cost.errors import ConfigError
-from llm_cost.settings import DEFAULT_CONFIG, ExportSettings, parse_ratio, resolve_export_settings
+from llm_cost.settings import (
+    DEFAULT_CONFIG,
+    ExportSettings,
+    parse_ratio,
+    resolve_export_settings,
+)
 
 NOW = datetime(2025, 6, 15, 10, 30, tzinfo=UTC)
 PROMPT_TEXT = "Classify the customer's ticket as billing, outage or how-to, and reply in JSON.\n"

@@ -65,7 +65,7 @@ EQUALS = (
 MAX_REPORTED = 10
 # Columns that hold a new value on nearly every row: checked per row rather than remembered.
 PER_ROW = frozenset({"BilledCost", "EffectiveCost", "PricingCurrencyEffectiveCost", "ListCost", "ContractedCost",
-                     "ConsumedQuantity", "PricingQuantity", "Tags"})  # fmt: skip
+                     "ConsumedQuantity", "PricingQuantity", "Tags", "ChargePeriodStart", "ChargePeriodEnd"})  # fmt: skip
 
 
 def check_header(columns: Sequence[str]) -> list[str]:
@@ -193,9 +193,9 @@ def _check_semantics(row: FocusRow, present: set[str]) -> list[str]:
         if unit_price < 0:
             problems.append(f"{unit_price_column} is negative")
     for left, right in EQUALS:
-        if left in present and right in present and get(left) != get(right):
-            if _number(row, left, present) != _number(row, right, present):
-                problems.append(f"{left}={get(left)!r} differs from {right}={get(right)!r}")
+        differ = left in present and right in present and get(left) != get(right)
+        if differ and _number(row, left, present) != _number(row, right, present):
+            problems.append(f"{left}={get(left)!r} differs from {right}={get(right)!r}")
     start, end = get("ChargePeriodStart"), get("ChargePeriodEnd")
     if start and end and DATETIME_RE.match(start) and DATETIME_RE.match(end) and end <= start:
         problems.append("ChargePeriodEnd is not after ChargePeriodStart")

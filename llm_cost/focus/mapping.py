@@ -11,8 +11,8 @@ Rows are `dict[column, str | None]`, already formatted: decimals in fixed point 
 
 from __future__ import annotations
 
-from datetime import datetime
-from decimal import ROUND_HALF_EVEN, Decimal, localcontext
+from datetime import UTC, datetime
+from decimal import ROUND_HALF_EVEN, Context, Decimal
 from functools import lru_cache
 
 import msgspec
@@ -25,6 +25,8 @@ FocusRow = dict[str, str | None]
 
 ONE_MILLION = Decimal(1_000_000)
 ALLOCATION_QUANTUM = Decimal("1e-12")
+# Wide enough that no share and no sum of shares is ever rounded except by the explicit quantize.
+_ALLOCATION_CONTEXT = Context(prec=80, rounding=ROUND_HALF_EVEN)
 PRICING_UNIT = "1000000 Tokens"
 SERVICE_CATEGORY = "AI and Machine Learning"
 SERVICE_SUBCATEGORY = "Generative AI"
@@ -67,13 +69,19 @@ _encode_sorted = msgspec.json.Encoder(order="sorted").encode
 @lru_cache(maxsize=4096)
 def _period_columns(start: datetime, end: datetime) -> dict[str, str]:
     """The billing and charge period columns of a group (groups of a grain share them, so they are cached)."""
-    billing = billing_month(start)
+    billing_start, billing_end = _billing_period(start.year, start.month)
     return {
-        "BillingPeriodStart": format_utc(billing.start),
-        "BillingPeriodEnd": format_utc(billing.end),
+        "BillingPeriodStart": billing_start,
+        "BillingPeriodEnd": billing_end,
         "ChargePeriodStart": format_utc(start),
         "ChargePeriodEnd": format_utc(end),
     }
+
+
+@lru_cache(maxsize=256)
+def _billing_period(year: int, month: int) -> tuple[str, str]:
+    billing = billing_month(datetime(year, month, 1, tzinfo=UTC))
+    return format_utc(billing.start), format_utc(billing.end)
 
 
 @lru_cache(maxsize=4096)
@@ -105,12 +113,20 @@ def allocate(total: Decimal, weights: dict[TokenType, Decimal]) -> dict[TokenTyp
     positive = {t: w for t, w in weights.items() if w > 0}
     if not positive:
         raise ValueError("allocate() needs at least one positive weight")
-    weight_sum = sum(positive.values(), Decimal(0))
-    with localcontext() as ctx:
-        ctx.prec = 80
-        shares = {t: (total * w / weight_sum).quantize(ALLOCATION_QUANTUM, ROUND_HALF_EVEN) for t, w in positive.items()}
-        largest = max(positive, key=lambda t: (positive[t], -TOKEN_TYPES.index(t)))
-        shares[largest] = total - sum((s for t, s in shares.items() if t is not largest), Decimal(0))
+    if len(positive) == 1:
+        return {t: total for t in positive}
+    ctx = _ALLOCATION_CONTEXT
+    weight_sum = Decimal(0)
+    for weight in positive.values():
+        weight_sum = ctx.add(weight_sum, weight)
+    shares = {t: ctx.divide(ctx.multiply(total, w), weight_sum).quantize(ALLOCATION_QUANTUM, context=ctx)
+              for t, w in positive.items()}  # fmt: skip
+    largest = max(positive, key=lambda t: (positive[t], -TOKEN_TYPES.index(t)))
+    others = Decimal(0)
+    for token_type, share in shares.items():
+        if token_type is not largest:
+            others = ctx.add(others, share)
+    shares[largest] = ctx.subtract(total, others)
     return shares
 
 

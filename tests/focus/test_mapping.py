@@ -11,7 +11,12 @@ import pytest
 from llm_cost.aggregate import Aggregator
 from llm_cost.focus.checks import check_row
 from llm_cost.focus.columns import columns_for
-from llm_cost.focus.mapping import RESERVED_TAG_KEYS, allocate, format_decimal, map_group
+from llm_cost.focus.mapping import (
+    RESERVED_TAG_KEYS,
+    allocate,
+    format_decimal,
+    map_group,
+)
 from llm_cost.records import Pricing, TokenCounts, TokenType, UnitPrices, UsageRecord
 
 DAY = datetime(2026, 10, 5, tzinfo=UTC)

@@ -14,7 +14,12 @@ import tiktoken.load
 from typer.testing import CliRunner
 
 from llm_cost.cli import app
-from llm_cost.sources.init_manifest import PROMPT_SUFFIXES, find_prompt_files, render_manifest, write_manifest
+from llm_cost.sources.init_manifest import (
+    PROMPT_SUFFIXES,
+    find_prompt_files,
+    render_manifest,
+    write_manifest,
+)
 from llm_cost.sources.manifest import load_manifest
 
 

@@ -12,15 +12,20 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
-from functools import partial
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from llm_cost.errors import SourceError
 from llm_cost.records import TokenCounts, UsageRecord
 from llm_cost.sources.litellm.client import LiteLLMClient, version_tuple
 from llm_cost.sources.litellm.lookups import Lookups
-from llm_cost.sources.litellm.spend_logs import HEALTH_CHECK_KEYS, MASTER_KEY_LITERAL, PullStats, token_counts
+from llm_cost.sources.litellm.spend_logs import (
+    HEALTH_CHECK_KEYS,
+    MASTER_KEY_LITERAL,
+    PullStats,
+    token_counts,
+)
 from llm_cost.window import Window
 
 PAGE_SIZE = 1000

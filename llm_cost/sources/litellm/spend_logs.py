@@ -15,8 +15,9 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from functools import partial
 from decimal import Decimal
+from functools import partial
+from sys import intern
 from typing import Any
 
 import msgspec
@@ -184,7 +185,9 @@ def _int(value: Any) -> int:
 
 
 def _text(value: Any) -> str | None:
-    return str(value) if value not in (None, "", "None") else None
+    """A dimension's text, interned: the same few providers, models, keys and teams repeat on every row, and
+    thousands of groups would otherwise each keep their own copies."""
+    return intern(str(value)) if value not in (None, "", "None") else None
 
 
 def parse_tags(raw: Any, tag_keys: frozenset[str] | None, keep_user_agent: bool) -> dict[str, str]:
@@ -205,7 +208,7 @@ def parse_tags(raw: Any, tag_keys: frozenset[str] | None, keep_user_agent: bool)
             continue
         if tag_keys is not None and key not in tag_keys:
             continue
-        tags[key] = value
+        tags[intern(key)] = intern(value)
     return tags
 
 
@@ -264,7 +267,7 @@ def parse_spend_row(row: SpendRow, options: RowOptions, source: str) -> UsageRec
     except (ValueError, TypeError, ArithmeticError) as exc:
         raise SourceError(f"unexpected spend-log row from LiteLLM ({type(exc).__name__}: {exc}); "
                           f"request_id={str(row.request_id)[:60]!r}") from None  # fmt: skip
-    api_key = str(row.api_key or "")
+    api_key = intern(str(row.api_key or ""))
     if api_key in HEALTH_CHECK_KEYS and not options.include_health_checks:
         return None
     metadata = read_metadata(row.metadata)
@@ -487,8 +490,11 @@ def spend_log_records(client: LiteLLMClient, window: Window, stats: PullStats, o
                       *, version: str | None) -> Iterator[UsageRecord]:  # fmt: skip
     """Every request in the window as a record, health checks excluded unless asked for."""
     reader = SpendLogsReader(client, stats, version=version, exclude_health_checks=not options.include_health_checks)
+    source = ""
     for row in reader.rows(window):
-        record = parse_spend_row(row, options, f"litellm:{stats.endpoint}")
+        if not source.endswith(stats.endpoint):
+            source = f"litellm:{stats.endpoint}"
+        record = parse_spend_row(row, options, source)
         if record is None:
             stats.health_checks += 1
             continue

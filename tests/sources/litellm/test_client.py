@@ -8,7 +8,12 @@ import respx
 
 from llm_cost.errors import ConfigError, SourceError
 from llm_cost.pricing import PriceBook
-from llm_cost.sources.litellm.client import EndpointMissing, LiteLLMClient, parse_error, version_tuple
+from llm_cost.sources.litellm.client import (
+    EndpointMissing,
+    LiteLLMClient,
+    parse_error,
+    version_tuple,
+)
 from llm_cost.sources.litellm.lookups import Lookups
 
 BASE = "http://proxy.test"

@@ -18,11 +18,11 @@ from llm_cost.records import TokenType
 from llm_cost.sources.litellm.client import LiteLLMClient
 from llm_cost.sources.litellm.spend_logs import (
     HEALTH_CHECK_KEY,
+    PAGE_DECODER,
     PullStats,
     RowOptions,
     SpendLogsReader,
     SpendRow,
-    PAGE_DECODER,
     parse_spend_row,
     parse_tags,
     parse_time,
