@@ -27,10 +27,11 @@ class TokenType(StrEnum):
 TOKEN_TYPES: tuple[TokenType, ...] = tuple(TokenType)
 
 
-@dataclass(slots=True, frozen=True)
+@dataclass(slots=True)
 class TokenCounts:
     """Token counts by type. `input` excludes cache reads and cache writes; `reasoning` is informational
-    (providers bill it as output, so it is already inside `output`)."""
+    (providers bill it as output, so it is already inside `output`). Treated as immutable (`+` makes a new one);
+    not frozen, because a frozen dataclass costs a microsecond more per request to build."""
 
     input: int = 0
     output: int = 0

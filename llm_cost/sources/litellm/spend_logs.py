@@ -187,6 +187,8 @@ def _int(value: Any) -> int:
 def _text(value: Any) -> str | None:
     """A dimension's text, interned: the same few providers, models, keys and teams repeat on every row, and
     thousands of groups would otherwise each keep their own copies."""
+    if value.__class__ is str:
+        return intern(value) if value and value != "None" else None
     return intern(str(value)) if value not in (None, "", "None") else None
 
 
@@ -235,6 +237,8 @@ def _cost_components(breakdown: Any) -> dict[TokenType, Decimal] | None:
 
 def token_counts(prompt: int, completion: int, usage: dict[str, Any]) -> TokenCounts:
     """Split LiteLLM's prompt tokens (which include cached tokens) into uncached input, cache reads and writes."""
+    if not usage:
+        return TokenCounts(input=max(prompt, 0), output=completion)
     details = usage.get("prompt_tokens_details") if isinstance(usage.get("prompt_tokens_details"), dict) else {}
     cache_read = _int(usage.get("cache_read_input_tokens")) or _int((details or {}).get("cached_tokens"))
     cache_write = _int(usage.get("cache_creation_input_tokens"))
