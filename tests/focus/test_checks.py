@@ -115,3 +115,15 @@ def test_rows_must_reconcile_with_the_records_total(monkeypatch: pytest.MonkeyPa
     monkeypatch.setattr(pipeline.Aggregator, "add", losing_add)
     with pytest.raises(VerificationError, match="the rows sum to 0.5, the source records to 0.51"):
         pipeline.write_rows(records, prices=PriceBook(), columns=COLUMNS, sinks=[])
+
+
+def test_remembered_values_never_hide_a_bad_row(row: dict[str, str | None]) -> None:
+    """Repeated column combinations are checked once; a change in any of them is checked again."""
+    checker = RowChecker(COLUMNS)
+    for _ in range(3):
+        checker.check(dict(row))
+    bad = dict(row, BillingCurrency="usd")
+    with pytest.raises(VerificationError, match="BillingCurrency='usd' is not an ISO 4217 code"):
+        checker.check(bad)
+    missing = {k: v for k, v in row.items() if k != "ServiceName"}
+    assert any("ServiceName is null" in p for p in checker.problems(missing))

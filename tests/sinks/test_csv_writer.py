@@ -74,3 +74,22 @@ def test_bad_output_paths(tmp_path: Path) -> None:
         check_output_path(str(tmp_path))
     check_output_path("-")
     check_output_path(None)
+
+
+def test_same_bytes_as_csv_writer_except_a_lone_cr_is_quoted() -> None:
+    """The hand-written escaper matches csv.writer (QUOTE_MINIMAL, LF) value for value, and round-trips."""
+    values = ["plain", "", None, "a,b", 'say "hi"', "line\nbreak", " spaced ", "Équipe ☃", "{\"k\":1}", "-0.5",
+              "cr\ronly"]  # fmt: skip
+    rows = [{"A": a, "B": b, "C": c} for a in values for b in values[:4] for c in values[-4:]]
+    out = io.BytesIO()
+    with CsvSink("-", COLUMNS, stdout=out) as sink:
+        for row in rows:
+            sink.write(row)
+    expected = io.StringIO(newline="")
+    writer = csv.writer(expected, lineterminator="\n")
+    writer.writerow(COLUMNS)
+    writer.writerows([[r[c] for c in COLUMNS] for r in rows])
+    ours = out.getvalue().decode("utf-8")
+    assert ours.replace('"cr\ronly"', "cr\ronly") == expected.getvalue()  # csv.writer leaves a lone CR unquoted
+    parsed = list(csv.reader(io.StringIO(ours, newline="")))
+    assert parsed[1:] == [[r[c] or "" for c in COLUMNS] for r in rows]

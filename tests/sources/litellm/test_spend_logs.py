@@ -184,3 +184,52 @@ def test_v2_sends_plain_utc_dates_sorted_ascending() -> None:
     assert params["start_date"] == "2025-06-01 00:00:00" and params["end_date"] == "2025-06-02 00:00:00"
     assert params["sort_by"] == "startTime" and params["sort_order"] == "asc" and params["page_size"] == "1000"
     assert "timezone" not in params
+
+
+@pytest.mark.parametrize(
+    ("metadata", "alias"),
+    [({"user_api_key_alias": "k"}, "k"), ('{"user_api_key_alias": "k"}', "k"), ("None", None), ("null", None),
+     ("", None), ("{not json", None), (["a"], None), (7, None), (None, None)],
+)  # fmt: skip
+def test_metadata_in_every_shape(metadata: Any, alias: str | None) -> None:
+    record = parse_spend_row(_wire(_row(1, "2025-06-01T00:00:00+00:00", metadata=metadata)), RowOptions(), "t")
+    assert record is not None and record.key_alias == alias
+    assert record.cost == Decimal("0.000675")  # the row itself is unaffected
+
+
+@pytest.mark.parametrize(
+    ("spend", "cost"),
+    [(0.000675, "0.000675"), ("0.5", "0.5"), (3, "3"), (None, "0"), (1e-7, "1E-7"),
+     (Decimal("0.1000000000000000055511151231257827"), "0.1000000000000000055511151231257827")],
+)  # fmt: skip
+def test_spend_is_the_exact_decimal_of_its_text(spend: Any, cost: str) -> None:
+    body = json.dumps({"data": [_row(1, "2025-06-01T00:00:00+00:00", spend="SPEND")]})
+    text = str(spend) if isinstance(spend, Decimal) else json.dumps(spend)
+    row = PAGE_DECODER.decode(body.replace('"SPEND"', text)).data[0]
+    record = parse_spend_row(row, RowOptions(), "t")
+    assert record is not None and record.cost == Decimal(cost)
+
+
+@pytest.mark.parametrize("tags", [["env:prod", "User-Agent: x"], '["env:prod", "User-Agent: x"]', "not json", None, 5])
+def test_request_tags_as_list_string_or_junk(tags: Any) -> None:
+    record = parse_spend_row(_wire(_row(1, "2025-06-01T00:00:00+00:00", request_tags=tags)), RowOptions(), "t")
+    assert record is not None
+    assert record.tags == ({"env": "prod"} if isinstance(tags, list) or (isinstance(tags, str) and "[" in tags) else {})
+
+
+@respx.mock
+@pytest.mark.parametrize(
+    ("body", "fragment"),
+    [({"data": [1]}, "unexpected response from /spend/logs/v2"), ({"rows": []}, "unexpected response"),
+     ([], "unexpected response")],
+)  # fmt: skip
+def test_a_page_of_the_wrong_shape_is_a_source_error(body: Any, fragment: str) -> None:
+    respx.get(f"{BASE}/spend/logs/v2").mock(return_value=httpx.Response(200, json=body))
+    with pytest.raises(SourceError, match=fragment):
+        list(SpendLogsReader(_client(), PullStats(), version="1.109.1").rows(DAY))
+
+
+def test_page_totals_of_odd_types_are_ignored() -> None:
+    page = PAGE_DECODER.decode(json.dumps({"data": [], "total": True, "total_is_capped": "yes"}))
+    assert page.counted() == (None, False)
+    assert PAGE_DECODER.decode(json.dumps({"data": [], "total": 10000})).counted() == (10000, True)
