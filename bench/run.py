@@ -6,7 +6,7 @@
 
 Per size: generate the data in a server process (bench/server.py), measure the fetch-and-parse floor, run the real
 CLI under /usr/bin/time -v, check its total BilledCost against the generated truth (exact Decimal), and time the
-FOCUS mapping + CSV writing alone (`pipeline.write_rows` into `CsvSink`) in a child process. See bench/README.md.
+FOCUS mapping + CSV writing alone (`pipeline.write_partitions` into `CsvSink`) in a child process. See bench/README.md.
 """
 
 from __future__ import annotations

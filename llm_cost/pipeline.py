@@ -19,7 +19,7 @@ from llm_cost.errors import ConfigError, VerificationError
 from llm_cost.focus.checks import RowChecker, check_group_total
 from llm_cost.focus.mapping import FocusRow, map_group
 from llm_cost.pricing import PriceBook
-from llm_cost.records import Pricing, UsageRecord
+from llm_cost.records import UsageRecord
 from llm_cost.settings import ExportSettings
 from llm_cost.sources.litellm.client import LiteLLMClient
 from llm_cost.sources.litellm.daily_activity import daily_activity_partitions
@@ -93,19 +93,12 @@ def write_partitions(
     checker = RowChecker(columns)
     records = groups = rows = 0
     total = records_cost = Decimal(0)
-    pricing_of: dict[tuple[str, str, datetime], Pricing] = {}
     for aggregator in _aggregated(partitions, grain, concurrency):
         records += aggregator.records
         records_cost += aggregator.records_cost
         for group in aggregator.drain():
             groups += 1
-            pricing = group.pricing
-            if pricing is None:
-                key = (group.model, group.provider, group.period_start)
-                if (pricing := pricing_of.get(key)) is None:
-                    if len(pricing_of) > 10_000:
-                        pricing_of.clear()
-                    pricing = pricing_of[key] = prices.pricing(group.model, group.provider, group.period_start)
+            pricing = group.pricing or prices.pricing(group.model, group.provider, group.period_start)
             group_rows = map_group(group, pricing, split_tokens=split_tokens)
             total += check_group_total(group_rows, group.cost, f"{group.model} {group.period_start:%Y-%m-%d}")
             for row in group_rows:

@@ -6,15 +6,18 @@ so yesterday's export does not change when a price changes today.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
+from typing import TypeVar
 
 from genai_prices import data_snapshot
 from genai_prices.types import TieredPrices
 
 from llm_cost.records import Pricing, TokenType, UnitPrices
+
+T = TypeVar("T")
 
 _PRICE_KEYS = {
     TokenType.INPUT: "input_mtok",
@@ -41,8 +44,8 @@ class PriceBook:
         self._snapshot = data_snapshot.get_snapshot()
         self._matches: dict[tuple[str, str | None], tuple[object, object] | None] = {}
         # Built once per genai-prices price entry and per model: every group of a model shares the same objects.
-        self._unit_prices: dict[tuple[int, int], tuple[object, tuple[UnitPrices, str]]] = {}
-        self._pricings: dict[tuple[str, int], tuple[tuple[UnitPrices, str] | None, Pricing]] = {}
+        self._unit_prices: dict[tuple[int, object], tuple[object, tuple[UnitPrices, str]]] = {}
+        self._pricings: dict[tuple[int, object], tuple[object, Pricing]] = {}
 
     def has_override(self, model: str) -> bool:
         """True when the user priced this model explicitly."""
@@ -99,13 +102,8 @@ class PriceBook:
             return None
         _, info = found
         model_price = info.get_prices(at)  # type: ignore[attr-defined]
-        key = (id(model_price), input_tokens_per_request)
-        cached = self._unit_prices.get(key)
-        if cached is not None and cached[0] is model_price:
-            return cached[1]
-        listed = self._list_prices(model_price, input_tokens_per_request)
-        self._unit_prices[key] = (model_price, listed)
-        return listed
+        return _per_object(self._unit_prices, model_price, input_tokens_per_request,
+                           lambda: self._list_prices(model_price, input_tokens_per_request))  # fmt: skip
 
     @staticmethod
     def _list_prices(model_price: object, input_tokens_per_request: int) -> tuple[UnitPrices, str]:
@@ -137,13 +135,8 @@ class PriceBook:
         """List and contracted prices for a model at a moment. An override is the contracted price, and also the
         list price when genai-prices has none. Missing override fields fall back to the list price."""
         listed = self.list_prices(model, provider, at, input_tokens_per_request)
-        key = (model, id(listed))  # `listed` is one of the cached objects (or None), so its identity is its value
-        known = self._pricings.get(key)
-        if known is not None and known[0] is listed:
-            return known[1]
-        pricing = self._pricing(model, listed)
-        self._pricings[key] = (listed, pricing)
-        return pricing
+        # `listed` is one of list_prices' remembered objects (or None), so its identity stands for its value.
+        return _per_object(self._pricings, listed, model, lambda: self._pricing(model, listed))
 
     def _pricing(self, model: str, listed: tuple[UnitPrices, str] | None) -> Pricing:
         list_prices, tier = listed if listed else (None, "standard")
@@ -160,3 +153,16 @@ class PriceBook:
     def knows(self, model: str, provider: str | None = None) -> bool:
         """True when the model can be priced: an override or a genai-prices match."""
         return self.has_override(model) or self._find(model, provider) is not None
+
+
+def _per_object(store: dict[tuple[int, object], tuple[object, T]], anchor: object, extra: object,
+                build: Callable[[], T]) -> T:  # fmt: skip
+    """`build()`, remembered per (identity of `anchor`, `extra`). The anchor is kept with the value, so its id
+    cannot be reused by another object while the entry lives."""
+    key = (id(anchor), extra)
+    hit = store.get(key)
+    if hit is not None and hit[0] is anchor:
+        return hit[1]
+    value = build()
+    store[key] = (anchor, value)
+    return value
