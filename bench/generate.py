@@ -29,10 +29,11 @@ from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
+from decimal import Decimal, getcontext
 
 DAY_MS = 86_400_000
 D = Decimal
+getcontext().prec = 200  # the truth must not round (Decimal keeps 28 digits by default); run.py and server.py import this
 
 
 @dataclass(frozen=True)

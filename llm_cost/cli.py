@@ -12,6 +12,7 @@ import typer
 from llm_cost import __version__
 from llm_cost.focus.mapping import format_decimal
 from llm_cost.output import Output, handle_errors
+from llm_cost.records import exact_money
 from llm_cost.runs import (
     UploadJob,
     build_upload_jobs,
@@ -78,6 +79,7 @@ def main_options(
     verbose: Annotated[bool, typer.Option("-v", "--verbose", help="More detail on stderr.")] = False,
 ) -> None:
     """llm-cost turns LLM usage into FOCUS cost data. Data goes to stdout or -o; messages go to stderr."""
+    exact_money()  # before any source, sink or upload adds money
     ctx.obj = Output.stderr(quiet=quiet, verbose=verbose, debug=debug)
 
 

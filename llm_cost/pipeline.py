@@ -19,7 +19,7 @@ from llm_cost.errors import ConfigError, VerificationError
 from llm_cost.focus.checks import RowChecker, check_group_total
 from llm_cost.focus.mapping import FocusRow, map_group
 from llm_cost.pricing import PriceBook
-from llm_cost.records import UsageRecord
+from llm_cost.records import UsageRecord, exact_money
 from llm_cost.settings import ExportSettings
 from llm_cost.sources.litellm.client import LiteLLMClient
 from llm_cost.sources.litellm.daily_activity import daily_activity_partitions
@@ -90,6 +90,7 @@ def write_partitions(
     Each group's rows must sum exactly to its cost, and all rows to the records' total; a mismatch raises
     VerificationError (exit 6) before the sinks commit anything.
     """
+    exact_money()
     checker = RowChecker(columns)
     records = groups = rows = 0
     total = records_cost = Decimal(0)
@@ -126,6 +127,7 @@ def _aggregated(partitions: Iterable[Partition], grain: Grain, concurrency: int)
     stop = threading.Event()
 
     def fold(partition: Partition) -> Aggregator:
+        exact_money()  # a worker thread has its own Decimal context
         aggregator = Aggregator(grain)
         for record in partition():
             if stop.is_set():

@@ -6,6 +6,7 @@ into rows. Nothing here knows about FOCUS, LiteLLM or manifests.
 
 from __future__ import annotations
 
+import decimal
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -13,6 +14,18 @@ from enum import StrEnum
 from typing import Literal
 
 CostSource = Literal["reported", "estimated"]
+
+# Decimal's default context keeps 28 significant digits and rounds silently beyond them: a day of spends such as
+# 1.6499999999999997e-10 (26 decimal places) summed into thousands of dollars needs more. Money arithmetic runs with
+# this many digits instead, so sums are exact; every division in llm-cost terminates or has its own context.
+MONEY_DIGITS = 200
+
+
+def exact_money() -> None:
+    """Give this thread (and threads started later) a Decimal context wide enough that money never rounds."""
+    decimal.DefaultContext.prec = max(decimal.DefaultContext.prec, MONEY_DIGITS)
+    context = decimal.getcontext()
+    context.prec = max(context.prec, MONEY_DIGITS)
 
 
 class TokenType(StrEnum):

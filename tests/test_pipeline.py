@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
+from decimal import Decimal, localcontext
 
 import pytest
 
@@ -70,3 +70,19 @@ def test_a_failing_partition_stops_the_run() -> None:
         write_partitions((day(i) for i in range(20)), prices=PriceBook(), columns=COLUMNS, sinks=[Rows()],
                          concurrency=3)  # fmt: skip
     assert len(started) <= 5  # at most the days in flight when the failure was seen
+
+
+def test_money_sums_are_exact_beyond_28_digits() -> None:
+    """Decimal's default context keeps 28 digits; a day of spends with long fractions must not be rounded."""
+    spends = [Decimal("123456.123456789012345678901234567"), Decimal("0.000000000000000000000000000001"),
+              Decimal("98765.1")]  # fmt: skip
+    records = [UsageRecord(DAY0, DAY0 + timedelta(seconds=1), "openai", "gpt-4o", spend,
+                           tokens=TokenCounts(input=10 + i, output=3)) for i, spend in enumerate(spends)]  # fmt: skip
+    for concurrency in (1, 2):
+        sink = Rows()
+        result = write_partitions([lambda: records], prices=PriceBook(), columns=COLUMNS, sinks=[sink],
+                                  concurrency=concurrency)  # fmt: skip
+        exact = Decimal("222221.223456789012345678901234567001")
+        assert result.total_cost == exact
+        with localcontext(prec=100):  # the test's own sum must not round either
+            assert sum((Decimal(r["BilledCost"]) for r in sink.rows), Decimal(0)) == exact
