@@ -151,8 +151,8 @@ def billed_total(path: Path) -> tuple[Decimal, int]:
 
 
 def mapping_child(requests: int, days: int, seed: int, grain: str) -> None:
-    """In a child process: build UsageRecords (untimed), then time write_partitions (one partition per day, as the
-    export runs) into a CsvSink. Prints JSON."""
+    """In a child process: build UsageRecords (untimed), then time write_partitions (one partition per day, per
+    hour at finer grains, as the export runs) into a CsvSink. Prints JSON."""
     from llm_cost.focus.columns import columns_for
     from llm_cost.pipeline import write_partitions
     from llm_cost.pricing import PriceBook
@@ -175,7 +175,8 @@ def mapping_child(requests: int, days: int, seed: int, grain: str) -> None:
         if record.provider not in names:
             names[record.provider] = prices.provider_name(record.provider)
         record.provider_name = names[record.provider]
-        by_day.setdefault(record.period_start.date().isoformat(), []).append(record)
+        slice_of = record.period_start if grain != "day" else record.period_start.date()  # as the source partitions
+        by_day.setdefault(slice_of.isoformat()[:13], []).append(record)
     build = time.perf_counter() - t0
     rss_records = _current_rss_mb()
     columns = columns_for("focus", "1.2")

@@ -110,7 +110,7 @@ HealthOpt = Annotated[bool | None, typer.Option("--include-health-checks", help=
 ReconcileOpt = Annotated[bool | None, typer.Option("--reconcile", help="Also pull the other endpoint and compare spend per day and model; exit 6 on a difference.")]
 ToleranceOpt = Annotated[str | None, typer.Option("--tolerance", envvar="LLM_COST_TOLERANCE", help="Allowed --reconcile difference in USD. [default: 0.01]")]
 TolerancePctOpt = Annotated[str | None, typer.Option("--tolerance-pct", envvar="LLM_COST_TOLERANCE_PCT", help="Allowed --reconcile difference in percent (the larger allowance wins). [default: 0.1]")]
-ConcurrencyOpt = Annotated[int | None, typer.Option("--concurrency", envvar="LLM_COST_CONCURRENCY", help="UTC days of a LiteLLM pull fetched at once (1-16). [default: 4]")]
+ConcurrencyOpt = Annotated[int | None, typer.Option("--concurrency", envvar="LLM_COST_CONCURRENCY", help="UTC days of a LiteLLM pull (hours at spend-logs hour/request grain) fetched at once (1-16). [default: 4]")]
 
 SETTING_NAMES = frozenset(ExportSettings.model_fields)
 

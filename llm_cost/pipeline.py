@@ -200,7 +200,7 @@ def open_source(settings: ExportSettings, warn: Warn, *, now: datetime | None = 
 
 def _litellm_partitions(mode: str, client: LiteLLMClient, window: Window, stats: PullStats, lookups: Lookups,
                         settings: ExportSettings, key: str | None) -> Iterator[Partition]:  # fmt: skip
-    """One partition per UTC day of the window, from the chosen endpoint."""
+    """One partition per UTC day of the window (per hour at finer grains of spend-logs), from the chosen endpoint."""
     if mode == "daily-activity":
         return daily_activity_partitions(client, window, stats, lookups, version=stats.version,
                                          include_health_checks=settings.include_health_checks)  # fmt: skip
@@ -219,8 +219,9 @@ def _litellm_partitions(mode: str, client: LiteLLMClient, window: Window, stats:
             record.provider_name = name
             yield record
 
-    return (partial(lambda day: named(day()), day)
-            for day in spend_log_partitions(client, window, stats, options, version=stats.version))  # fmt: skip
+    return (partial(lambda part: named(part()), part)
+            for part in spend_log_partitions(client, window, stats, options, version=stats.version,
+                                             grain=settings.granularity))  # fmt: skip
 
 
 def reconcile(source: SourceRun, settings: ExportSettings, tapped: SpendTap) -> list[Difference]:

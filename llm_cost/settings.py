@@ -50,7 +50,7 @@ class ExportSettings(BaseModel):
     reconcile: bool = False
     tolerance: Decimal = Decimal("0.01")
     tolerance_pct: Decimal = Decimal("0.1")
-    # UTC days of a LiteLLM pull fetched at once (each day is an independent window).
+    # Slices of a LiteLLM pull fetched at once (UTC days; hours at spend-logs hour/request grain).
     concurrency: int = Field(default=4, ge=1, le=MAX_CONCURRENCY)
 
 

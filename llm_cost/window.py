@@ -40,6 +40,14 @@ class Window:
             yield Window(cursor, min(next_midnight, self.end))
             cursor = next_midnight
 
+    def hours(self) -> Iterator[Window]:
+        """Split into UTC clock hours (the first and last may be partial)."""
+        cursor = self.start
+        while cursor < self.end:
+            next_hour = cursor.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+            yield Window(cursor, min(next_hour, self.end))
+            cursor = next_hour
+
     def is_whole_day(self) -> bool:
         """True when the window is exactly one UTC calendar day."""
         return self == day_window(self.start.date())

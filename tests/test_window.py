@@ -344,3 +344,9 @@ def test_billing_month() -> None:
 
 def test_billing_month_uses_the_utc_month_of_a_non_utc_moment() -> None:
     assert billing_month(datetime(2025, 6, 30, 23, 30, tzinfo=MINUS_2)) == Window(utc(2025, 7, 1), utc(2025, 8, 1))
+
+
+def test_hours_split_a_window_on_clock_hours() -> None:
+    start = datetime(2026, 11, 2, 22, 30, tzinfo=UTC)
+    hours = list(Window(start, start + timedelta(hours=2)).hours())
+    assert [(h.start.hour, h.start.minute, h.end.hour, h.end.minute) for h in hours] == [(22, 30, 23, 0), (23, 0, 0, 0), (0, 0, 0, 30)]

@@ -510,11 +510,17 @@ def spend_log_records(client: LiteLLMClient, window: Window, stats: PullStats, o
 
 
 def spend_log_partitions(client: LiteLLMClient, window: Window, stats: PullStats, options: RowOptions,
-                         *, version: str | None) -> Iterator[Callable[[], Iterator[UsageRecord]]]:  # fmt: skip
+                         *, version: str | None, grain: str = "day") -> Iterator[Callable[[], Iterator[UsageRecord]]]:  # fmt: skip
     """The window's records as one partition per UTC day, each read with its own reader and counted into
-    `stats` when done, so the days can be fetched concurrently."""
-    for day in window.days():
-        yield partial(_partition, client, day, stats, options, version)
+    `stats` when done, so the days can be fetched concurrently.
+
+    At hour and request grain the partitions are clock hours, so memory holds an hour of groups (at request grain
+    a group is a request) rather than a day; each costs at most one more short page. Not on proxies that may only
+    have the legacy endpoint, which reads whole dates."""
+    parsed = version_tuple(version)
+    by_hour = grain != "day" and parsed is not None and parsed >= (1, 80, 8)
+    for piece in window.hours() if by_hour else window.days():
+        yield partial(_partition, client, piece, stats, options, version)
 
 
 def _partition(client: LiteLLMClient, day: Window, stats: PullStats, options: RowOptions,

@@ -26,8 +26,9 @@ from llm_cost.sources.litellm.spend_logs import (
     parse_spend_row,
     parse_tags,
     parse_time,
+    spend_log_partitions,
 )
-from llm_cost.window import day_window
+from llm_cost.window import Window, day_window
 
 BASE = "http://proxy.test"
 KEY = "sk-master-secret-1234"
@@ -233,3 +234,14 @@ def test_page_totals_of_odd_types_are_ignored() -> None:
     page = PAGE_DECODER.decode(json.dumps({"data": [], "total": True, "total_is_capped": "yes"}))
     assert page.counted() == (None, False)
     assert PAGE_DECODER.decode(json.dumps({"data": [], "total": 10000})).counted() == (10000, True)
+
+
+@pytest.mark.parametrize(
+    ("version", "grain", "count"),
+    [("1.109.1", "day", 2), ("1.109.1", "hour", 48), ("1.109.1", "request", 48), ("1.74.0", "request", 2),
+     (None, "request", 2)],
+)  # fmt: skip
+def test_finer_grains_read_an_hour_at_a_time_where_v2_exists(version: str | None, grain: str, count: int) -> None:
+    window = Window(DAY.start, DAY.end + timedelta(days=1))
+    parts = list(spend_log_partitions(_client(), window, PullStats(), RowOptions(), version=version, grain=grain))
+    assert len(parts) == count  # partitions are lazy: nothing is fetched here
