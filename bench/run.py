@@ -168,7 +168,7 @@ def mapping_child(requests: int, days: int, seed: int, grain: str) -> None:
     names: dict[str, str] = {}
     rss0 = _current_rss_mb()
     t0 = time.perf_counter()
-    by_day: dict[str, list] = {}
+    slices: dict[str, list] = {}
     for _, raw, _ in iter_rows(Spec(requests, days, seed=seed)):
         record = parse_spend_row(PAGE_DECODER.decode(b'{"data":[' + raw + b"]}").data[0], options,
                                  "litellm:/spend/logs/v2")  # fmt: skip
@@ -176,14 +176,14 @@ def mapping_child(requests: int, days: int, seed: int, grain: str) -> None:
             names[record.provider] = prices.provider_name(record.provider)
         record.provider_name = names[record.provider]
         slice_of = record.period_start if grain != "day" else record.period_start.date()  # as the source partitions
-        by_day.setdefault(slice_of.isoformat()[:13], []).append(record)
+        slices.setdefault(slice_of.isoformat()[:13], []).append(record)
     build = time.perf_counter() - t0
     rss_records = _current_rss_mb()
     columns = columns_for("focus", "1.2")
     with tempfile.TemporaryDirectory() as tmp:
         t1 = time.perf_counter()
         with CsvSink(str(Path(tmp) / "out.csv"), columns) as sink:
-            result = write_partitions([lambda day=day: by_day[day] for day in sorted(by_day)], prices=prices,
+            result = write_partitions([lambda key=key: slices[key] for key in sorted(slices)], prices=prices,
                                       columns=columns, sinks=[sink], grain=grain)  # fmt: skip
         write = time.perf_counter() - t1
     print(json.dumps({"grain": grain, "records": result.records, "rows": result.rows, "groups": result.groups,

@@ -127,7 +127,6 @@ def _aggregated(partitions: Iterable[Partition], grain: Grain, concurrency: int)
     stop = threading.Event()
 
     def fold(partition: Partition) -> Aggregator:
-        exact_money()  # a worker thread has its own Decimal context
         aggregator = Aggregator(grain)
         for record in partition():
             if stop.is_set():

@@ -6,7 +6,6 @@ prefix on custom columns or decimal formatting. These checks run on every export
 
 from __future__ import annotations
 
-import operator
 import re
 from collections.abc import Callable, Iterable, Sequence
 from decimal import Decimal
@@ -21,6 +20,7 @@ from llm_cost.focus.columns import (
     DECIMAL_COLUMNS,
     JSON_COLUMNS,
     NOT_NULL,
+    values_of,
 )
 from llm_cost.focus.mapping import FocusRow
 
@@ -119,12 +119,12 @@ class RowChecker:
         present = set(self.columns)
         self.present = present
         self._not_null = sorted(present & NOT_NULL)
-        self._not_null_values = _values_of(self._not_null)
+        self._not_null_values = values_of(self._not_null)
         # Columns whose values repeat from row to row are checked together, once per distinct combination; the
         # rest (costs, quantities, Tags) are checked on every row.
         checked = [c for c in self.columns if c in _VALUE_CHECKS]
         self._repeated = [c for c in checked if c not in PER_ROW]
-        self._repeated_values = _values_of(self._repeated)
+        self._repeated_values = values_of(self._repeated)
         self._repeated_seen: set[tuple[str | None, ...]] = set()
         self._unique = [c for c in checked if c in PER_ROW]
         self._service = "ServiceSubcategory" in present and "ServiceCategory" in present
@@ -206,14 +206,6 @@ def _number(row: FocusRow, column: str, present: set[str]) -> Decimal | None:
     """A written decimal column's value, or None when it is absent, null or not a fixed-point decimal."""
     value = row.get(column) if column in present else None
     return Decimal(value) if value and DECIMAL_RE.match(value) else None
-
-
-def _values_of(columns: Sequence[str]) -> Callable[[FocusRow], tuple[str | None, ...]]:
-    """A C-speed getter of these columns' values as a tuple (KeyError for a missing column)."""
-    if len(columns) == 1:
-        only = columns[0]
-        return lambda row: (row[only],)
-    return operator.itemgetter(*columns) if columns else (lambda row: ())  # type: ignore[return-value]
 
 
 def _enum(column: str, value: str | None) -> list[str]:

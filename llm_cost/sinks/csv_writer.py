@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import io
-import operator
 import os
 import shutil
 import sys
@@ -18,6 +17,7 @@ from pathlib import Path
 from typing import IO, BinaryIO
 
 from llm_cost.errors import ConfigError
+from llm_cost.focus.columns import values_of
 from llm_cost.focus.mapping import FocusRow
 
 SPOOL_BYTES = 8 * 1024 * 1024
@@ -95,7 +95,7 @@ class CsvSink:
         self._text = io.TextIOWrapper(self._binary, encoding="utf-8", newline="", write_through=False)
         csv.writer(self._text, lineterminator="\n", quoting=csv.QUOTE_MINIMAL).writerow(self.columns)
         self._escaped = _Escaped()
-        self._values = operator.itemgetter(*self.columns)
+        self._values = values_of(self.columns)
         return self
 
     def write(self, row: FocusRow) -> None:
@@ -105,8 +105,6 @@ class CsvSink:
             values = self._values(row)
         except KeyError:
             values = tuple(row.get(c) for c in self.columns)
-        if len(self.columns) == 1:
-            values = (values,)
         self._text.write(",".join(map(self._escaped.__getitem__, values)) + "\n")
         self.rows += 1
 

@@ -156,7 +156,6 @@ def _day_records(client: LiteLLMClient, day: Window, stats: PullStats, lookups: 
     try:
         yield from _records(DailyActivityReader(client, part, version=version), day, part, lookups,
                             include_health_checks)  # fmt: skip
-        part.http_requests, part.retries = client.requests, client.retries
     finally:
         stats.absorb(part)
 

@@ -56,7 +56,7 @@ class PullStats:
     requeries: int = 0
     health_checks: int = 0
     master_key_requests: int = 0
-    http_requests: int = 0
+    http_requests: int = 0  # the client's counts, set when the run ends (partitions share one client)
     retries: int = 0
     notes: list[str] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
@@ -66,8 +66,6 @@ class PullStats:
         with self._lock:
             for name in _SUMMED:
                 setattr(self, name, getattr(self, name) + getattr(part, name))
-            self.http_requests = max(self.http_requests, part.http_requests)
-            self.retries = max(self.retries, part.retries)
             self.endpoint = part.endpoint or self.endpoint
             self.notes += [note for note in part.notes if note not in self.notes]
 
@@ -119,8 +117,8 @@ class SpendRow(msgspec.Struct):
     fraction as exact Decimals), `metadata` is kept as raw JSON until the row is parsed, the rest is skipped."""
 
     request_id: Any = None
-    startTime: Any = None  # noqa: N815 - LiteLLM's column name
-    endTime: Any = None  # noqa: N815
+    startTime: Any = None  # LiteLLM's column names
+    endTime: Any = None
     spend: Any = None
     api_key: Any = None
     prompt_tokens: Any = None
@@ -494,11 +492,8 @@ def spend_log_records(client: LiteLLMClient, window: Window, stats: PullStats, o
                       *, version: str | None) -> Iterator[UsageRecord]:  # fmt: skip
     """Every request in the window as a record, health checks excluded unless asked for."""
     reader = SpendLogsReader(client, stats, version=version, exclude_health_checks=not options.include_health_checks)
-    source = ""
     for row in reader.rows(window):
-        if not source.endswith(stats.endpoint):
-            source = f"litellm:{stats.endpoint}"
-        record = parse_spend_row(row, options, source)
+        record = parse_spend_row(row, options, intern(f"litellm:{stats.endpoint}"))
         if record is None:
             stats.health_checks += 1
             continue
@@ -506,7 +501,6 @@ def spend_log_records(client: LiteLLMClient, window: Window, stats: PullStats, o
         if record.system_tags.get("x-master-key"):
             stats.master_key_requests += 1
         yield record
-    stats.http_requests, stats.retries = client.requests, client.retries
 
 
 def spend_log_partitions(client: LiteLLMClient, window: Window, stats: PullStats, options: RowOptions,
