@@ -19,6 +19,9 @@ CostSource = Literal["reported", "estimated"]
 # 1.6499999999999997e-10 (26 decimal places) summed into thousands of dollars needs more. Money arithmetic runs with
 # this many digits instead, so sums are exact; every division in llm-cost terminates or has its own context.
 MONEY_DIGITS = 200
+# For pure code (mapping, checks) that must be exact whatever the calling thread's context: money is added,
+# multiplied and divided in this context, never rounded except by an explicit quantize.
+EXACT = decimal.Context(prec=MONEY_DIGITS, rounding=decimal.ROUND_HALF_EVEN)
 
 
 def exact_money() -> None:

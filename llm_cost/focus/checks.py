@@ -23,6 +23,7 @@ from llm_cost.focus.columns import (
     values_of,
 )
 from llm_cost.focus.mapping import FocusRow
+from llm_cost.records import EXACT
 
 DATETIME_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
 DECIMAL_RE = re.compile(r"^-?\d+\.\d+$")
@@ -188,8 +189,8 @@ def _check_semantics(row: FocusRow, present: set[str]) -> list[str]:
         if unit_price is None:
             continue
         cost = _number(row, cost_column, present)
-        if quantity is not None and cost is not None and unit_price * quantity != cost:
-            problems.append(f"{unit_price_column} x PricingQuantity = {unit_price * quantity} but {cost_column} = {cost}")
+        if quantity is not None and cost is not None and (product := EXACT.multiply(unit_price, quantity)) != cost:
+            problems.append(f"{unit_price_column} x PricingQuantity = {product} but {cost_column} = {cost}")
         if unit_price < 0:
             problems.append(f"{unit_price_column} is negative")
     for left, right in EQUALS:
@@ -245,7 +246,9 @@ _VALUE_CHECKS: dict[str, Callable[[str, str | None], list[str]]] = {
 
 def check_group_total(rows: Sequence[FocusRow], expected: Decimal, what: str) -> Decimal:
     """The BilledCost of a group's rows must sum exactly to the group's cost; returns that sum."""
-    total = sum((Decimal(r["BilledCost"] or "0") for r in rows), Decimal(0))
+    total = Decimal(0)
+    for row in rows:
+        total = EXACT.add(total, Decimal(row["BilledCost"] or "0"))
     if total != expected:
         raise VerificationError(f"FOCUS self-check failed: rows of {what} sum to {total}, not {expected}")
     return total

@@ -12,21 +12,20 @@ Rows are `dict[column, str | None]`, already formatted: decimals in fixed point 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from decimal import ROUND_HALF_EVEN, Context, Decimal
+from decimal import Decimal
+from collections.abc import Iterable
 from functools import lru_cache
 
 import msgspec
 
 from llm_cost.focus.columns import CUSTOM, FOCUS_1_2
-from llm_cost.records import TOKEN_TYPES, Pricing, TokenType, UsageGroup
+from llm_cost.records import EXACT, TOKEN_TYPES, Pricing, TokenType, UsageGroup
 from llm_cost.window import billing_month, format_utc
 
 FocusRow = dict[str, str | None]
 
 ONE_MILLION = Decimal(1_000_000)
 ALLOCATION_QUANTUM = Decimal("1e-12")
-# Wide enough that no share and no sum of shares is ever rounded except by the explicit quantize.
-_ALLOCATION_CONTEXT = Context(prec=80, rounding=ROUND_HALF_EVEN)
 PRICING_UNIT = "1000000 Tokens"
 SERVICE_CATEGORY = "AI and Machine Learning"
 SERVICE_SUBCATEGORY = "Generative AI"
@@ -51,7 +50,7 @@ RESERVED_TAG_KEYS: frozenset[str] = frozenset({
 
 def format_decimal(value: Decimal) -> str:
     """Fixed-point with a `.` and at least one decimal: `3.0`, `0.0000001`, never `3` or `1E-7`."""
-    text = format(value.normalize(), "f")
+    text = format(value.normalize(EXACT), "f")
     if text in ("-0", "-0.0"):
         text = "0"
     return text if "." in text else text + ".0"
@@ -108,34 +107,59 @@ def _sku_columns(model: str, token_type: TokenType, pricing: Pricing) -> dict[st
 
 
 def allocate(total: Decimal, weights: dict[TokenType, Decimal]) -> dict[TokenType, Decimal]:
-    """Split `total` in proportion to positive `weights`; the remainder of rounding goes to the largest weight
-    (the first in token-type order on a tie), so the shares sum to `total` exactly."""
+    """Split `total` across every key of `weights`, in proportion to the positive weights; a key whose weight is
+    zero or negative gets a zero share. The remainder of rounding goes to the largest weight (the first in
+    token-type order on a tie), so the shares sum to `total` exactly. Weights that already sum to `total` are the
+    shares themselves, unrounded."""
     positive = {t: w for t, w in weights.items() if w > 0}
     if not positive:
         raise ValueError("allocate() needs at least one positive weight")
+    shares = dict.fromkeys(weights, Decimal(0))
+    ctx = EXACT
+    weight_sum = _sum(positive.values())
+    if weight_sum == total:
+        shares.update(positive)
+        return shares
     if len(positive) == 1:
-        return {t: total for t in positive}
-    ctx = _ALLOCATION_CONTEXT
-    weight_sum = Decimal(0)
-    for weight in positive.values():
-        weight_sum = ctx.add(weight_sum, weight)
-    shares = {t: ctx.divide(ctx.multiply(total, w), weight_sum).quantize(ALLOCATION_QUANTUM, context=ctx)
-              for t, w in positive.items()}  # fmt: skip
+        shares.update(dict.fromkeys(positive, total))
+        return shares
+    for token_type, weight in positive.items():
+        shares[token_type] = ctx.divide(ctx.multiply(total, weight), weight_sum).quantize(ALLOCATION_QUANTUM, context=ctx)
     largest = max(positive, key=lambda t: (positive[t], -TOKEN_TYPES.index(t)))
     others = Decimal(0)
-    for token_type, share in shares.items():
+    for token_type in positive:
         if token_type is not largest:
-            others = ctx.add(others, share)
+            others = ctx.add(others, shares[token_type])
     shares[largest] = ctx.subtract(total, others)
     return shares
 
 
+def _sum(values: Iterable[Decimal]) -> Decimal:
+    """An exact sum, whatever the thread's Decimal context."""
+    total = Decimal(0)
+    for value in values:
+        total = EXACT.add(total, value)
+    return total
+
+
 def _weights(group: UsageGroup, pricing: Pricing, used: list[TokenType]) -> tuple[dict[TokenType, Decimal], str]:
-    """The allocation weights and their basis: the cost breakdown, the priced tokens, or the tokens."""
-    components = group.cost_components or {}
-    from_breakdown = {t: components.get(t, Decimal(0)) for t in used}
-    if any(w > 0 for w in from_breakdown.values()):
-        return from_breakdown, "cost-breakdown"
+    """The allocation weights of the used token types and their basis, the value of `x-cost-allocation`:
+
+    - `cost-breakdown`: LiteLLM's per-type costs, which add up to the cost exactly (they are the shares);
+    - `cost-breakdown-scaled`: those costs where they do not add up to the cost (a component for a type without
+      tokens, tool or other costs outside the token types, a breakdown larger than the spend): shares in
+      proportion to them;
+    - `unit-price`: no usable breakdown, so tokens x contracted unit prices;
+    - `tokens`: no breakdown and no price, so the token counts.
+
+    A breakdown that gives a used type nothing gives it a zero share; one that gives every used type nothing is
+    not usable."""
+    if group.cost_components is not None:
+        from_breakdown = {t: group.cost_components.get(t, Decimal(0)) for t in used}
+        if any(w > 0 for w in from_breakdown.values()):
+            components = group.cost_components.values()
+            exact = all(w >= 0 for w in components) and _sum(components) == _sum(from_breakdown.values()) == group.cost
+            return from_breakdown, "cost-breakdown" if exact else "cost-breakdown-scaled"
     prices = pricing.contracted
     if prices is not None:
         priced = {t: Decimal(group.tokens.get(t)) * (prices.get(t) or Decimal(0)) for t in used}
@@ -225,7 +249,7 @@ def map_group(group: UsageGroup, pricing: Pricing, *, split_tokens: bool = True)
     rows = []
     for token_type in used:
         tokens = group.tokens.get(token_type)
-        quantity = Decimal(tokens) / ONE_MILLION
+        quantity = EXACT.divide(Decimal(tokens), ONE_MILLION)
         billed = format_decimal(shares[token_type])
         row = base.copy()
         row.update(_sku_columns(group.model, token_type, pricing))
@@ -242,9 +266,9 @@ def map_group(group: UsageGroup, pricing: Pricing, *, split_tokens: bool = True)
         # List and contracted costs: unit price x quantity, exact, so the FOCUS cost identities hold. With no
         # known price the unit prices stay null and the costs equal the billed cost (Tags say so).
         list_price = pricing.list_prices.get(token_type) if pricing.list_prices else None
-        row["ListCost"] = billed if list_price is None else format_decimal(list_price * quantity)
+        row["ListCost"] = billed if list_price is None else format_decimal(EXACT.multiply(list_price, quantity))
         contracted = pricing.contracted.get(token_type) if pricing.contracted else None
-        row["ContractedCost"] = billed if contracted is None else format_decimal(contracted * quantity)
+        row["ContractedCost"] = billed if contracted is None else format_decimal(EXACT.multiply(contracted, quantity))
         rows.append(row)
     return rows
 
@@ -269,10 +293,10 @@ def _requests_row(group: UsageGroup, pricing: Pricing) -> FocusRow:
     )
     for prices, cost_col in ((pricing.list_prices, "ListCost"), (pricing.contracted, "ContractedCost")):
         priced = [
-            Decimal(group.tokens.get(t)) * p / ONE_MILLION
+            EXACT.divide(EXACT.multiply(Decimal(group.tokens.get(t)), p), ONE_MILLION)
             for t in TOKEN_TYPES
             if group.tokens.get(t) and prices and (p := prices.get(t)) is not None
         ]
         complete = prices is not None and all(prices.get(t) is not None for t in TOKEN_TYPES if group.tokens.get(t))
-        row[cost_col] = format_decimal(sum(priced, Decimal(0))) if priced and complete else row["BilledCost"]
+        row[cost_col] = format_decimal(_sum(priced)) if priced and complete else row["BilledCost"]
     return row

@@ -17,7 +17,7 @@ from llm_cost.focus.mapping import (
     format_decimal,
     map_group,
 )
-from llm_cost.records import Pricing, TokenCounts, TokenType, UnitPrices, UsageRecord
+from llm_cost.records import EXACT, Pricing, TokenCounts, TokenType, UnitPrices, UsageRecord
 
 DAY = datetime(2026, 10, 5, tzinfo=UTC)
 GPT4O = UnitPrices(Decimal("2.5"), Decimal("10"), Decimal("1.25"), Decimal("2.5"))
@@ -129,3 +129,63 @@ def test_every_mapped_row_passes_our_checks() -> None:
 def test_mapping_is_deterministic() -> None:
     group = _group("0.333", TokenCounts(input=7, output=11), tags={"b": "2", "a": "1"})
     assert map_group(group, PRICED) == map_group(group, PRICED)
+
+
+@pytest.mark.parametrize(
+    ("tokens", "components", "cost", "billed", "basis"),
+    [
+        # audio transcription: input seconds billed, no output cost although output tokens exist
+        (TokenCounts(input=600, output=40), {TokenType.INPUT: Decimal("0.006"), TokenType.OUTPUT: Decimal(0)}, "0.006",
+         ["0.006", "0.0"], "cost-breakdown"),
+        # a fully cached prompt: no uncached input cost, the input tokens are still there
+        (TokenCounts(input=5, output=100, cache_read=2000), {TokenType.CACHE_READ: Decimal("0.0025"),
+         TokenType.OUTPUT: Decimal("0.001")}, "0.0035", ["0.0", "0.001", "0.0025"], "cost-breakdown"),
+        # a partial breakdown that does not cover output, and does not add up to the spend
+        (TokenCounts(input=1000, output=500), {TokenType.INPUT: Decimal("0.002")}, "0.01", ["0.01", "0.0"],
+         "cost-breakdown-scaled"),
+        # tool-only costs sit outside the token types: the breakdown does not add up
+        (TokenCounts(input=10, output=10), {TokenType.INPUT: Decimal("0.001"), TokenType.OUTPUT: Decimal("0.003")},
+         "0.029", ["0.00725", "0.02175"], "cost-breakdown-scaled"),
+        # a breakdown larger than the cost (a discount applied after it)
+        (TokenCounts(input=10, output=10), {TokenType.INPUT: Decimal("0.3"), TokenType.OUTPUT: Decimal("0.1")},
+         "0.2", ["0.15", "0.05"], "cost-breakdown-scaled"),
+        # a free tier: every component zero, so the breakdown is unusable and the prices decide
+        (TokenCounts(input=1000, output=100), {TokenType.INPUT: Decimal(0), TokenType.OUTPUT: Decimal(0)}, "0",
+         ["0.0", "0.0"], "unit-price"),
+    ],
+)  # fmt: skip
+def test_every_used_token_type_gets_a_share_whatever_the_breakdown(
+    tokens: TokenCounts, components: dict[TokenType, Decimal], cost: str, billed: list[str], basis: str
+) -> None:
+    """Regression: a breakdown with a zero or missing component for a used token type crashed map_group with
+    KeyError (allocate() left that type out). Every used type now gets a row, zero where the breakdown gives it
+    nothing; the rows still sum to the cost exactly, and Tags say which basis was used."""
+    rows = map_group(_group(cost, tokens, cost_components=components), PRICED)
+    used = [t.value for t in TokenType if tokens.get(t) > 0]
+    assert [r["x_TokenType"] for r in rows] == used
+    assert [r["BilledCost"] for r in rows] == billed
+    assert sum(Decimal(r["BilledCost"]) for r in rows) == Decimal(cost)
+    assert {json.loads(r["Tags"])["x-cost-allocation"] for r in rows} == {basis}
+    for row in rows:
+        assert check_row(row, columns_for("focus")) == []
+
+
+def test_allocate_gives_every_key_a_share_and_uses_exact_weights_unrounded() -> None:
+    weights = {TokenType.INPUT: Decimal("0.1234567890123456789"), TokenType.OUTPUT: Decimal(0),
+               TokenType.CACHE_READ: Decimal("-1")}  # fmt: skip
+    shares = allocate(Decimal("0.1234567890123456789"), weights)
+    assert shares == {TokenType.INPUT: Decimal("0.1234567890123456789"), TokenType.OUTPUT: Decimal(0),
+                      TokenType.CACHE_READ: Decimal(0)}  # fmt: skip
+    with pytest.raises(ValueError):
+        allocate(Decimal(1), {TokenType.INPUT: Decimal(0)})
+
+
+def test_mapping_is_exact_whatever_the_thread_context() -> None:
+    """Pure code must not round money with the caller's Decimal context (28 digits by default)."""
+    import decimal
+
+    cost = "123456789012345.123456789012345678901234567"
+    with decimal.localcontext(decimal.Context(prec=6)):
+        rows = map_group(_group(cost, TokenCounts(input=3, output=7)), PRICED)
+        assert [check_row(r, columns_for("focus")) for r in rows] == [[], []]
+    assert EXACT.add(Decimal(rows[0]["BilledCost"]), Decimal(rows[1]["BilledCost"])) == Decimal(cost)
