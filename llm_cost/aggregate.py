@@ -52,7 +52,9 @@ class Aggregator:
         self.records_cost = Decimal(0)  # summed as records arrive, independently of the groups
 
     def _period(self, record: UsageRecord) -> tuple[datetime, datetime]:
-        """The group's period: the grain's bucket, widened to the record's own period if that is longer."""
+        """The group's period: at day and hour grain the bucket where the record starts, whatever its end (a
+        request that runs past midnight is charged to the day it started, so every row of a day ends at that
+        day's end); at request grain the record's own period."""
         if self._step is None:
             return record.period_start, record.period_end
         moment = record.period_start
@@ -65,7 +67,7 @@ class Aggregator:
         bucket = self._buckets.get(start)
         if bucket is None:  # one pair of objects per bucket, shared by its groups' keys
             bucket = self._buckets[start] = (start, start + self._step)
-        return bucket[0], max(bucket[1], record.period_end)
+        return bucket
 
     def add(self, record: UsageRecord) -> None:
         """Fold one record into its group."""

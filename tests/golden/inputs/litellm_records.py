@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from llm_cost.records import TokenCounts, TokenType, UsageRecord
@@ -15,7 +15,8 @@ def _at(hour: int, minute: int) -> datetime:
 
 
 def records() -> list[UsageRecord]:
-    """Six requests: two keys, two teams, three models, a cost breakdown, cache tokens and request tags."""
+    """Eight requests: two keys, two teams, three models, cost breakdowns (one that does not add up, two that
+    give a used token type nothing), cache tokens, request tags, and one request that runs past midnight."""
     base = dict(source="litellm:/spend/logs/v2", cost_source="reported")
     prod = dict(api_key_hash="88dc28d0f030c55ed4ab77ed8faf098196cb1c05df778539800c9f1243fe6b4b", key_alias="prod-key",
                 team_id="team-a", team_alias="Team A", user_id="user-1", org_id="org-acme")  # fmt: skip
@@ -42,4 +43,15 @@ def records() -> list[UsageRecord]:
                     **batch, **base),  # fmt: skip
         UsageRecord(_at(12, 0), _at(12, 0), "custom", "in-house-llm", Decimal("0.5"), model_group=None,
                     tokens=TokenCounts(input=10000, output=2000), request_id="r6", **batch, **base),  # fmt: skip
+        # A breakdown that gives a used token type nothing (free output) and adds up to the spend exactly.
+        UsageRecord(_at(16, 0), _at(16, 0), "openai", "gpt-4o-mini", Decimal("0.00015"), model_group="mini",
+                    tokens=TokenCounts(input=1000, output=200), provider_name="OpenAI", request_id="r7",
+                    cost_components={TokenType.INPUT: Decimal("0.00015"), TokenType.OUTPUT: Decimal("0")},
+                    tags={"feature": "free-output"}, **batch, **base),  # fmt: skip
+        # A request that started before midnight and ended after it: charged to the day it started.
+        UsageRecord(_at(23, 59).replace(second=59), _at(23, 59).replace(second=59) + timedelta(seconds=3), "openai",
+                    "gpt-4o", Decimal("0.0035"), model_group="gpt-4o", provider_name="OpenAI", request_id="r8",
+                    tokens=TokenCounts(input=5, output=100, cache_read=2000),
+                    cost_components={TokenType.CACHE_READ: Decimal("0.0025"), TokenType.OUTPUT: Decimal("0.001")},
+                    tags={"feature": "cached"}, **prod, **base),  # fmt: skip
     ]

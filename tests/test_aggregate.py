@@ -1,0 +1,59 @@
+"""Grouping to a grain: periods, sums, and the deterministic order of groups."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+
+from llm_cost.aggregate import Aggregator
+from llm_cost.records import TokenCounts, TokenType, UsageRecord
+
+DAY = datetime(2026, 10, 7, tzinfo=UTC)
+
+
+def _request(start: datetime, seconds: float, cost: str = "0.01", **extra: object) -> UsageRecord:
+    return UsageRecord(start, start + timedelta(seconds=seconds), "openai", "gpt-4o", Decimal(cost),
+                       tokens=TokenCounts(input=10, output=5), **extra)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("grain", "bucket_end"),
+    [("day", datetime(2026, 10, 8, tzinfo=UTC)), ("hour", datetime(2026, 10, 8, tzinfo=UTC))],
+)
+def test_a_request_is_charged_in_the_bucket_where_it_starts(grain: str, bucket_end: datetime) -> None:
+    """Regression: a request that started before midnight and ended after it widened its day's group to
+    2026-10-08T00:00:01Z, so a `ChargePeriodEnd <= day end` filter dropped the whole group."""
+    late = _request(DAY.replace(hour=23, minute=59, second=59), 2)  # ends 2026-10-08T00:00:01Z
+    early = _request(DAY.replace(hour=23, minute=10), 1)
+    groups = list(Aggregator(grain).extend([late, early]).drain())  # type: ignore[arg-type]
+    assert {g.period_end for g in groups} == {bucket_end}
+    assert all(g.period_end - g.period_start == (timedelta(days=1) if grain == "day" else timedelta(hours=1))
+               for g in groups)  # fmt: skip
+    assert sum(g.cost for g in groups) == Decimal("0.02")
+
+
+def test_request_grain_keeps_each_request_own_period() -> None:
+    record = _request(DAY.replace(hour=23, minute=59, second=59), 2, request_id="r1")
+    (group,) = Aggregator("request").extend([record]).drain()
+    assert (group.period_start, group.period_end) == (record.period_start, record.period_end)
+
+
+def test_groups_sum_metrics_and_keep_components_only_when_every_record_has_them() -> None:
+    with_parts = _request(DAY, 1, "0.3", cost_components={TokenType.INPUT: Decimal("0.1"), TokenType.OUTPUT: Decimal("0.2")})
+    without = _request(DAY.replace(hour=5), 1, "0.5")
+    (both,) = Aggregator("day").extend([with_parts, with_parts]).drain()
+    assert both.cost == Decimal("0.6") and both.requests == 2 and both.tokens == TokenCounts(input=20, output=10)
+    assert both.cost_components == {TokenType.INPUT: Decimal("0.2"), TokenType.OUTPUT: Decimal("0.4")}
+    (mixed,) = Aggregator("day").extend([with_parts, without]).drain()
+    assert mixed.cost_components is None and mixed.cost == Decimal("0.8")
+
+
+def test_drain_order_is_deterministic_and_forgets_groups() -> None:
+    records = [_request(DAY.replace(hour=h), 1, team_id=t) for h in (3, 1, 2) for t in ("b", None, "a")]
+    aggregator = Aggregator("hour").extend(records)
+    first = [(g.period_start, g.team_id) for g in aggregator.drain()]
+    assert first == sorted(first, key=lambda k: (k[0], k[1] or ""))
+    assert list(aggregator.drain()) == []
+    assert first == [(g.period_start, g.team_id) for g in Aggregator("hour").extend(reversed(records)).drain()]
