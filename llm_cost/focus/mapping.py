@@ -12,7 +12,7 @@ Rows are `dict[column, str | None]`, already formatted: decimals in fixed point 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 from collections.abc import Iterable
 from functools import lru_cache
 
@@ -109,7 +109,8 @@ def _sku_columns(model: str, token_type: TokenType, pricing: Pricing) -> dict[st
 def allocate(total: Decimal, weights: dict[TokenType, Decimal]) -> dict[TokenType, Decimal]:
     """Split `total` across every key of `weights`, in proportion to the positive weights; a key whose weight is
     zero or negative gets a zero share. The remainder of rounding goes to the largest weight (the first in
-    token-type order on a tie), so the shares sum to `total` exactly. Weights that already sum to `total` are the
+    token-type order on a tie), so the shares sum to `total` exactly. The other shares are rounded toward zero, so
+    their sum never passes `total` and every share has the sign of `total`. Weights that already sum to `total` are the
     shares themselves, unrounded."""
     positive = {t: w for t, w in weights.items() if w > 0}
     if not positive:
@@ -124,7 +125,8 @@ def allocate(total: Decimal, weights: dict[TokenType, Decimal]) -> dict[TokenTyp
         shares.update(dict.fromkeys(positive, total))
         return shares
     for token_type, weight in positive.items():
-        shares[token_type] = ctx.divide(ctx.multiply(total, weight), weight_sum).quantize(ALLOCATION_QUANTUM, context=ctx)
+        share = ctx.divide(ctx.multiply(total, weight), weight_sum)
+        shares[token_type] = share.quantize(ALLOCATION_QUANTUM, rounding=ROUND_DOWN, context=ctx)
     largest = max(positive, key=lambda t: (positive[t], -TOKEN_TYPES.index(t)))
     others = Decimal(0)
     for token_type in positive:
