@@ -111,6 +111,8 @@ ReconcileOpt = Annotated[bool | None, typer.Option("--reconcile", help="Also pul
 ToleranceOpt = Annotated[str | None, typer.Option("--tolerance", envvar="LLM_COST_TOLERANCE", help="Allowed --reconcile difference in USD. [default: 0.01]")]
 TolerancePctOpt = Annotated[str | None, typer.Option("--tolerance-pct", envvar="LLM_COST_TOLERANCE_PCT", help="Allowed --reconcile difference in percent (the larger allowance wins). [default: 0.1]")]
 ConcurrencyOpt = Annotated[int | None, typer.Option("--concurrency", envvar="LLM_COST_CONCURRENCY", help="UTC days of a LiteLLM pull (hours at spend-logs hour/request grain) fetched at once (1-16). [default: 4]")]
+TriesOpt = Annotated[int | None, typer.Option("--max-tries", envvar="LLM_COST_MAX_TRIES", help="Tries of one HTTP request to LiteLLM or Vantage, the first included (1-20). [default: 5]")]
+BudgetOpt = Annotated[float | None, typer.Option("--retry-budget", envvar="LLM_COST_RETRY_BUDGET", help="Seconds one HTTP request may spend waiting between its tries (0-3600): backoff after errors, or a 429's Retry-After; a longer wait fails at once. [default: 60]")]
 
 SETTING_NAMES = frozenset(ExportSettings.model_fields)
 
@@ -148,6 +150,8 @@ def export(
     tolerance: ToleranceOpt = None,
     tolerance_pct: TolerancePctOpt = None,
     concurrency: ConcurrencyOpt = None,
+    max_tries: TriesOpt = None,
+    retry_budget: BudgetOpt = None,
 ) -> None:
     """Write FOCUS CSV to stdout or -o: manifest estimates, or usage pulled from a LiteLLM proxy."""
     out = _output(ctx)
@@ -190,6 +194,8 @@ def dry_run(
     tolerance: ToleranceOpt = None,
     tolerance_pct: TolerancePctOpt = None,
     concurrency: ConcurrencyOpt = None,
+    max_tries: TriesOpt = None,
+    retry_budget: BudgetOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print a machine-readable JSON summary on stdout.")] = False,
 ) -> None:
     """Preview: totals by model, provider and team (and the completeness of a LiteLLM pull) on stderr.
@@ -232,6 +238,8 @@ def upload(
     tag_keys: TagKeyOpt = None,
     include_health_checks: HealthOpt = None,
     concurrency: ConcurrencyOpt = None,
+    max_tries: TriesOpt = None,
+    retry_budget: BudgetOpt = None,
     append: Annotated[bool, typer.Option("--append", help="Keep earlier uploads of the period instead of replacing them.")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the files, sizes and what would be replaced; send nothing.")] = False,
     wait: Annotated[bool, typer.Option("--wait", help="Poll until Vantage has imported every part.")] = False,
@@ -244,11 +252,11 @@ def upload(
     out = _output(ctx)
     masker = Masker([api_key, integration_token, litellm_key])
     with handle_errors(out, masker):
-        settings = None if files else _settings(**{**locals(), "format": "vantage"})
-        client = open_vantage(api_key, integration_token, vantage_url, dry_run=dry_run)  # fail fast on credentials
+        settings = _settings(**{**locals(), "format": "vantage"})
+        client = open_vantage(api_key, integration_token, vantage_url, dry_run=dry_run, retry=settings.retry)  # fail fast
         jobs: list[UploadJob] = []
         try:
-            build_upload_jobs(files, settings, out, jobs)  # every part of every period is checked before sending
+            build_upload_jobs(files, None if files else settings, out, jobs)  # every part of every period is checked before sending
             upload_jobs(out, jobs, client, append=append, dry_run=dry_run, wait=wait, wait_timeout=wait_timeout)
         finally:
             if client is not None:

@@ -183,7 +183,7 @@ def open_source(settings: ExportSettings, warn: Warn, *, now: datetime | None = 
     window = resolve_window(start=settings.start, end=settings.end, day=settings.day, month=settings.month,
                             now=now or datetime.now(UTC), include_partial=settings.include_partial)  # fmt: skip
     key = settings.litellm_key.get_secret_value() if settings.litellm_key else None
-    client = LiteLLMClient(base_url=settings.litellm_url, api_key=key, ca_bundle=settings.ca_bundle)
+    client = LiteLLMClient(base_url=settings.litellm_url, api_key=key, ca_bundle=settings.ca_bundle, retry=settings.retry)
     try:
         prices = PriceBook()
         stats = PullStats(version=client.version())

@@ -13,6 +13,7 @@ from llm_cost import github
 from llm_cost.errors import ConfigError, VerificationError
 from llm_cost.focus.columns import VANTAGE, columns_for
 from llm_cost.focus.mapping import format_decimal
+from llm_cost.http import RetryPolicy
 from llm_cost.output import Output
 from llm_cost.pipeline import (
     RowSink,
@@ -131,12 +132,14 @@ def build_upload_jobs(files: Sequence[Path] | None, settings: ExportSettings | N
         jobs.append(UploadJob(f"{label} {period[0].isoformat()}", writer.close(), period))
 
 
-def open_vantage(api_key: str | None, integration_token: str | None, vantage_url: str, *, dry_run: bool) -> VantageClient | None:
+def open_vantage(api_key: str | None, integration_token: str | None, vantage_url: str, *, dry_run: bool,
+                 retry: RetryPolicy | None = None) -> VantageClient | None:  # fmt: skip
     """The Vantage client, checked before any work: missing credentials are an error, except in a dry run
     (which then cannot list what it would replace)."""
     if dry_run and not (api_key and integration_token):
         return None
-    return VantageClient(api_key=api_key or "", integration_token=integration_token or "", base_url=vantage_url)
+    return VantageClient(api_key=api_key or "", integration_token=integration_token or "", base_url=vantage_url,
+                         retry=retry)  # fmt: skip
 
 
 def upload_jobs(out: Output, jobs: list[UploadJob], client: VantageClient | None, *, append: bool, dry_run: bool,

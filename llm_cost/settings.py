@@ -14,11 +14,14 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from llm_cost.errors import ConfigError
+from llm_cost.http import DEFAULT_ATTEMPTS, DEFAULT_RETRY_BUDGET, RetryPolicy
 from llm_cost.sources.manifest import check_ratio, read_toml
 from llm_cost.window import parse_day
 
 DEFAULT_CONFIG = Path("llm-cost.toml")
 MAX_CONCURRENCY = 16
+MAX_TRIES = 20
+MAX_RETRY_BUDGET = 3600.0
 
 
 class ExportSettings(BaseModel):
@@ -52,6 +55,14 @@ class ExportSettings(BaseModel):
     tolerance_pct: Decimal = Decimal("0.1")
     # Slices of a LiteLLM pull fetched at once (UTC days; hours at spend-logs hour/request grain).
     concurrency: int = Field(default=4, ge=1, le=MAX_CONCURRENCY)
+    # Retries of one HTTP request to LiteLLM or Vantage: at most this many tries, waiting at most this long in all.
+    max_tries: int = Field(default=DEFAULT_ATTEMPTS, ge=1, le=MAX_TRIES)
+    retry_budget: float = Field(default=DEFAULT_RETRY_BUDGET, ge=0, le=MAX_RETRY_BUDGET)
+
+    @property
+    def retry(self) -> RetryPolicy:
+        """The retry policy of every HTTP request of the run."""
+        return RetryPolicy(self.max_tries, self.retry_budget)
 
 
 # Keys the [settings] table may hold, and those whose values are paths relative to the config file.

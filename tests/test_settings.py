@@ -134,6 +134,9 @@ def test_config_without_settings_table_gives_defaults(tmp_path: Path) -> None:
         ("split_tokens = [1]", "setting split_tokens"),
         ("concurrency = 0", "setting concurrency: Input should be greater than or equal to 1"),
         ("concurrency = 17", "setting concurrency: Input should be less than or equal to 16"),
+        ("max_tries = 0", "setting max_tries: Input should be greater than or equal to 1"),
+        ("retry_budget = -1", "setting retry_budget: Input should be greater than or equal to 0"),
+        ('retry_budget = "soon"', "setting retry_budget"),
     ],
 )
 def test_bad_settings_table_values_are_one_line_config_errors(tmp_path: Path, table: str, fragment: str) -> None:
@@ -406,3 +409,24 @@ def test_concurrency_defaults_to_4_and_comes_from_flag_env_or_file(tmp_path: Pat
     result = CliRunner().invoke(app, ["export", "--concurrency", "0", "--mode", "spend-logs", "--day", "2025-06-01"],
                                 env={"LITELLM_BASE_URL": "http://127.0.0.1:9", "LITELLM_API_KEY": "sk-x"})  # fmt: skip
     assert result.exit_code == 3 and "setting concurrency" in result.stderr
+
+
+def test_retry_policy_defaults_and_comes_from_flag_env_or_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    default = resolve_export_settings({}, now=NOW).retry
+    assert (default.attempts, default.budget) == (5, 60.0)
+    config = write_config(tmp_path, "max_tries = 3\nretry_budget = 10")
+    from_file = resolve_export_settings({"config": str(config)}, now=NOW).retry
+    assert (from_file.attempts, from_file.budget) == (3, 10.0)
+    from_flag = resolve_export_settings({"config": str(config), "max_tries": 8, "retry_budget": 0.5}, now=NOW).retry
+    assert (from_flag.attempts, from_flag.budget) == (8, 0.5)
+    monkeypatch.setenv("LLM_COST_RETRY_BUDGET", "7200")
+    result = CliRunner().invoke(app, ["export", "--mode", "spend-logs", "--day", "2025-06-01"],
+                                env={"LITELLM_BASE_URL": "http://127.0.0.1:9", "LITELLM_API_KEY": "sk-x"})  # fmt: skip
+    assert result.exit_code == 3 and "setting retry_budget: Input should be less than or equal to 3600" in result.stderr
+
+
+@pytest.mark.parametrize("command", ["export", "dry-run", "upload"])
+def test_the_retry_policy_is_in_help(command: str) -> None:
+    text = CliRunner().invoke(app, [command, "--help"], terminal_width=200).stdout
+    assert "--max-tries" in text and "--retry-budget" in text and "LLM_COST_RETRY_BUDGET" in text

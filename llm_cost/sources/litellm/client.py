@@ -17,7 +17,7 @@ import msgspec
 
 from llm_cost import __version__
 from llm_cost.errors import ConfigError, SourceError
-from llm_cost.http import ApiClient, RetryingHttp
+from llm_cost.http import ApiClient, RetryingHttp, RetryPolicy, attempts_of, tries
 from llm_cost.secrets import Masker
 
 # Any JSON, with every number that has a fraction or exponent as the exact Decimal of its text.
@@ -73,6 +73,12 @@ def version_tuple(version: str | None) -> tuple[int, ...] | None:
     return tuple(int(n) for n in numbers) if numbers else None
 
 
+def _asked(response: httpx.Response) -> str:
+    """`, which asked to wait 120 s` when the last answer named a wait (one too long for the retry budget)."""
+    value = response.headers.get("retry-after", "").strip()
+    return f", which asked to wait {value}{' s' if value.isdigit() else ''}" if value else ""
+
+
 class LiteLLMClient(ApiClient):
     """GET-only client for the admin API. `stats` counts requests and retries for the completeness summary."""
 
@@ -83,7 +89,7 @@ class LiteLLMClient(ApiClient):
         api_key: str | None,
         ca_bundle: str | None = None,
         timeout: float = 120.0,
-        attempts: int = 5,
+        retry: RetryPolicy | None = None,
         sleep: Callable[[float], None] | None = None,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
@@ -97,11 +103,11 @@ class LiteLLMClient(ApiClient):
             raise ConfigError(f"LiteLLM URL {self.mask(base_url)!r} must start with http:// or https:// (LITELLM_BASE_URL)")
         self.base_url = root
         self.api_key = api_key
-        self._attempts = attempts
+        self.retry = retry or RetryPolicy()
 
-        def unreachable(exc: Exception) -> SourceError:
+        def unreachable(exc: Exception, count: int) -> SourceError:
             return SourceError(self.mask(
-                f"cannot reach the LiteLLM proxy at {root} after {attempts} attempts ({type(exc).__name__}: {exc}); "
+                f"cannot reach the LiteLLM proxy at {root} after {tries(count)} ({type(exc).__name__}: {exc}); "
                 "check LITELLM_BASE_URL / --litellm-url" + (" and --ca-bundle" if "SSL" in str(exc) else "")))  # fmt: skip
 
         self._http = RetryingHttp(
@@ -112,7 +118,7 @@ class LiteLLMClient(ApiClient):
             unreachable=unreachable,
             retry_statuses=RETRY_STATUSES,
             timeout=timeout,
-            attempts=attempts,
+            policy=self.retry,
             verify=ca_bundle or True,
             sleep=sleep,
             transport=transport,
@@ -161,9 +167,10 @@ class LiteLLMClient(ApiClient):
         elif status == 404:
             return EndpointMissing(self.mask(f"LiteLLM has no {path} (HTTP 404: {message}); the proxy may be too old"))
         elif status == 429:
-            text = f"LiteLLM kept rate-limiting {path} (HTTP 429) after {self._attempts} attempts; try again later"
+            text = (f"LiteLLM kept rate-limiting {path} (HTTP 429) after {tries(attempts_of(response))}"
+                    f"{_asked(response)}; try again later, or raise --retry-budget / --max-tries")  # fmt: skip
         elif status >= 500:
-            text = f"LiteLLM failed on {path} after {self._attempts} attempts (HTTP {status}: {message})"
+            text = f"LiteLLM failed on {path} after {tries(attempts_of(response))} (HTTP {status}: {message})"
         else:
             text = f"LiteLLM rejected {path} (HTTP {status}: {message})"
         return SourceError(self.mask(text))
