@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +27,10 @@ from llm_cost import __version__
 from llm_cost.errors import ConfigError, DestinationError
 from llm_cost.focus.columns import VANTAGE
 from llm_cost.focus.mapping import FocusRow, format_decimal
-from llm_cost.http import ApiClient, RetryingHttp
+from llm_cost.http import ApiClient, RetryingHttp, RetryPolicy, attempts_of, tries
+from llm_cost.records import EXACT
 from llm_cost.secrets import Masker
+from llm_cost.sinks.csv_writer import encode_row, unencodable
 
 DEFAULT_BASE_URL = "https://api.vantage.sh"
 MAX_ROWS = 10_000
@@ -39,17 +42,25 @@ RATE_LIMIT_PER_HOUR = 1000
 LARGE_RUN_REQUESTS = 100
 MAX_SHOWN_ERRORS = 10
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+MAX_LIST_PAGES = 1000
 
 
 # --------------------------------------------------------------------------------------------------- validation
 
 
-def _valid_date(value: str) -> bool:
+@lru_cache(maxsize=4096)
+def _utc_day(value: str) -> date | None:
+    """The UTC day of a date or ISO 8601 date-time (a naive one is UTC), or None when it is not one or that day is
+    outside datetime's range. Rows repeat their periods, so the answers are kept."""
     try:
-        datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return False
-    return True
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return (moment if moment.tzinfo is None else moment.astimezone(UTC)).date()
+    except (ValueError, OverflowError):
+        return None
+
+
+def _valid_date(value: str) -> bool:
+    return _utc_day(value) is not None
 
 
 def vantage_row_problems(row: FocusRow) -> list[str]:
@@ -111,9 +122,8 @@ class Batches:
 
 
 def _encode(values: Sequence[str | None]) -> bytes:
-    buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\n").writerow(values)
-    return buffer.getvalue().encode("utf-8")
+    """One record as the CSV sink writes it (a CR is always quoted: csv.writer would leave a lone one bare)."""
+    return encode_row(values).encode("utf-8")
 
 
 class BatchWriter:
@@ -135,8 +145,8 @@ class BatchWriter:
         self._problems: list[str] = []
         self._rows = 0
         self._cost = Decimal(0)
-        self._first_day: str | None = None
-        self._last_day: str | None = None
+        self._first_day: date | None = None
+        self._last_day: date | None = None
 
     def write(self, row: FocusRow) -> None:
         """Validate one row and append it to the current part, starting a new part when a limit would be passed."""
@@ -144,7 +154,12 @@ class BatchWriter:
         if found := vantage_row_problems(row):
             self._problems += [f"row {self._rows}: {p}" for p in found]
             return
-        encoded = _encode([row.get(c) for c in self.columns])
+        values = [row.get(c) for c in self.columns]
+        try:
+            encoded = _encode(values)
+        except UnicodeEncodeError:
+            self._problems.append(unencodable(self.columns, values, self._rows))
+            return
         if len(self._header) + len(encoded) > self._max_bytes:
             self.abort()
             raise ConfigError(
@@ -165,12 +180,15 @@ class BatchWriter:
         cost = Decimal(row.get("BilledCost") or "0")
         current.rows += 1
         current.size += len(encoded)
-        current.cost += cost
-        self._cost += cost
-        start = (row.get("ChargePeriodStart") or "")[:10]
-        end = (row.get("ChargePeriodEnd") or "")[:10] or start
-        self._first_day = min(self._first_day or start, start)
-        self._last_day = max(self._last_day or end, end)
+        current.cost = EXACT.add(current.cost, cost)  # exact whatever this thread's context
+        self._cost = EXACT.add(self._cost, cost)
+        # Validated above, so both parse; the UTC day, whatever the notation or offset.
+        start = _utc_day(row["ChargePeriodStart"])
+        end_text = row.get("ChargePeriodEnd")
+        end = _utc_day(end_text) if end_text else start
+        assert start is not None and end is not None
+        self._first_day = start if self._first_day is None else min(self._first_day, start)
+        self._last_day = end if self._last_day is None else max(self._last_day, end)
 
     def close(self) -> Batches:
         """Finish the parts; raise if any row would be rejected."""
@@ -182,9 +200,7 @@ class BatchWriter:
             problems = _shorten(self._problems)
             self.abort()
             raise ConfigError(f"{count} problem(s) that Vantage would reject; nothing was sent", details=problems)
-        start = date.fromisoformat(self._first_day) if self._first_day else None
-        end = date.fromisoformat(self._last_day) if self._last_day else None
-        return Batches(self._parts, self._rows, self._cost, start, end, self._directory)
+        return Batches(self._parts, self._rows, self._cost, self._first_day, self._last_day, self._directory)
 
     def abort(self) -> None:
         """Drop every part written so far."""
@@ -244,7 +260,7 @@ class VantageClient(ApiClient):
         integration_token: str,
         base_url: str = DEFAULT_BASE_URL,
         timeout: float = 60.0,
-        attempts: int = 5,
+        retry: RetryPolicy | None = None,
         sleep: Callable[[float], None] | None = None,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
@@ -259,9 +275,9 @@ class VantageClient(ApiClient):
             raise ConfigError(f"Vantage URL {self.mask(base_url)!r} must start with https:// (VANTAGE_BASE_URL)")
         self._token = integration_token
 
-        def unreachable(exc: Exception) -> DestinationError:
+        def unreachable(exc: Exception, count: int) -> DestinationError:
             return DestinationError(self.mask(
-                f"Vantage at {root} could not be reached after {attempts} attempts ({type(exc).__name__}: {exc}); "
+                f"Vantage at {root} could not be reached after {tries(count)} ({type(exc).__name__}: {exc}); "
                 "check VANTAGE_BASE_URL and the network"))  # fmt: skip
 
         self._http = RetryingHttp(
@@ -273,7 +289,7 @@ class VantageClient(ApiClient):
             retry_statuses=RETRY_STATUSES,
             reset_header="x-rate-limit-reset",
             timeout=timeout,
-            attempts=attempts,
+            policy=retry,
             sleep=sleep,
             transport=transport,
         )
@@ -292,7 +308,11 @@ class VantageClient(ApiClient):
             message = (f"Vantage does not know this integration (HTTP 404 while trying to {action}); check "
                        "VANTAGE_INTEGRATION_TOKEN or --integration-token (a Custom Provider token, accss_crdntl_...)")  # fmt: skip
         elif status == 429:
-            message = f"Vantage kept rate-limiting the request to {action} (HTTP 429); try again after the reset"
+            message = (f"Vantage kept rate-limiting the request to {action} (HTTP 429, {tries(attempts_of(response))})"
+                       f"; {_when_reset(response)}")  # fmt: skip
+        elif status >= 500:
+            first = f": {errors[0]}" if errors else ""
+            message = f"Vantage failed on the request to {action} after {tries(attempts_of(response))} (HTTP {status}){first}"
         else:
             first = f": {errors[0]}" if errors else ""
             message = f"Vantage rejected the request to {action} (HTTP {status}){first}"
@@ -311,14 +331,40 @@ class VantageClient(ApiClient):
         return _json(response, self.mask)
 
     def list_uploads(self) -> list[dict[str, Any]]:
-        """GET the integration's uploads."""
-        response = self._request("GET", f"/integrations/{self._token}/costs")
-        if response.status_code != 200:
-            raise self._fail(response, "list the uploads")
-        uploads = _json(response, self.mask).get("user_costs_uploads")
-        if not isinstance(uploads, list):
-            raise DestinationError("Vantage's upload list has no user_costs_uploads array; is VANTAGE_BASE_URL right?")
-        return [u for u in uploads if isinstance(u, dict)]
+        """GET the integration's uploads, following `links.next` page by page (on this API's host only)."""
+        uploads: list[dict[str, Any]] = []
+        url: str | None = f"/integrations/{self._token}/costs"
+        seen: set[str] = set()
+        while url is not None:
+            seen.add(url)
+            response = self._request("GET", url)
+            if response.status_code != 200:
+                raise self._fail(response, "list the uploads")
+            body = _json(response, self.mask)
+            page = body.get("user_costs_uploads")
+            if not isinstance(page, list):
+                raise DestinationError("Vantage's upload list has no user_costs_uploads array; is VANTAGE_BASE_URL right?")
+            uploads += [u for u in page if isinstance(u, dict)]
+            url = self._next_page(body, response.request.url, seen)
+        return uploads
+
+    def _next_page(self, body: dict[str, Any], current: httpx.URL, seen: set[str]) -> str | None:
+        """The list's `links.next` (resolved against the page just read), when there is one to follow. It must
+        stay on the API's own host (the API key goes with it), and a page already read (a loop) or too many pages
+        is an error, not a silent stop."""
+        links = body.get("links")
+        target = links.get("next") if isinstance(links, dict) else None
+        if not target:
+            return None
+        url = current.join(str(target))
+        if (url.scheme, url.host, url.port) != (current.scheme, current.host, current.port):
+            raise DestinationError(self.mask(f"Vantage's upload list points its next page at another host "
+                                             f"({url.scheme}://{url.host}); refusing to send the API key there"))  # fmt: skip
+        next_url = str(url)
+        if next_url in seen or len(seen) >= MAX_LIST_PAGES:
+            raise DestinationError(self.mask(f"Vantage's upload list does not end (page {len(seen) + 1}, next "
+                                             f"{next_url}); cannot tell which uploads to replace"))  # fmt: skip
+        return next_url
 
     def delete(self, upload_token: str) -> bool:
         """DELETE one upload; False when it was already gone (404)."""
@@ -328,6 +374,15 @@ class VantageClient(ApiClient):
         if response.status_code == 404:  # already gone (the list call proved the integration exists)
             return False
         raise self._fail(response, f"delete upload {upload_token}")
+
+
+def _when_reset(response: httpx.Response) -> str:
+    """When to try again after a 429: the reset time Vantage named (a Unix time), else after the hourly reset."""
+    try:
+        reset = datetime.fromtimestamp(float(response.headers.get("x-rate-limit-reset", "")), UTC)
+    except (ValueError, OverflowError, OSError):
+        return "try again after the hourly rate-limit reset (1,000 requests an hour)"
+    return f"the rate limit resets at {reset:%Y-%m-%dT%H:%M:%SZ}; try again after that"
 
 
 def _errors(response: httpx.Response) -> list[str]:
@@ -344,7 +399,7 @@ def _errors(response: httpx.Response) -> list[str]:
 
 def _json(response: httpx.Response, mask: Masker) -> dict[str, Any]:
     try:
-        body = response.json()
+        body = response.json(parse_float=Decimal)  # an amount sent as a JSON number keeps its digits
     except ValueError:
         raise DestinationError(mask(f"Vantage answered HTTP {response.status_code} with a body that is not JSON")) from None
     if not isinstance(body, dict):
@@ -395,6 +450,10 @@ def upload_batches(
     On a failed part the parts of this run that did upload are deleted again, the earlier uploads stay, and the
     error is raised (exit 5). A part that Vantage recorded twice (a retry after a lost response) is deleted, so
     the run's totals count once.
+
+    When Vantage fails between the two steps (a rollback or an earlier upload cannot be deleted), the period holds
+    two runs' costs: the error names the period and says so. Re-running the same command repairs it, since its
+    list finds every llm-cost upload of the period, whichever run made it, and replaces them all.
     """
     start, end = period or (batches.period_start, batches.period_end)
     if start is None or end is None or not batches.parts:
@@ -419,11 +478,26 @@ def upload_batches(
         if not append:
             _drop_duplicates(client, result, warn)
     except BaseException as failure:
-        _roll_back(client, result, failure, warn)
+        left = _roll_back(client, result, warn)
+        if left:
+            raise DestinationError(
+                f"{_period_text(start, end)} is half-replaced: {failure}, and the rollback could not delete "
+                f"{len(left)} uploaded part(s) of run {run_id} ({left[0]}), so Vantage counts them on top of the "
+                "earlier uploads; re-run the same command to repair it (it replaces every llm-cost upload of the "
+                "period)", details=getattr(failure, "details", []),
+            ) from None  # fmt: skip
         raise
     if not append:
-        for upload in earlier:
-            client.delete(str(upload.get("token")))
+        for number, upload in enumerate(earlier):
+            try:
+                client.delete(str(upload.get("token")))
+            except DestinationError as exc:
+                raise DestinationError(
+                    f"{_period_text(start, end)} is counted twice in Vantage: the new upload (run {run_id}, "
+                    f"{len(result.uploaded)} part(s)) landed, but {len(earlier) - number} earlier upload(s) could not "
+                    f"be deleted ({exc}); re-run the same command to repair it (it replaces every llm-cost upload "
+                    "of the period)", details=exc.details,
+                ) from None  # fmt: skip
     _check_amount(result, warn)
     result.requests, result.retries = client.requests, client.retries
     return result
@@ -439,23 +513,37 @@ def _drop_duplicates(client: VantageClient, result: UploadResult, warn: Callable
             client.delete(token)
 
 
-def _roll_back(client: VantageClient, result: UploadResult, failure: BaseException, warn: Callable[[str], None]) -> None:
-    """Delete this run's uploaded parts after a failure, so the period keeps exactly its earlier uploads."""
-    for upload in result.uploaded:
-        token = str(upload.get("token"))
+def _period_text(start: date, end: date) -> str:
+    return f"period {start.isoformat()} to {end.isoformat()}"
+
+
+def _roll_back(client: VantageClient, result: UploadResult, warn: Callable[[str], None]) -> list[str]:
+    """Delete this run's parts after a failure, so the period keeps exactly its earlier uploads; returns the file
+    names of the parts that could not be deleted. The parts are the uploads Vantage answered for, and any other
+    upload of this run that its list shows (a part stored although its answer was lost)."""
+    mine = {str(u.get("token")): str(u.get("filename")) for u in result.uploaded}
+    try:
+        mine.update({str(u.get("token")): str(u.get("filename")) for u in client.list_uploads()
+                     if str(u.get("filename", "")).startswith(result.prefix + result.run_id)})  # fmt: skip
+    except DestinationError as exc:
+        warn(f"rollback: could not list the uploads to find every part of run {result.run_id} ({exc})")
+    left: list[str] = []
+    for token, filename in mine.items():
         try:
             client.delete(token)
-        except Exception as exc:  # keep going: report every part we could not remove
-            warn(client.mask(f"rollback: could not delete {upload.get('filename')} ({token}): {exc}; delete it by hand"))
-    if result.uploaded:
-        warn(f"rolled back {len(result.uploaded)} uploaded part(s) of run {result.run_id}; earlier uploads are untouched")
+        except DestinationError as exc:  # keep going: report every part we could not remove
+            warn(client.mask(f"rollback: could not delete {filename} ({token}): {exc}"))
+            left.append(filename)
+    if mine and not left:
+        warn(f"rolled back {len(mine)} uploaded part(s) of run {result.run_id}; earlier uploads are untouched")
+    return left
 
 
 def _check_amount(result: UploadResult, warn: Callable[[str], None]) -> None:
     """Vantage's own sum of the uploaded amounts should equal ours."""
     try:
         amount = sum((Decimal(str(u.get("amount"))) for u in result.uploaded), Decimal(0))
-    except InvalidOperation:
+    except (InvalidOperation, ValueError):
         return
     if amount != result.cost:
         warn(f"Vantage reports {format_decimal(amount)} for the uploaded parts, the CSV holds {format_decimal(result.cost)}")

@@ -477,6 +477,8 @@ class FakeVantage(LoopbackFake):
     :param end_date_from: ``"period_end"``: ``end_date`` is the latest ChargePeriodEnd (else ChargePeriodStart)
         day, like the docs example; ``"period_start"``: the latest ChargePeriodStart day (inclusive).
     :param clock: Unix-time source for the rate-limit window (inject one to test window resets).
+    :param list_page_size: page the upload list this many at a time (``?page=N``), with an absolute ``links.next``
+        to the next page (null on the last); None lists everything at once, as the spec documents.
     """
 
     def __init__(
@@ -497,6 +499,7 @@ class FakeVantage(LoopbackFake):
         created_by_token: str = "usr_9ad0e852b8c67db5",
         clock: Callable[[], float] = time.time,
         host: str = "127.0.0.1",
+        list_page_size: int | None = None,
     ) -> None:
         if end_date_from not in ("period_end", "period_start"):
             raise ValueError("end_date_from must be 'period_end' or 'period_start'")
@@ -515,6 +518,7 @@ class FakeVantage(LoopbackFake):
         self.created_by_token = created_by_token
         self.clock = clock
         self.host = host
+        self.list_page_size = list_page_size
 
         self._lock = threading.RLock()
         self._stopping = threading.Event()
@@ -835,7 +839,7 @@ class FakeVantage(LoopbackFake):
         delay_only = fault is not None and fault.status is None and not fault.drop
         status, payload, extra = 429, {"errors": ["Rate limit exceeded. Retry after the x-rate-limit-reset time."]}, {}
         if allowed and (fault is None or fault.after_processing or delay_only):
-            status, payload, extra = self._route(method, path, headers, body)
+            status, payload, extra = self._route(method, path, headers, body, query)
         if fault is not None and not delay_only:
             status, payload, extra = self._fault_response(fault, rate_headers)
             record.injected = True
@@ -863,7 +867,9 @@ class FakeVantage(LoopbackFake):
         payload = None if status == 204 else {"errors": fault.errors or [f"{phrase} (injected by FakeVantage)"]}
         return status, payload, extra
 
-    def _route(self, method: str, path: str, headers: dict[str, str], body: bytes) -> tuple[int, Any, dict[str, str]]:
+    def _route(
+        self, method: str, path: str, headers: dict[str, str], body: bytes, query: str = ""
+    ) -> tuple[int, Any, dict[str, str]]:
         if not path.startswith("/v2/"):
             return 404, {"errors": ["Not Found"]}, {}
         match = _BEARER.fullmatch(headers.get("authorization", ""))
@@ -896,7 +902,7 @@ class FakeVantage(LoopbackFake):
         if method == "POST":
             return self._create_upload(integration, headers, body)
         if method == "GET":
-            return self._list_uploads(integration, path)
+            return self._list_uploads(integration, path, query)
         return self._delete_upload(integration, found.group("upload"))
 
     def _create_upload(self, integration: str, headers: dict[str, str], body: bytes) -> tuple[int, Any, dict[str, str]]:
@@ -962,7 +968,12 @@ class FakeVantage(LoopbackFake):
         self._uploads[token] = upload
         return upload
 
-    def _list_uploads(self, integration: str, path: str) -> tuple[int, Any, dict[str, str]]:
+    def _list_uploads(self, integration: str, path: str, query: str = "") -> tuple[int, Any, dict[str, str]]:
+        """The uploads, oldest first; with ``list_page_size`` a page of them, with an absolute ``links.next``."""
+        page = 1
+        for name, _, value in (part.partition("=") for part in query.split("&")):
+            if name == "page" and value.isdigit() and int(value) >= 1:
+                page = int(value)
         with self._lock:
             listed = []
             for upload in self._uploads.values():
@@ -975,7 +986,14 @@ class FakeVantage(LoopbackFake):
                 upload.list_calls += 1
                 listed.append(upload.to_json())
         url = self.base_url + path
-        links = {"self": url, "first": url, "next": None, "last": url, "prev": None}
+        links: dict[str, str | None] = {"self": url, "first": url, "next": None, "last": url, "prev": None}
+        if self.list_page_size:
+            size = self.list_page_size
+            pages = max(1, math.ceil(len(listed) / size))
+            listed = listed[(page - 1) * size : page * size]
+            links.update(self=f"{url}?page={page}", last=f"{url}?page={pages}",
+                         next=f"{url}?page={page + 1}" if page < pages else None,
+                         prev=f"{url}?page={page - 1}" if page > 1 else None)  # fmt: skip
         return 200, {"links": links, "user_costs_uploads": listed}, {}
 
     def _delete_upload(self, integration: str, upload_token: str) -> tuple[int, Any, dict[str, str]]:

@@ -147,7 +147,7 @@ def test_auth_and_unknown_token_errors_name_the_setting_and_mask_secrets(status:
 @respx.mock
 def test_unreachable_host_is_a_destination_error_without_secrets() -> None:
     respx.get(UPLOADS).mock(side_effect=httpx.ConnectError(f"cannot connect to {UPLOADS}"))
-    with pytest.raises(DestinationError, match="could not be reached after 5 attempts") as info:
+    with pytest.raises(DestinationError, match="could not be reached after 5 tries") as info:
         _client().list_uploads()
     assert TOKEN not in str(info.value)
 
@@ -205,3 +205,90 @@ def test_read_focus_csv_rejects_bad_files(tmp_path: Path) -> None:
             list(read_focus_csv(path))
     with pytest.raises(ConfigError, match="not found"):
         list(read_focus_csv(tmp_path / "nope.csv"))
+
+
+# ------------------------------------------------------------------------------------------- contract edge cases
+
+
+def _page(tokens: list[str], next_url: str | None) -> httpx.Response:
+    uploads = [{"token": t, "filename": f"{t}.csv", "amount": "1.0"} for t in tokens]
+    return httpx.Response(200, json={"links": {"next": next_url}, "user_costs_uploads": uploads})
+
+
+@respx.mock
+@pytest.mark.parametrize("spelling", ["absolute", "relative"])
+def test_the_upload_list_follows_links_next(spelling: str) -> None:
+    second = f"{UPLOADS}?page=2" if spelling == "absolute" else "costs?page=2"
+    route = respx.get(UPLOADS).mock(side_effect=lambda request: (
+        _page(["b"], None) if request.url.params.get("page") == "2" else _page(["a"], second)))  # fmt: skip
+    assert [u["token"] for u in _client().list_uploads()] == ["a", "b"]
+    assert route.call_count == 2
+
+
+@respx.mock
+def test_a_next_link_to_another_host_is_refused_without_sending_the_key() -> None:
+    respx.get(UPLOADS).mock(return_value=_page(["a"], "https://elsewhere.test/steal?token=1"))
+    other = respx.get("https://elsewhere.test/steal").mock(return_value=_page([], None))
+    with pytest.raises(DestinationError, match="another host") as info:
+        _client().list_uploads()
+    assert not other.called and KEY not in str(info.value)
+
+
+@respx.mock
+def test_a_next_link_that_loops_is_an_error_not_a_silent_stop() -> None:
+    respx.get(UPLOADS).mock(return_value=_page(["a"], f"{UPLOADS}?page=1"))
+    with pytest.raises(DestinationError, match="does not end"):
+        _client().list_uploads()
+
+
+@respx.mock
+@pytest.mark.parametrize(("amount", "warned"), [("1234.567890123456789", False), ("1234.5678901234567", True)])
+def test_a_numeric_amount_in_the_upload_answer_is_compared_exactly(amount: str, warned: bool) -> None:
+    """Vantage documents `amount` as a string; a number must not lose digits through a float on the way."""
+    batches = build_batches([_row(cost="1234.567890123456789")])
+    respx.get(UPLOADS).mock(return_value=httpx.Response(200, json={"user_costs_uploads": []}))
+    body = '{"token": "usr_csts_upld_1", "filename": "f.csv", "amount": ' + amount + "}"
+    respx.post(f"{UPLOADS}.csv").mock(return_value=httpx.Response(201, content=body.encode(),
+                                                                  headers={"content-type": "application/json"}))  # fmt: skip
+    warnings: list[str] = []
+    try:
+        upload_batches(_client(), batches, run_id="RUN", warn=warnings.append)
+    finally:
+        batches.cleanup()
+    assert any("Vantage reports" in w for w in warnings) is warned
+
+
+@respx.mock
+def test_an_http_date_retry_after_is_waited(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("llm_cost.http.time.time", lambda: 1_800_000_000.0)
+    waits: list[float] = []
+    respx.get(UPLOADS).mock(side_effect=[
+        httpx.Response(429, headers={"Retry-After": "Fri, 15 Jan 2027 08:00:05 GMT"}),
+        httpx.Response(200, json={"user_costs_uploads": []}),
+    ])  # fmt: skip
+    client = VantageClient(api_key=KEY, integration_token=TOKEN, base_url=BASE, sleep=waits.append)
+    assert client.list_uploads() == [] and waits == [5.0]
+
+
+@respx.mock
+def test_5xx_never_waits_for_the_hour_long_rate_limit_reset(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Regression: every 5xx slept until x-rate-limit-reset (capped at 120 s): 8 minutes for one part."""
+    monkeypatch.setattr("llm_cost.http.time.time", lambda: 1_800_000_000.0)
+    waits: list[float] = []
+    reset = {"x-rate-limit-reset": "1800003600", "x-rate-limit-remaining": "900"}
+    route = respx.post(f"{UPLOADS}.csv").mock(return_value=httpx.Response(502, headers=reset, json={"errors": ["bad gateway"]}))
+    client = VantageClient(api_key=KEY, integration_token=TOKEN, base_url=BASE, sleep=waits.append)
+    with pytest.raises(DestinationError, match=r"after 5 tries \(HTTP 502\): bad gateway"):
+        client.upload("f.csv", b"x")
+    assert route.call_count == 5 and len(waits) == 4 and sum(waits) < 20
+
+
+@respx.mock
+def test_a_rate_limit_reset_beyond_the_retry_budget_fails_at_once_naming_the_reset(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("llm_cost.http.time.time", lambda: 1_800_000_000.0)
+    waits: list[float] = []
+    respx.get(UPLOADS).mock(return_value=httpx.Response(429, headers={"x-rate-limit-reset": "1800003600"}))
+    client = VantageClient(api_key=KEY, integration_token=TOKEN, base_url=BASE, sleep=waits.append)
+    with pytest.raises(DestinationError, match="resets at 2027-01-15T09:00:00Z") as info:
+        client.list_uploads()
+    assert waits == [] and "1 try" in str(info.value)

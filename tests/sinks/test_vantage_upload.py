@@ -246,3 +246,70 @@ def test_missing_credentials_fail_before_any_work(tmp_path: Path) -> None:
     _export(path, 2)
     result = CliRunner().invoke(app, ["upload", str(path)], env={"VANTAGE_INTEGRATION_TOKEN": TOKEN})
     assert result.exit_code == 3 and "VANTAGE_API_KEY" in result.stderr
+
+
+def test_the_upload_list_is_followed_page_by_page_so_every_earlier_upload_is_replaced(tmp_path: Path) -> None:
+    """With `links.next` on the list, an earlier upload on page 2 must still be found and replaced."""
+    path = tmp_path / "costs.csv"
+    total = _export(path, 10)
+    for fake in fake_vantage_fixture(api_key=KEY, integration_token=TOKEN, list_page_size=2):
+        for number in range(5):  # other days' uploads fill page 1 and 2
+            day = f"2026-09-0{number + 1}"
+            fake.add_upload(f"ChargePeriodStart,ChargeCategory,BilledCost,ServiceName\n{day},Usage,1.0,x\n",
+                            f"llm-cost_{day}_2026-09-0{number + 2}_old_part001.csv")  # fmt: skip
+        assert _upload(fake, str(path)).exit_code == 0
+        first = {u.token for u in fake.uploads if u.filename.startswith("llm-cost_2026-10-05")}
+        assert _upload(fake, str(path)).exit_code == 0  # its earlier upload is on page 3 now
+        today = [u for u in fake.uploads if u.filename.startswith("llm-cost_2026-10-05")]
+        assert len(today) == 1 and today[0].token not in first
+        assert fake.total_cost() == total + 5
+        assert any(r.method == "GET" and r.query == "page=3" for r in fake.requests)
+
+
+def test_a_failed_delete_of_the_earlier_upload_names_the_period_and_a_rerun_repairs_it(
+    fake: FakeVantage, tmp_path: Path
+) -> None:
+    path = tmp_path / "costs.csv"
+    total = _export(path, 40)
+    assert _upload(fake, str(path)).exit_code == 0
+    fake.fail_next("DELETE", status=503, times=50)  # Vantage goes down after the new parts landed
+    result = _upload(fake, str(path), "--retry-budget", "0")
+    assert result.exit_code == 5
+    message = result.stderr.replace("\n", " ")
+    assert "period 2026-10-05 to 2026-10-06 is counted twice" in message and "re-run the same command" in message
+    assert "Traceback" not in result.stderr
+    assert fake.total_cost() == 2 * total  # as the message says
+    fake.clear_faults()
+    assert _upload(fake, str(path)).exit_code == 0  # the repair: its list finds both earlier runs
+    assert fake.total_cost() == total and len(fake.uploads) == 1
+
+
+def test_a_rollback_that_cannot_delete_names_the_half_replaced_period_and_a_rerun_repairs_it(
+    fake: FakeVantage, tmp_path: Path
+) -> None:
+    path = tmp_path / "costs.csv"
+    total = _export(path, 4000)  # several parts
+    assert _upload(fake, str(path)).exit_code == 0
+    fake.fail_on_upload_number(fake.upload_attempts + 3, status=500, times=50)  # part 3 fails ...
+    fake.fail_next("DELETE", status=502, times=50)  # ... and so does every rollback delete
+    result = _upload(fake, str(path), "--retry-budget", "0")
+    assert result.exit_code == 5
+    message = result.stderr.replace("\n", " ")
+    assert "period 2026-10-05 to 2026-10-06 is half-replaced" in message and "re-run the same command" in message
+    assert "could not delete 2 uploaded part(s)" in message
+    assert fake.total_cost() > total  # the earlier upload plus two parts of the failed run
+    fake.clear_faults()
+    assert _upload(fake, str(path)).exit_code == 0
+    assert fake.total_cost() == total
+    assert len({u.filename.split("_")[3] for u in fake.uploads}) == 1  # one run holds the period
+
+
+def test_a_lost_upload_answer_is_rolled_back_too(fake: FakeVantage, tmp_path: Path) -> None:
+    """A part Vantage stored although its answer never came must not stay behind when a later part fails."""
+    path = tmp_path / "costs.csv"
+    _export(path, 4000)
+    first = fake.upload_attempts
+    fake.drop_on_upload_number(first + 2, times=10, after_processing=True)  # part 2 is stored, its answers lost
+    result = _upload(fake, str(path), "--max-tries", "2")
+    assert result.exit_code == 5
+    assert fake.uploads == [] and fake.total_cost() == 0
