@@ -25,6 +25,7 @@ ANY_JSON: msgspec.json.Decoder[Any] = msgspec.json.Decoder(float_hook=Decimal)
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 BAD_CREDENTIAL_TYPES = frozenset({"auth_error", "token_not_found_in_db"})
 NO_DB_MARKERS = ("prisma client is not initialized", "no connected db", "db not connected", "database not connected")
+ROLE_DENIED = "not allowed to access this route"
 KEY_HINT = "check LITELLM_API_KEY (or LITELLM_MASTER_KEY) / --litellm-key"
 ADMIN_HINT = "use the master key or a proxy_admin / proxy_admin_viewer key"
 
@@ -160,6 +161,8 @@ class LiteLLMClient(ApiClient):
         if any(marker in lowered for marker in NO_DB_MARKERS) or error.type == "no_db_connection":
             text = (f"the LiteLLM proxy has no database connected ({path}: HTTP {status}: {message}); spend data "
                     "needs a proxy with DATABASE_URL set")  # fmt: skip
+        elif status in (401, 403) and ROLE_DENIED in lowered:  # LiteLLM's route check: a valid key, the wrong role
+            text = f"LiteLLM refused {path} to this key's role (HTTP {status}: {message}); {ADMIN_HINT}"
         elif status in (401, 403) and (error.type in BAD_CREDENTIAL_TYPES or message.startswith("Authentication Error")):
             text = f"LiteLLM rejected the API key (HTTP {status}: {message}); {KEY_HINT}; {ADMIN_HINT}"
         elif status in (401, 403):

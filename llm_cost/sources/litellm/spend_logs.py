@@ -99,6 +99,16 @@ def parse_time(value: Any) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
+def started(row: SpendRow) -> datetime:
+    """A row's startTime; a row without a readable one is a SourceError naming it (the readers filter and order
+    rows by it before they are parsed)."""
+    try:
+        return parse_time(row.startTime)
+    except (ValueError, TypeError, OverflowError):
+        raise SourceError(f"unexpected spend-log row from LiteLLM (missing or malformed startTime "
+                          f"{str(row.startTime)[:40]!r}); request_id={str(row.request_id)[:60]!r}") from None  # fmt: skip
+
+
 class Metadata(msgspec.Struct):
     """The parts of a spend-log row's `metadata` that llm-cost reads; every other key is skipped unparsed."""
 
@@ -263,7 +273,7 @@ def parse_spend_row(row: SpendRow, options: RowOptions, source: str) -> UsageRec
         if row.request_id is None:
             raise ValueError("no request_id")
         request_id = str(row.request_id)
-        start = parse_time(row.startTime)
+        start = started(row)
         spend = row.spend
         cost = Decimal(0) if spend is None else spend if isinstance(spend, Decimal) else Decimal(str(spend))
     except (ValueError, TypeError, ArithmeticError) as exc:
@@ -281,7 +291,7 @@ def parse_spend_row(row: SpendRow, options: RowOptions, source: str) -> UsageRec
         system_tags["x-cache-hit"] = "true"
     try:
         end = max(parse_time(row.endTime or row.startTime), start)
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, OverflowError):
         end = start
     second = start.replace(microsecond=0)
     return UsageRecord(
@@ -386,7 +396,7 @@ class SpendLogsReader:
         if exact and total != len(rows):
             raise SourceError(f"/spend/logs/v2 said {total} rows for [{_v2_time(start)}, {_v2_time(end)}] but "
                               f"returned {len(rows)} on one page; the window is not closed or the proxy is busy")  # fmt: skip
-        return self._unique([r for r in rows if start <= parse_time(r.startTime) < end])
+        return self._unique([r for r in rows if start <= started(r) < end])
 
     def _unique(self, rows: list[SpendRow]) -> list[SpendRow]:
         """A window's rows without repeated request ids (the primary key, so a repeat is the proxy's glitch).
@@ -409,7 +419,7 @@ class SpendLogsReader:
             if (complete := self._whole_window(cursor, end, rows, total, capped)) is not None:
                 yield from complete
                 return
-            times = [parse_time(r.startTime) for r in rows]
+            times = [started(r) for r in rows]
             if any(later < earlier for earlier, later in zip(times, times[1:], strict=False)):
                 raise SourceError("/spend/logs/v2 did not sort by startTime ascending; this proxy cannot be read "
                                   "exactly (is it older than 1.83?)")  # fmt: skip
@@ -464,7 +474,7 @@ class SpendLogsReader:
                     break
                 page += 1
             if len(union) == total:
-                return [r for r in union.values() if start <= parse_time(r.startTime) < end]
+                return [r for r in union.values() if start <= started(r) < end]
             self.stats.requeries += 1
         raise SourceError(f"could not read all {total} requests at {_v2_time(start)} exactly (got {len(union)} after "
                           f"{CROWDED_SECOND_ATTEMPTS} reads); the proxy's page order is unstable — try again")  # fmt: skip
@@ -481,11 +491,11 @@ class SpendLogsReader:
                               "1.80.8 or newer for /spend/logs/v2, or use --mode daily-activity")  # fmt: skip
         body: list[SpendRow] = self.client.decode(response, "/spend/logs", LIST_DECODER)
         self.stats.pages += 1
-        if body and body[0].request_id is None:
+        if body and all(row.request_id is None for row in body):
             raise SourceError("this proxy's /spend/logs only returns daily summaries (no summarize=false before "
                               "1.73); use --mode daily-activity")  # fmt: skip
         self.stats.rows_read += len(body)
-        return self._unique([r for r in body if day.start <= parse_time(r.startTime) < day.end])
+        return self._unique([r for r in body if day.start <= started(r) < day.end])
 
 
 def spend_log_records(client: LiteLLMClient, window: Window, stats: PullStats, options: RowOptions,

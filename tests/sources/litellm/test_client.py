@@ -48,7 +48,7 @@ def test_three_error_envelopes(body: dict, message: str, kind: str | None) -> No
       "no database connected"),
      (400, {"error": {"message": "No connected db.", "type": "no_db_connection", "code": "400"}}, "no database"),
      (403, {"error": {"message": "user not allowed to access this route, role= internal_user", "type": "auth_error",
-                      "code": "403"}}, "rejected the API key"),
+                      "code": "403"}}, "refused /spend/logs/v2 to this key's role"),
      (400, {"error": {"message": "Invalid date format", "type": "internal_server_error", "code": "400"}},
       r"rejected /spend/logs/v2 \(HTTP 400: Invalid date format\)")],
 )  # fmt: skip
