@@ -137,3 +137,21 @@ def test_server_wait_never_crashes_and_is_only_for_429_and_503(status: int, retr
     if status not in (429, 503):
         assert wait is None
     assert wait is None or wait >= 0
+
+
+@respx.mock
+@pytest.mark.parametrize(("args", "tries"), [([], 5), (["--max-tries", "2"], 2), (["--retry-budget", "0"], 1)])
+def test_the_cli_hands_its_retry_policy_to_the_litellm_client(args: list[str], tries: int,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    from typer.testing import CliRunner
+
+    from llm_cost.cli import app
+
+    monkeypatch.setattr("llm_cost.http.time.sleep", lambda seconds: None)
+
+    respx.get(f"{BASE}/health/readiness/details").respond(200, json={"litellm_version": "1.109.1"})
+    probe = respx.get(f"{BASE}/v2/team/list").respond(500, json={"error": {"message": "boom"}})
+    result = CliRunner().invoke(app, ["export", "--mode", "spend-logs", "--day", "2025-06-01", *args],
+                                env={"LITELLM_BASE_URL": BASE, "LITELLM_API_KEY": "sk-test-key"})  # fmt: skip
+    assert result.exit_code == 4 and probe.call_count == tries
+    assert f"after {tries} {'try' if tries == 1 else 'tries'}" in result.stderr
