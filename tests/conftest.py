@@ -6,10 +6,21 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 ROOT = Path(__file__).resolve().parent.parent
 VOCAB_DIR = ROOT.parent / "shared" / "vocab"
 GOLDEN_DIR = Path(__file__).resolve().parent / "golden"
+
+
+# Hypothesis profiles. `ci` (the default) is reproducible and quick: the same examples on every run (derandomize,
+# no example database), no per-example deadline on a shared 2-core machine, and the failing example's reproduction
+# blob printed. `dev` and `thorough` search more, randomly, with the example database: HYPOTHESIS_PROFILE=thorough.
+_COMMON = {"deadline": None, "print_blob": True, "suppress_health_check": [HealthCheck.too_slow]}
+settings.register_profile("ci", derandomize=True, database=None, max_examples=40, **_COMMON)
+settings.register_profile("dev", max_examples=300, **_COMMON)
+settings.register_profile("thorough", max_examples=3000, **_COMMON)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 # Test-harness switches, not llm-cost settings: they must survive the clean environment.
