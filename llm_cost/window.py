@@ -104,7 +104,8 @@ def parse_month(text: str) -> Window:
 
 
 def parse_instant(text: str, *, option: str) -> datetime:
-    """Parse a date or ISO 8601 date-time into an aware UTC datetime. A naive time is taken as UTC."""
+    """Parse a date or ISO 8601 date-time into an aware UTC datetime. A naive time is taken as UTC. Like a date, the
+    instant must lie in the years MIN_YEAR..MAX_YEAR (in UTC), so that every day and month of a window exists."""
     value = text.strip()
     if _DATE_RE.match(value):
         return datetime.combine(parse_day(value, option=option), datetime.min.time(), UTC)
@@ -114,7 +115,16 @@ def parse_instant(text: str, *, option: str) -> datetime:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError as exc:
         raise ConfigError(f"{option}: {text!r} is not a valid date-time ({exc})") from None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    try:
+        moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+        in_range = MIN_YEAR <= moment.year <= MAX_YEAR
+    except OverflowError:  # before year 1 or after 9999 in UTC
+        in_range = False
+    if not in_range:
+        raise ConfigError(
+            f"{option}: {text!r} is out of range; use a time from {MIN_YEAR}-01-01 to {MAX_YEAR}-12-31 (UTC)"
+        )
+    return moment
 
 
 def billing_month(moment: datetime) -> Window:

@@ -1,7 +1,8 @@
 """RFC 4180 CSV, deterministic, written to a temporary file and renamed (or copied to stdout) only on success.
 
-UTF-8 without BOM, LF line endings, fields quoted only when they hold a comma, quote, CR or LF. A null is an
-empty, unquoted field. A failed run never truncates an existing output file and never leaves half a CSV on stdout.
+UTF-8 without BOM, LF line endings, fields quoted only when they hold a comma, quote, CR or LF. A null (and an
+empty string) is an empty, unquoted field; a record of one empty field is `""`. A failed run never truncates an
+existing output file and never leaves half a CSV on stdout.
 """
 
 from __future__ import annotations
@@ -24,26 +25,53 @@ SPOOL_BYTES = 8 * 1024 * 1024
 ESCAPE_MEMO = 8192
 
 
+def escape_field(value: str | None) -> str:
+    """One field as `csv.writer` with QUOTE_MINIMAL writes it: quoted (with doubled quotes) only when the value holds
+    a comma, quote, CR or LF; None is an empty field. One difference: a value with a CR but no comma, quote or LF
+    is quoted too, where csv.writer (LF terminator) leaves the CR bare and every reader splits the record there."""
+    if value is None:
+        return ""
+    text = str(value)
+    if '"' in text:
+        return '"' + text.replace('"', '""') + '"'
+    if "," in text or "\n" in text or "\r" in text:
+        return '"' + text + '"'
+    return text
+
+
+def encode_row(values: Sequence[str | None]) -> str:
+    """One record with its LF, fields as `escape_field` writes them. A record of one empty field is `""`, as
+    csv.writer writes it: a blank line would read back as a record with no fields."""
+    line = ",".join(map(escape_field, values))
+    if not line and len(values) == 1:
+        line = '""'
+    return line + "\n"
+
+
 class _Escaped(dict[str | None, str]):
-    """Field text by value, as `csv.writer` with QUOTE_MINIMAL writes it: quoted (with doubled quotes) only when
-    the value holds a comma, quote, CR or LF; None is an empty field. Most values repeat from row to row
-    (providers, models, periods), so their text is kept; the memo is bounded, so unique values cannot grow it."""
+    """`escape_field` by value. Most values repeat from row to row (providers, models, periods), so their text is
+    kept; the memo is bounded, so unique values cannot grow it."""
 
     def __missing__(self, value: str | None) -> str:
-        if value is None:
-            text = ""
-        else:
-            value_text = str(value)
-            if '"' in value_text:
-                text = '"' + value_text.replace('"', '""') + '"'
-            elif "," in value_text or "\n" in value_text or "\r" in value_text:
-                text = '"' + value_text + '"'
-            else:
-                text = value_text
+        text = escape_field(value)
         if len(self) >= ESCAPE_MEMO:
             self.clear()
         self[value] = text
         return text
+
+
+def unencodable(columns: Sequence[str], values: Sequence[str | None], number: int) -> str:
+    """The error for a row whose text UTF-8 cannot encode (a lone surrogate), naming the row and the column."""
+    for column, value in zip(columns, values, strict=False):
+        if value is None:
+            continue
+        try:
+            str(value).encode("utf-8")
+        except UnicodeEncodeError as exc:
+            char = ord(exc.object[exc.start])
+            return (f"row {number}: column {column} holds a lone surrogate (U+{char:04X}), which cannot be written as "
+                    "UTF-8; the source sent invalid text")  # fmt: skip
+    return f"row {number} cannot be written as UTF-8"
 
 
 def is_stdout(output: str | None) -> bool:
@@ -99,13 +127,20 @@ class CsvSink:
         return self
 
     def write(self, row: FocusRow) -> None:
-        """Write one row, in header order; missing and None values are nulls. The same bytes as `csv.writer`
-        (QUOTE_MINIMAL, LF), without its per-field cost."""
+        """Write one row, in header order; missing and None values are nulls. The bytes of `encode_row` (csv.writer's,
+        QUOTE_MINIMAL, LF, but a CR always quoted), without its per-field cost. Text that UTF-8 cannot encode (a lone
+        surrogate) is a ConfigError naming the row and column, and nothing of the row is written."""
         try:
             values = self._values(row)
         except KeyError:
             values = tuple(row.get(c) for c in self.columns)
-        self._text.write(",".join(map(self._escaped.__getitem__, values)) + "\n")
+        line = ",".join(map(self._escaped.__getitem__, values))
+        if not line and len(values) == 1:
+            line = '""'  # as encode_row: one empty field, not a blank line
+        try:
+            self._text.write(line + "\n")  # non-ASCII text is encoded at once, so a failure writes nothing
+        except UnicodeEncodeError:
+            raise ConfigError(unencodable(self.columns, values, self.rows + 1)) from None
         self.rows += 1
 
     def write_many(self, rows: Sequence[FocusRow]) -> None:
