@@ -13,6 +13,8 @@ Two halves:
 
 * :func:`generate_dataset` builds a deterministic list of spend-log rows (``LiteLLM_SpendLogs`` shape, §1c) with
   exact ``Decimal`` spend and many ``startTime`` ties; ``dataset.truth`` (a :class:`Truth`) holds the exact sums.
+  ``variety=True`` reshapes the rows into every field shape the doc documents (``dataset.shapes`` lists them);
+  ``key_pool=N`` adds N synthetic keys, for days of thousands of daily-activity DB rows.
 * :class:`FakeLiteLLM` serves them on ``127.0.0.1`` from a background thread (``ThreadingHTTPServer``), with the
   response shapes, error envelopes and version flavours of the doc (``version="1.74.0" | "1.86.7" | "1.109.1" |
   any other``; thresholds in :class:`Flavor`).
@@ -31,8 +33,10 @@ request, so multi-page reads of a tied window lose and repeat rows), ``total`` c
 ``total_pages`` still filled, inclusive v2 bounds with date-only ``end_date`` = midnight, legacy end-exclusive-in-
 effect bounds and summarize padding, legacy 10,000-row cap with ``x-litellm-spend-logs-truncated``, daily activity
 paged over DB rows with per-page aggregation in floats, unstable within-day order ≤1.90, the 1.83–1.86 ``timezone``
-over-count, string ``metadata`` in v2 on 1.83–1.86, string ``request_tags`` in v2, master-key rows as the hash of
-the master key before 1.86, role scoping that narrows silently, and the three error envelopes.
+over-count, string ``metadata`` in v2 on 1.83–1.86, string ``request_tags`` in v2 (or on some rows only,
+``v2_request_tags_as_string="mixed"``), SQL NULL ``metadata`` / ``request_tags`` served as null, numbers in their
+own JSON spelling (:class:`JsonNumber`: ``1e-10``, ``0.0``), master-key rows as the hash of the master key before
+1.86, role scoping that narrows silently, and the three error envelopes.
 
 Ground truth: :attr:`SpendDataset.truth` / :attr:`FakeLiteLLM.truth` (exact Decimal sums, health checks apart),
 :attr:`FakeLiteLLM.requests`, :meth:`FakeLiteLLM.count`, :meth:`FakeLiteLLM.daily_rows`.
@@ -44,6 +48,7 @@ schema), :meth:`FakeLiteLLM.drop_next`, :meth:`FakeLiteLLM.delay_next`; for a co
 
 import bisect
 import contextlib
+import decimal
 import gc
 import hashlib
 import json
@@ -55,6 +60,7 @@ import struct
 import sys
 import threading
 import time as _time
+import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
@@ -79,6 +85,7 @@ __all__ = [
     "Deployment",
     "FakeLiteLLM",
     "Flavor",
+    "JsonNumber",
     "KeySpec",
     "RequestRecord",
     "SpendDataset",
@@ -264,6 +271,12 @@ _FEATURES = ("chat", "search", "summarize", "classify", "agent")
 # --------------------------------------------------------------------------------------------------------------
 
 
+def _exact() -> contextlib.AbstractContextManager[decimal.Context]:
+    """A Decimal context wide enough that no sum of spends rounds (the default keeps 28 digits; a day of spends
+    such as 1e-10 and 0.1234567890123456789 next to dollars needs more)."""
+    return decimal.localcontext(prec=200)
+
+
 class Truth:
     """Exact (Decimal) ground truth over a list of spend-log rows.
 
@@ -283,13 +296,15 @@ class Truth:
 
     def _group(self, key: Callable[[Mapping[str, Any]], Any], include_health_checks: bool) -> dict[Any, Decimal]:
         out: dict[Any, Decimal] = {}
-        for row in self._rows(include_health_checks):
-            k = key(row)
-            out[k] = out.get(k, Decimal(0)) + row["spend"]
+        with _exact():
+            for row in self._rows(include_health_checks):
+                k = key(row)
+                out[k] = out.get(k, Decimal(0)) + row["spend"]
         return dict(sorted(out.items()))
 
     def total(self, *, include_health_checks: bool = False) -> Decimal:
-        return sum((r["spend"] for r in self._rows(include_health_checks)), Decimal(0))
+        with _exact():
+            return sum((r["spend"] for r in self._rows(include_health_checks)), Decimal(0))
 
     def by_day(self, *, include_health_checks: bool = False) -> dict[date, Decimal]:
         return self._group(lambda r: _utc_day(r["startTime"]), include_health_checks)
@@ -328,7 +343,8 @@ class Truth:
         return {r["request_id"] for r in self._rows(include_health_checks)}
 
     def health_check_total(self) -> Decimal:
-        return sum((r["spend"] for r in self.health_check_rows), Decimal(0))
+        with _exact():
+            return sum((r["spend"] for r in self.health_check_rows), Decimal(0))
 
     def rows_between(
         self, start: datetime, end: datetime, *, include_health_checks: bool = False, end_inclusive: bool = False
@@ -352,6 +368,8 @@ class SpendDataset(list):
     seed: int
     start_day: date
     days: int
+    #: "field:shape" -> rows given that shape by ``variety=True`` (empty otherwise).
+    shapes: dict[str, int] = {}  # noqa: RUF012 (a class default, replaced per instance)
 
     @property
     def truth(self) -> Truth:
@@ -416,6 +434,9 @@ def generate_dataset(
     failure_share: float = 0.02,
     cache_hit_share: float = 0.03,
     cost_breakdown_share: float = 0.6,
+    variety: bool = False,
+    key_pool: int = 0,
+    key_pool_share: float = 0.9,
 ) -> SpendDataset:
     """Deterministic spend-log rows over ``days`` UTC days starting at ``start_day`` (``requests`` rows in all).
 
@@ -433,6 +454,21 @@ def generate_dataset(
     ``unattributed_share`` with ``api_key ""``, failures (spend 0, some with ``model ""``), response-cache hits
     (spend 0, ``cache_hit "True"``).  Cache read/creation tokens sit in ``metadata.additional_usage_values``;
     ``metadata.cost_breakdown`` (on ``cost_breakdown_share`` of the priced rows) sums exactly to ``spend``.
+
+    ``variety=True`` then reshapes the rows into every field shape litellm-api.md documents (see
+    :func:`_apply_variety` for the list; each shape occurs at least once when there are enough rows, and
+    ``dataset.shapes`` counts them): ``metadata`` null / ``{}`` / sparse / all-null attribution / odd aliases,
+    ``request_tags`` null / ``[]`` / plain / colon values / duplicate keys / odd characters, every kind of
+    ``cost_breakdown`` (absent, null, exact, partial, zero components for used token types, tool-only, free tier,
+    not adding up, strings, reasoning, additional costs), every ``additional_usage_values`` variant, odd numbers
+    (``1e-10`` as JSON, 19 significant digits, integers, float reprs, huge token counts), null ``status`` /
+    ``cache_hit``, ``unknown-model`` failures, and ties straddling page boundaries (positions 100, 200, 1000 and
+    2000 of a day, from either end) plus tie groups of exactly 100 and 200 rows.  Rows whose breakdown shape
+    matters carry a ``shape:bd-<name>`` request tag.  ``spend`` stays the exact truth.
+
+    ``key_pool=N`` adds N synthetic virtual keys (``sk-pool-NNNNN``, each with its own user, unknown to the key
+    catalogue), used by ``key_pool_share`` of the keyed traffic in turn per deployment, so a day has thousands of
+    daily-activity DB rows (user x key x model x provider) and one model alone can need several pages.
     """
     params = dict(locals())
     with _gc_paused():
@@ -443,6 +479,7 @@ def _generate_rows(
     seed: int, days: int, requests: int, start_day: date, burst_size: int, crowded_second: int, tie_groups: int,
     midnight_rows: int, last_second_rows: int, master_key_share: float, health_check_share: float,
     unattributed_share: float, failure_share: float, cache_hit_share: float, cost_breakdown_share: float,
+    variety: bool = False, key_pool: int = 0, key_pool_share: float = 0.9,
 ) -> SpendDataset:
     if days < 1 or requests < 0:
         raise ValueError("days must be >= 1 and requests >= 0")
@@ -496,6 +533,10 @@ def _generate_rows(
         return a + int(rnd() * (b - a + 1))
 
     tokens = {k.raw_key: k.token for k in KEYS}
+    pool = [KeySpec(f"sk-pool-{i:05d}", f"pool-{i:05d}", ("", *(t.team_id for t in TEAMS))[i % 4],
+                    f"user-pool-{i:05d}", 1) for i in range(key_pool)]  # fmt: skip
+    tokens.update((k.raw_key, k.token) for k in pool)
+    pool_turn = [i * max(1, key_pool // len(deployments)) for i in range(len(deployments))]
     rows = SpendDataset()
     rows.seed, rows.start_day, rows.days = seed, start_day, days
     for off in offsets:
@@ -511,7 +552,9 @@ def _generate_rows(
             kind = "unattributed"
         else:
             kind = "key"
-            if day_index == 0:
+            if key_pool and rnd() < key_pool_share:
+                kind = "pool"
+            elif day_index == 0:
                 key = keys_all[bisect.bisect_right(cum_all, rnd() * cum_all[-1])]
             else:
                 key = keys_later[bisect.bisect_right(cum_later, rnd() * cum_later[-1])]
@@ -519,7 +562,11 @@ def _generate_rows(
         if kind == "health":
             dep = chat_deps[int(rnd() * len(chat_deps))]
         else:
-            dep = deployments[bisect.bisect_right(dep_cum, rnd() * dep_cum[-1])]
+            dep_index = bisect.bisect_right(dep_cum, rnd() * dep_cum[-1])
+            dep = deployments[dep_index]
+            if kind == "pool":  # the pool's keys in turn, per deployment: many distinct key x model rows a day
+                key, kind = pool[pool_turn[dep_index] % key_pool], "key"
+                pool_turn[dep_index] += 1
 
         # identity at request time
         if kind == "key":
@@ -687,7 +734,396 @@ def _generate_rows(
             "created_at": written,
             "updated_at": written,
         })
+    if variety:
+        _apply_variety(rows, random.Random(seed ^ _VARIETY_SALT))
     return rows
+
+
+class JsonNumber(Decimal):
+    """A Decimal that the fake serialises with a given JSON spelling (``1e-10``, ``6e-06``, ``0.0``), as the real
+    proxy does with float reprs; it is still the exact Decimal of that text for every sum."""
+
+    __slots__ = ("text",)
+
+    def __new__(cls, text: str) -> "JsonNumber":
+        number = super().__new__(cls, text)
+        number.text = text
+        return number
+
+
+def _float_repr(value: Decimal) -> Decimal:
+    """``value`` as the real proxy stores and serves it: the repr of the nearest float (exponent included)."""
+    text = repr(float(value))
+    return JsonNumber(text) if "e" in text else Decimal(text)
+
+
+_VARIETY_SALT = 0xC0_57_7A9E
+_DEP_BY_ID = {dep.model_id: dep for dep in DEPLOYMENTS}
+_ATTRIBUTION_KEYS = (
+    "user_api_key", "user_api_key_alias", "user_api_key_team_id", "user_api_key_team_alias", "user_api_key_org_id",
+    "user_api_key_user_id", "user_api_key_user_email", "user_api_key_end_user_id", "spend_logs_metadata",
+    "requester_ip_address", "user_agent",
+)  # fmt: skip
+_ODD_KEY_ALIAS = 'prod, "search" ✨\nkey; ü'
+_ODD_TEAM_ALIAS = 'Équipe «Recherche», "R&D"\n🚀'
+_BD_COLUMNS = ("input_cost", "output_cost", "cache_read_cost", "cache_creation_cost", "reasoning_cost",
+               "tool_usage_cost")  # fmt: skip
+
+
+def _shift(row: dict[str, Any], start: datetime) -> None:
+    """Move a row to a new startTime, its other timestamps with it."""
+    delta = start - row["startTime"]
+    for column in _DATETIME_COLUMNS:
+        if row.get(column) is not None:
+            row[column] = row[column] + delta
+
+
+def _usage(row: dict[str, Any]) -> tuple[int, int]:
+    """(cache read, cache creation) tokens as the generator wrote them (before any usage shape)."""
+    usage = (row.get("metadata") or {}).get("additional_usage_values") or {}
+    return usage.get("cache_read_input_tokens") or 0, usage.get("cache_creation_input_tokens") or 0
+
+
+def _exact_parts(row: dict[str, Any], dep: Deployment) -> dict[str, Decimal]:
+    cache_read, cache_creation = _usage(row)
+    prompt, completion = row["prompt_tokens"], row["completion_tokens"]
+    return {
+        "input_cost": ((prompt - cache_read - cache_creation) * dep.input_cost).normalize(),
+        "output_cost": (completion * dep.output_cost).normalize(),
+        "cache_read_cost": (cache_read * dep.cache_read_cost).normalize(),
+        "cache_creation_cost": (cache_creation * dep.cache_creation_cost).normalize(),
+    }
+
+
+def _breakdown(parts: dict[str, Any], total: Decimal, **extra: Any) -> dict[str, Any]:
+    zero = Decimal(0)
+    out: dict[str, Any] = {name: parts.get(name, zero) for name in _BD_COLUMNS}
+    out.update(total_cost=total, discount_percent=zero, discount_amount=zero, margin_percent=zero,
+               margin_total_amount=zero, additional_costs={})  # fmt: skip
+    out.update(extra)
+    return out
+
+
+def _set_usage(row: dict[str, Any], cache_read: int, cache_creation: int = 0, reasoning: int = 0) -> None:
+    meta = row["metadata"]
+    meta["additional_usage_values"] = {
+        "prompt_tokens_details": {"cached_tokens": cache_read, "audio_tokens": None},
+        "completion_tokens_details": {"reasoning_tokens": reasoning, "audio_tokens": None},
+        "cache_read_input_tokens": cache_read,
+        "cache_creation_input_tokens": cache_creation,
+    }
+
+
+def _bd_shape(name: str, row: dict[str, Any], dep: Deployment, rng: random.Random) -> bool:
+    """Give a priced row the cost_breakdown shape ``name`` (spend changes only where the shape's story needs it;
+    ``spend`` stays the truth). False if the row cannot take the shape."""
+    meta = row["metadata"]
+    spend: Decimal = row["spend"]
+    parts = _exact_parts(row, dep)
+    zero = Decimal(0)
+    chat = dep.mode == "chat"
+    if name == "absent":
+        meta.pop("cost_breakdown", None)
+    elif name == "null":
+        meta["cost_breakdown"] = None
+    elif name == "exact":
+        meta["cost_breakdown"] = _breakdown(parts, spend)
+    elif name == "minimal":  # only the non-zero components, as in the doc's sample row
+        meta["cost_breakdown"] = {**{k: v for k, v in parts.items() if v}, "total_cost": spend}
+    elif name == "partial":  # output_cost and cache_read_cost missing although output (and cache) tokens exist
+        if not (chat and row["completion_tokens"]):
+            return False
+        meta["cost_breakdown"] = {"input_cost": parts["input_cost"], "cache_creation_cost": parts["cache_creation_cost"],
+                                  "total_cost": spend}  # fmt: skip
+    elif name == "output-zero":  # free output (a promotion): output tokens, output_cost 0, sums to spend
+        if not (chat and row["completion_tokens"]):
+            return False
+        parts["output_cost"] = zero
+        row["spend"] = sum(parts.values(), zero).normalize()
+        meta["cost_breakdown"] = _breakdown(parts, row["spend"])
+    elif name == "audio":  # a transcription: input seconds billed, a transcript without output cost
+        seconds, words = rng.randint(30, 900), rng.randint(20, 2000)
+        row.update(call_type="atranscription", model="whisper-1", model_group="whisper-1", model_id="",
+                   custom_llm_provider="openai", api_base="https://api.openai.com/v1", prompt_tokens=seconds,
+                   completion_tokens=words, total_tokens=seconds + words, spend=(seconds * Decimal("0.0001")).normalize())  # fmt: skip
+        meta["additional_usage_values"] = {}
+        meta["cost_breakdown"] = _breakdown({"input_cost": row["spend"], "output_cost": zero}, row["spend"])
+    elif name == "cached-prompt":  # the whole prompt read from the provider's cache: input_cost 0
+        if not chat:
+            return False
+        prompt = row["prompt_tokens"]
+        _set_usage(row, prompt)
+        parts = {"input_cost": zero, "output_cost": (row["completion_tokens"] * dep.output_cost).normalize(),
+                 "cache_read_cost": (prompt * dep.cache_read_cost).normalize(), "cache_creation_cost": zero}  # fmt: skip
+        row["spend"] = sum(parts.values(), zero).normalize()
+        meta["cost_breakdown"] = _breakdown(parts, row["spend"])
+    elif name == "input-free":  # uncached input tokens, input_cost 0 (the other components add up)
+        parts["input_cost"] = zero
+        rest = sum(parts.values(), zero).normalize()
+        if not rest:
+            return False
+        row["spend"] = rest
+        meta["cost_breakdown"] = _breakdown(parts, rest)
+    elif name == "tool-only":  # a web-search call: only tool_usage_cost, tokens free
+        meta["cost_breakdown"] = _breakdown({}, spend, tool_usage_cost=spend)
+    elif name == "free-zero":  # free tier: nothing billed
+        row["spend"] = Decimal(0)
+        meta["cost_breakdown"] = _breakdown({}, Decimal(0))
+    elif name == "free-paid":  # an all-zero breakdown, yet spend > 0
+        meta["cost_breakdown"] = _breakdown({}, zero)
+    elif name == "less":  # components add up to less than spend
+        meta["cost_breakdown"] = _breakdown({k: v / 2 for k, v in parts.items()}, spend)
+    elif name == "more":  # components add up to more than spend
+        meta["cost_breakdown"] = _breakdown({k: v * 2 for k, v in parts.items()}, spend)
+    elif name == "larger":  # one component larger than the whole cost (a discount applied after it)
+        meta["cost_breakdown"] = _breakdown({**parts, "input_cost": spend * 3}, spend, discount_percent=Decimal("0.5"),
+                                            discount_amount=spend * 2)  # fmt: skip
+    elif name == "strings":  # every number as a string
+        meta["cost_breakdown"] = {k: (format(v, "f") if isinstance(v, Decimal) else v)
+                                  for k, v in _breakdown(parts, spend).items()}  # fmt: skip
+    elif name == "reasoning":  # reasoning tokens billed as reasoning_cost next to output_cost
+        completion = row["completion_tokens"]
+        if not (chat and completion >= 2):
+            return False
+        reasoning = completion // 2
+        cache_read, cache_creation = _usage(row)
+        _set_usage(row, cache_read, cache_creation, reasoning)
+        parts["output_cost"] = ((completion - reasoning) * dep.output_cost).normalize()
+        parts["reasoning_cost"] = (reasoning * dep.output_cost).normalize()
+        meta["cost_breakdown"] = _breakdown(parts, spend)
+    elif name == "additional":  # a fee in additional_costs on top of the token costs
+        fee = Decimal("0.0005")
+        row["spend"] = spend + fee
+        meta["cost_breakdown"] = _breakdown(parts, row["spend"], additional_costs={"web_search_cost": fee})
+    elif name == "unused-type":  # a cache_creation_cost for a row without cache-creation tokens
+        if _usage(row)[1]:
+            return False
+        extra = Decimal("0.00001")
+        row["spend"] = spend + extra
+        meta["cost_breakdown"] = _breakdown({**parts, "cache_creation_cost": extra}, row["spend"])
+    elif name == "exponents":  # spend and components spelled like float reprs (1.5e-05)
+        row["spend"] = JsonNumber("1.5e-05")
+        parts = ({"input_cost": JsonNumber("1e-05"), "output_cost": JsonNumber("5e-06")} if row["completion_tokens"]
+                 else {"input_cost": JsonNumber("1.5e-05")})  # fmt: skip
+        meta["cost_breakdown"] = _breakdown(parts, row["spend"])
+    else:
+        raise ValueError(f"unknown breakdown shape {name!r}")
+    return True
+
+
+_BD_SHAPES = ("absent", "null", "exact", "minimal", "partial", "output-zero", "audio", "cached-prompt", "input-free",
+              "tool-only", "free-zero", "free-paid", "less", "more", "larger", "strings", "reasoning", "additional",
+              "unused-type", "exponents")  # fmt: skip
+_USAGE_SHAPES = ("both", "absent", "empty", "null", "cached-tokens-only", "cache-read-only", "creation", "reasoning",
+                 "nulls-inside")  # fmt: skip
+_NUMBER_SHAPES = ("as-is", "float-repr", "tiny", "many-digits", "int-zero", "float-zero", "int-three", "huge-tokens",
+                  "float-repr", "float-repr")  # the proxy stores float8: most real spends are float reprs
+_METADATA_SHAPES = ("object", "null", "empty", "sparse", "nulls", "odd-aliases", "extra-keys")
+_TAG_SHAPES = ("list", "null", "empty", "plain", "user-agent-only", "colon-values", "duplicate-keys", "odd-values",
+               "reserved-keys", "empty-parts")  # fmt: skip
+_LIST_TAG_SHAPES = tuple(t for t in _TAG_SHAPES if t not in ("null", "empty"))
+
+
+def _cycle(rows: Sequence[dict[str, Any]], shapes: Sequence[str], rng: random.Random,
+           share: float) -> list[tuple[dict[str, Any], str]]:  # fmt: skip
+    """Each shape for one row at first (in a random order of the rows), then a random shape for ``share`` of the
+    rest; the other rows keep the first (default) shape."""
+    order = list(rows)
+    rng.shuffle(order)
+    out = []
+    for i, row in enumerate(order):
+        if i < len(shapes):
+            out.append((row, shapes[i]))
+        elif rng.random() < share:
+            out.append((row, shapes[rng.randrange(len(shapes))]))
+    return out
+
+
+def _apply_variety(rows: SpendDataset, rng: random.Random) -> None:
+    """Reshape generated rows into every field shape of litellm-api.md §1b/§1c/§7 (see :func:`generate_dataset`).
+    Shapes are assigned so that each occurs at least once; ``rows.shapes`` counts them ("field:shape")."""
+    shapes: dict[str, int] = {}
+
+    def count(field_name: str, shape: str) -> None:
+        key = f"{field_name}:{shape}"
+        shapes[key] = shapes.get(key, 0) + 1
+
+    # ---- time: tie groups of exactly a page, the last second of each day, then ties straddling page boundaries
+    by_day: dict[date, list[dict[str, Any]]] = {}
+    for row in rows:
+        by_day.setdefault(_utc_day(row["startTime"]), []).append(row)
+    for day, day_rows in by_day.items():
+        midnight = datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
+        movable = [r for r in day_rows if timedelta(hours=1) < r["startTime"] - midnight < timedelta(hours=23)
+                   and r["startTime"].replace(microsecond=0) != midnight + timedelta(hours=15, minutes=30, seconds=7)
+                   and r["startTime"] != midnight + timedelta(hours=12, milliseconds=250)]  # fmt: skip
+        rng.shuffle(movable)
+        for size, at in ((100, timedelta(hours=6, milliseconds=500)), (200, timedelta(hours=9))):
+            if len(movable) < size * 3:
+                continue
+            for r in movable[:size]:
+                _shift(r, midnight + at)
+            del movable[:size]
+            count("time", f"tie-group-{size}")
+        if len(movable) >= 2:  # the last second: at its whole second and at its last millisecond
+            _shift(movable[0], midnight + timedelta(hours=23, minutes=59, seconds=59))
+            _shift(movable[1], midnight + timedelta(hours=23, minutes=59, seconds=59, milliseconds=999))
+            count("time", "last-second-whole")
+            count("time", "last-second-999")
+        # Positions among the rows v2 serves (health checks excluded), in ascending and descending order (1.80.x
+        # sorts DESC): the rows around each page boundary share one startTime, so the tie spans two pages.
+        served = sorted((r for r in day_rows if not is_health_check_row(r)), key=lambda r: r["startTime"])
+        n = len(served)
+        for page in (100, 200, 1000, 2000):
+            for position in (page, n - page):
+                lo, hi = position - 6, position + 6
+                if lo < 4 or hi > n - 4:  # keep clear of the midnight and last-second rows
+                    continue
+                moment = served[position]["startTime"]
+                for r in served[lo:hi]:
+                    _shift(r, moment)
+                count("time", f"straddle-{page}")
+    rows.sort(key=lambda r: r["startTime"])
+
+    health = [r for r in rows if is_health_check_row(r)]
+    normal = [r for r in rows if not is_health_check_row(r)]
+    failed = [r for r in normal if r["status"] == "failure"]
+    succeeded = [r for r in normal if r["status"] != "failure"]
+
+    # ---- kinds of traffic the base generator lacks
+    for r in rng.sample(failed, min(len(failed), max(1, len(failed) // 3))):
+        r["model"] = "unknown-model"  # rejected before routing, on versions that write the placeholder
+        count("kind", "failure-unknown-model")
+    for i, r in enumerate(rng.sample(succeeded, min(len(succeeded), 12))):
+        if i < 4:
+            r["cache_hit"] = None
+            count("kind", "cache-hit-null")
+        elif i < 8:
+            r["cache_hit"] = "None"
+            count("kind", "cache-hit-None")
+        else:  # an old row: no status column value, nor in metadata
+            r["status"] = None
+            r["metadata"]["status"] = None
+            count("kind", "status-null")
+    for r in rng.sample(normal, min(len(normal), 6)):
+        r["completionStartTime"] = None
+        count("kind", "completion-start-null")
+    if health:
+        count("kind", "health-check")
+
+    # ---- cost_breakdown (priced rows), labelled with a shape:bd-<name> request tag; these rows keep the tokens
+    # and usage their breakdown was computed from
+    labelled: set[int] = set()
+    priced = [r for r in succeeded if r["spend"] > 0 and r["model_id"] in _DEP_BY_ID and r["cache_hit"] == "False"]
+    pending = list(_BD_SHAPES)
+    rng.shuffle(priced)
+    for r in priced:
+        if pending:
+            name = pending[0]
+        elif rng.random() < 0.35:
+            name = _BD_SHAPES[rng.randrange(len(_BD_SHAPES))]
+        else:
+            continue
+        if _bd_shape(name, r, _DEP_BY_ID[r["model_id"]], rng):
+            if pending and pending[0] == name:
+                pending.pop(0)
+            r["request_tags"] = [*r["request_tags"], f"shape:bd-{name}"]
+            labelled.add(id(r))
+            count("breakdown", name)
+
+    # ---- additional_usage_values (unlabelled chat rows that succeeded)
+    chat = [r for r in succeeded if id(r) not in labelled and r["call_type"] == "acompletion"
+            and r["metadata"].get("additional_usage_values")]  # fmt: skip
+    for r, shape in _cycle(chat, _USAGE_SHAPES, rng, 0.4):
+        meta = r["metadata"]
+        cache_read, cache_creation = _usage(r)
+        cache_read = cache_read or min(r["prompt_tokens"] // 3, 500)
+        if shape == "absent":
+            meta.pop("additional_usage_values", None)
+        elif shape == "empty":
+            meta["additional_usage_values"] = {}
+        elif shape == "null":
+            meta["additional_usage_values"] = None
+        elif shape == "cached-tokens-only":
+            meta["additional_usage_values"] = {"prompt_tokens_details": {"cached_tokens": cache_read}}
+        elif shape == "cache-read-only":
+            meta["additional_usage_values"] = {"cache_read_input_tokens": cache_read}
+        elif shape == "creation":
+            creation = cache_creation or min(r["prompt_tokens"] // 4, 300)
+            _set_usage(r, min(cache_read, r["prompt_tokens"] - creation), creation)
+        elif shape == "reasoning":
+            _set_usage(r, cache_read, cache_creation, r["completion_tokens"] // 3)
+        elif shape == "nulls-inside":
+            meta["additional_usage_values"] = {"prompt_tokens_details": None, "completion_tokens_details":
+                                               {"reasoning_tokens": None}, "cache_read_input_tokens": None,
+                                               "cache_creation_input_tokens": None}  # fmt: skip
+        count("usage", shape)
+
+    # ---- numbers (unlabelled priced rows: their breakdown, if any, then no longer adds up, which is a shape too)
+    for r, shape in _cycle([r for r in normal if id(r) not in labelled and r["spend"] > 0], _NUMBER_SHAPES, rng, 0.5):
+        if shape == "float-repr":
+            r["spend"] = _float_repr(r["spend"])
+        elif shape == "tiny":
+            r["spend"] = JsonNumber("1e-10")
+        elif shape == "many-digits":
+            r["spend"] = Decimal("0.1234567890123456789")
+        elif shape == "int-zero":
+            r["spend"] = Decimal(0)
+        elif shape == "float-zero":
+            r["spend"] = JsonNumber("0.0")
+        elif shape == "int-three":
+            r["spend"] = Decimal(3)
+        elif shape == "huge-tokens":
+            r["prompt_tokens"], r["completion_tokens"] = 2_000_000_000, 147_483_000
+            r["total_tokens"] = r["prompt_tokens"] + r["completion_tokens"]
+        count("number", shape)
+
+    # ---- metadata (null / {} only where no breakdown shape is being tested)
+    for r, shape in _cycle(normal, _METADATA_SHAPES, rng, 0.3):
+        meta = r["metadata"]
+        if shape in ("null", "empty"):
+            if id(r) in labelled:
+                continue
+            r["metadata"] = None if shape == "null" else {}
+        elif shape == "sparse":  # trimmed by spend_logs_metadata_fields: no attribution keys at all
+            r["metadata"] = {k: v for k, v in meta.items() if k not in _ATTRIBUTION_KEYS}
+        elif shape == "nulls":
+            meta.update(dict.fromkeys(_ATTRIBUTION_KEYS))
+        elif shape == "odd-aliases":
+            meta["user_api_key_alias"] = _ODD_KEY_ALIAS
+            meta["user_api_key_team_alias"] = _ODD_TEAM_ALIAS
+        elif shape == "extra-keys":
+            meta.update(applied_guardrails=["pii-mask"], mcp_tool_call_metadata=None, cold_storage_object_key=None,
+                        litellm_overhead_time_ms=Decimal("3.25"), routing_decision={"strategy": "simple-shuffle",
+                        "weights": [Decimal("0.5"), 1, None]}, spend_logs_metadata={"nested": {"deep": [1, "two"]}})  # fmt: skip
+        count("metadata", shape)
+
+    # ---- request_tags (labelled rows keep a list, with their label)
+    for r, shape in _cycle(normal, _TAG_SHAPES, rng, 0.4):
+        label = [t for t in r["request_tags"] if t.startswith("shape:bd-")]
+        if label and shape not in _LIST_TAG_SHAPES:
+            continue
+        if shape == "null":
+            r["request_tags"] = None
+        elif shape == "empty":
+            r["request_tags"] = []
+        elif shape == "plain":
+            r["request_tags"] = ["batch", "prod", "nightly-run", *label]
+        elif shape == "user-agent-only":
+            r["request_tags"] = ["User-Agent: OpenAI/Python", "User-Agent: OpenAI/Python 1.99.3", *label]
+        elif shape == "colon-values":
+            r["request_tags"] = ["url:https://api.example.com:8443/v1", "trace:a:b:c", "env:prod", *label]
+        elif shape == "duplicate-keys":
+            r["request_tags"] = ["env:prod", "env:staging", "feature:chat", "feature:search", *label]
+        elif shape == "odd-values":
+            r["request_tags"] = ["team:Søk & Oppdag ✨", 'note:a,b "quoted"\nnext line', "emoji:🚀🔥", "env:prod",
+                                 *label]  # fmt: skip
+        elif shape == "reserved-keys":  # keys the export owns: dropped, never overriding its own
+            r["request_tags"] = ["model:evil", "team_id:evil", "x-cost-allocation:evil", "provider:evil", *label]
+        elif shape == "empty-parts":
+            r["request_tags"] = ["env:", ":orphan", " spaced : value ", *label]
+        count("tags", shape)
+    rows.shapes = dict(sorted(shapes.items()))
 
 
 def _cumulative(weights: Sequence[int]) -> list[int]:
@@ -909,7 +1345,7 @@ _DEC_QUOTED = '"\\u0000dec:'
 
 def _json_default(value: Any) -> Any:
     if isinstance(value, Decimal):
-        return _DEC_MARK + format(value, "f")
+        return _DEC_MARK + (value.text if isinstance(value, JsonNumber) else format(value, "f"))
     if isinstance(value, datetime):
         return format_v1_datetime(value)
     if isinstance(value, date):
@@ -1257,7 +1693,7 @@ class FakeLiteLLM(LoopbackFake):
     :param daily_activity_skew: added (as a float) to one daily row of ``skew_day`` (default: the first day), so
         /user/daily/activity disagrees with the spend logs by that amount on that day.
     :param v2_request_tags_as_string: v2 ``request_tags`` as a JSON string (the doc's §1b/§7); False sends a list
-        (what §0b saw on 1.100.5).
+        (what §0b saw on 1.100.5); ``"mixed"`` sends a string on about half the rows and a list on the others.
     :param unknown_key_type: ``"alternate"`` (auth_error and token_not_found_in_db by turns, §0b), or one of them.
     """
 
@@ -1275,7 +1711,7 @@ class FakeLiteLLM(LoopbackFake):
         seed: int = 0,
         daily_activity_skew: Decimal | None = None,
         skew_day: date | None = None,
-        v2_request_tags_as_string: bool = True,
+        v2_request_tags_as_string: bool | str = True,
         unknown_key_type: str = "alternate",
         host: str = "127.0.0.1",
     ) -> None:
@@ -1349,6 +1785,7 @@ class FakeLiteLLM(LoopbackFake):
         days = sorted({_utc_day(r["startTime"]) for r in rows})
         self.skew_day = skew_day or (days[0] if days else None)
         self._daily_cache: dict[str, list[DailyRow]] = {}
+        self._daily_index_cache: dict[str, dict[tuple[str, str | None, str | None], list[DailyRow]]] = {}
         self._daily_lock = threading.Lock()
         self._key_spend: dict[str, float] = {}
         for row in rows:
@@ -1874,13 +2311,17 @@ class FakeLiteLLM(LoopbackFake):
         for column in datetimes:
             value = out[column]
             out[column] = fmt(value) if value else None
-        if out.get("metadata") is None:
+        # The JSON columns default to {} / []; a row that holds SQL NULL there is served as null in every spelling.
+        if "metadata" not in row:
             out["metadata"] = {}
-        if self.flavor.v2_metadata_string:  # 1.83-1.86: the raw query's JSON column, not re-parsed
+        if self.flavor.v2_metadata_string and out["metadata"] is not None:  # 1.83-1.86: not re-parsed
             out["metadata"] = _dumps(out["metadata"], compact=False)
-        if out.get("request_tags") is None:
+        if "request_tags" not in row:
             out["request_tags"] = []
-        if self.v2_request_tags_as_string:  # never re-parsed in v2
+        tags_as_string = self.v2_request_tags_as_string
+        if tags_as_string == "mixed":  # some rows one way, some the other (deterministic per request id)
+            tags_as_string = zlib.crc32(str(row.get("request_id")).encode()) % 2 == 0
+        if tags_as_string and out["request_tags"] is not None:  # never re-parsed in v2
             out["request_tags"] = _dumps(out["request_tags"], compact=False)
         if "request_duration_ms" in out and out["request_duration_ms"] is None:
             out["request_duration_ms"] = _ms(row["endTime"]) - _ms(row["startTime"])
@@ -2117,7 +2558,7 @@ class FakeLiteLLM(LoopbackFake):
             if user_id is not None and user_id != caller.user_id:
                 return self._detail(403, {"error": "Non-admin users can only view their own spend data."})
             user_id = caller.user_id
-        rows = self._filter_daily(self._daily("user"), params, start, end)
+        rows = self._filter_daily(self._daily("user"), params, start, end, "user")
         if user_id is not None:
             rows = [r for r in rows if r.entity_id == user_id]
         return self._daily_response(rows, page, page_size, paginated, "user")
@@ -2137,29 +2578,51 @@ class FakeLiteLLM(LoopbackFake):
         dates = self._daily_dates(params, None)
         if isinstance(dates, _Resp):
             return dates
-        rows = self._filter_daily(self._daily("end_user"), params, *dates)
+        rows = self._filter_daily(self._daily("end_user"), params, *dates, "end_user")
         wanted = params.get("end_user_ids")
         if wanted:
             ids = {part.strip() for part in wanted.split(",") if part.strip()}
             rows = [r for r in rows if r.entity_id in ids]
         return self._daily_response(rows, page, page_size, True, "end_user")
 
-    def _filter_daily(self, rows: Sequence[DailyRow], params: _Params, start: str, end: str) -> list[DailyRow]:
+    def _daily_index(self, table: str) -> dict[tuple[str, str | None, str | None], list[DailyRow]]:
+        """The rows of a table by (date, model, api_key), with None for "any": the lists keep the table's order.
+        The model is as the filter matches it ("unknown-model" also holds null and empty models)."""
+        with self._daily_lock:
+            cached = self._daily_index_cache.get(table)
+        if cached is None:
+            cached = {}
+            for r in self._daily(table):
+                model = r.model if r.model and r.model != "unknown-model" else "unknown-model"
+                for key in ((r.date, None, None), (r.date, model, None), (r.date, None, r.api_key),
+                            (r.date, model, r.api_key)):  # fmt: skip
+                    cached.setdefault(key, []).append(r)
+            with self._daily_lock:
+                self._daily_index_cache[table] = cached
+        return cached
+
+    def _filter_daily(self, rows: Sequence[DailyRow], params: _Params, start: str, end: str,
+                      table: str | None = None) -> list[DailyRow]:  # fmt: skip
+        """The rows of ``[start, end]`` matching the ``model`` / ``api_key`` filters, in table order. With ``table``
+        (whose rows ``rows`` are) a one-day query is answered from :meth:`_daily_index`."""
         f = self.flavor
+        model = params.get("model") or None
+        api_key = params.get("api_key") or None
+        if api_key is not None and f.unattributed_key:
+            if api_key == "unattributed":
+                api_key = ""
+            elif api_key.startswith("raw:"):
+                api_key = api_key[4:]
+        if table is not None and start == end:
+            return list(self._daily_index(table).get((start, model, api_key), ()))
         # The date column is TEXT: older versions compare the raw strings (a bad spelling matches nothing).
         out = [r for r in rows if start <= r.date <= end]
-        model = params.get("model")
         if model:
             if model == "unknown-model":
                 out = [r for r in out if not r.model or r.model == "unknown-model"]
             else:
                 out = [r for r in out if r.model == model]
-        api_key = params.get("api_key")
-        if api_key:
-            if f.unattributed_key and api_key == "unattributed":
-                api_key = ""
-            elif f.unattributed_key and api_key.startswith("raw:"):
-                api_key = api_key[4:]
+        if api_key is not None:
             out = [r for r in out if r.api_key == api_key]
         return out
 
