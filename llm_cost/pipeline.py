@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import threading
 from collections import deque
@@ -192,13 +191,13 @@ def open_source(settings: ExportSettings, warn: Warn, *, now: datetime | None = 
     except BaseException:
         client.close()
         raise
-    partitions = _litellm_partitions(settings.mode, client, window, stats, lookups, settings, key)
+    partitions = _litellm_partitions(settings.mode, client, window, stats, lookups, settings)
     return SourceRun(partitions, prices, settings.granularity, stats, window, client, lookups,
                      f"LiteLLM {settings.mode} {window}")  # fmt: skip
 
 
 def _litellm_partitions(mode: str, client: LiteLLMClient, window: Window, stats: PullStats, lookups: Lookups,
-                        settings: ExportSettings, key: str | None) -> Iterator[Partition]:  # fmt: skip
+                        settings: ExportSettings) -> Iterator[Partition]:  # fmt: skip
     """One partition per UTC day of the window (per hour at finer grains of spend-logs), from the chosen endpoint."""
     if mode == "daily-activity":
         return daily_activity_partitions(client, window, stats, lookups, version=stats.version,
@@ -206,7 +205,7 @@ def _litellm_partitions(mode: str, client: LiteLLMClient, window: Window, stats:
     options = RowOptions(
         tag_keys=frozenset(settings.tag_keys) if settings.tag_keys else None,
         include_health_checks=settings.include_health_checks,
-        master_key_hash=hashlib.sha256(key.encode()).hexdigest() if key else None,
+        master_key_hash=client.key_hash,
     )
     names: dict[str, str] = {}
 
@@ -230,7 +229,7 @@ def reconcile(source: SourceRun, settings: ExportSettings, tapped: SpendTap) -> 
     other = "daily-activity" if settings.mode == "spend-logs" else "spend-logs"
     other_tap = SpendTap()
     for partition in _litellm_partitions(other, source.client, source.window, PullStats(version=source.stats.version),
-                                         source.lookups, settings, None):  # fmt: skip
+                                         source.lookups, settings):  # fmt: skip
         for record in partition():
             other_tap.add(record)
     spend_logs, daily = (tapped, other_tap) if settings.mode == "spend-logs" else (other_tap, tapped)

@@ -6,6 +6,7 @@ every message. See litellm-api.md §0, §0b, §4 and §7.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -124,6 +125,11 @@ class LiteLLMClient(ApiClient):
             sleep=sleep,
             transport=transport,
         )
+
+    @property
+    def key_hash(self) -> str:
+        """The sha256 of the API key: how proxies before ~1.86 store the master key's own traffic."""
+        return hashlib.sha256(self.api_key.encode()).hexdigest()
 
     def get_raw(self, path: str, params: dict[str, Any] | None = None) -> httpx.Response:
         """GET with retries, whatever the status."""

@@ -3,8 +3,9 @@
 It pages over database rows, not days, and aggregates each page on its own, so the same date appears on several
 pages and `metadata.total_*` covers one page only. We ask for one day at a time with page_size=1000, loop while
 `has_more`, and sum `breakdown.models[m].api_key_breakdown[k]` ourselves. We never send `timezone` (it
-double-counted in 1.83–1.86). On ≤1.90 the order inside a day is unstable, so there a day must fit one page; a
-bigger day is split by model, then by key. See litellm-api.md §2a and §7.3.
+double-counted in 1.83–1.86). On ≤1.90 the order inside a day is unstable, so there a day must fit one page: a
+bigger day is read from the non-paginated `/user/daily/activity/aggregated` (≥1.77), which holds every row of the
+day in one response; before 1.77 it is split by model, then by key. See litellm-api.md §2a and §7.3.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 
 from llm_cost.errors import SourceError
 from llm_cost.records import TokenCounts, UsageRecord
-from llm_cost.sources.litellm.client import LiteLLMClient, version_tuple
+from llm_cost.sources.litellm.client import EndpointMissing, LiteLLMClient, version_tuple
 from llm_cost.sources.litellm.lookups import Lookups
 from llm_cost.sources.litellm.spend_logs import (
     HEALTH_CHECK_KEYS,
@@ -30,7 +31,11 @@ from llm_cost.window import Window
 
 PAGE_SIZE = 1000
 PATH = "/user/daily/activity"
+AGGREGATED_PATH = "/user/daily/activity/aggregated"
 UNATTRIBUTED = ("", "unattributed")
+# Before 1.77 (no /aggregated) a day over one page is split; the values to split by are collected from this many
+# further reads of its unstable pages, since one read can miss every row of a model or key.
+ENUMERATION_READS = 8
 
 
 @dataclass(slots=True)
@@ -46,13 +51,51 @@ class Cell:
     metadata: dict[str, Any] = field(default_factory=dict)
 
     def add(self, metrics: dict[str, Any], metadata: dict[str, Any]) -> None:
-        self.spend += Decimal(str(metrics.get("spend") or 0))
-        self.prompt += int(metrics.get("prompt_tokens") or 0)
-        self.completion += int(metrics.get("completion_tokens") or 0)
-        self.cache_read += int(metrics.get("cache_read_input_tokens") or 0)
-        self.cache_write += int(metrics.get("cache_creation_input_tokens") or 0)
-        self.requests += int(metrics.get("api_requests") or 0)
+        """Add one key entry's metrics; a metric that is not a number is a SourceError naming it."""
+        try:
+            spend = metrics.get("spend") or 0
+            self.spend += spend if isinstance(spend, Decimal) else Decimal(str(spend))
+            self.prompt += _count_of(metrics, "prompt_tokens")
+            self.completion += _count_of(metrics, "completion_tokens")
+            self.cache_read += _count_of(metrics, "cache_read_input_tokens")
+            self.cache_write += _count_of(metrics, "cache_creation_input_tokens")
+            self.requests += _count_of(metrics, "api_requests")
+        except (ArithmeticError, TypeError, ValueError):
+            raise SourceError(f"unexpected response from {PATH}: a metric of {str(metrics)[:160]} is not a number") from None
+        if not self.spend.is_finite():
+            raise SourceError(f"unexpected response from {PATH}: spend {metrics.get('spend')!r} is not a finite number")
         self.metadata.update({k: v for k, v in metadata.items() if v not in (None, "")})
+
+
+def _count_of(metrics: dict[str, Any], name: str) -> int:
+    """A token or request count: an integer (or an integral float, as JSON may spell one)."""
+    value = metrics.get(name) or 0
+    if isinstance(value, bool) or not isinstance(value, int | Decimal | float) or value != int(value):
+        raise ValueError(name)
+    return int(value)
+
+
+def _entries(result: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any], dict[str, Any]]]:
+    """(model, key, metrics, metadata) of every `breakdown.models[m].api_key_breakdown[k]` of one result; a shape
+    other than the documented objects is a SourceError, not a silently skipped part of the day."""
+    breakdown = result.get("breakdown") or {}
+    models = breakdown.get("models") if isinstance(breakdown, dict) else breakdown
+    if not isinstance(models or {}, dict):
+        raise SourceError(f"unexpected response from {PATH}: breakdown.models is not an object")
+    for model, entry in (models or {}).items():
+        keys = entry.get("api_key_breakdown") if isinstance(entry, dict) else entry
+        if not isinstance(keys or {}, dict):
+            raise SourceError(f"unexpected response from {PATH}: breakdown.models[{str(model)[:60]!r}] has no "
+                              "api_key_breakdown object")  # fmt: skip
+        for key, key_entry in (keys or {}).items():
+            if not isinstance(key_entry, dict):
+                raise SourceError(f"unexpected response from {PATH}: the api_key_breakdown entry of model "
+                                  f"{str(model)[:60]!r} is not an object")  # fmt: skip
+            metrics, metadata = key_entry.get("metrics") or {}, key_entry.get("metadata") or {}
+            if not isinstance(metrics, dict) or not isinstance(metadata, dict):
+                raise SourceError(f"unexpected response from {PATH}: metrics or metadata of model "
+                                  f"{str(model)[:60]!r} is not an object")  # fmt: skip
+            yield str(model), str(key), metrics, metadata
 
 
 class DailyActivityReader:
@@ -63,68 +106,131 @@ class DailyActivityReader:
         self.stats = stats
         parsed = version_tuple(version)
         self.stable_order = parsed is None or parsed >= (1, 95)
+        self.has_aggregated = parsed is None or parsed >= (1, 77)
 
-    def _pages(self, day: date, filters: dict[str, str]) -> tuple[list[dict[str, Any]], int]:
-        """Every page for one day (and filters); returns the results and the number of pages."""
+    def _body(self, path: str, params: dict[str, Any]) -> dict[str, Any]:
+        body = self.client.get_json(path, params)
+        self.stats.pages += 1
+        if not isinstance(body, dict) or not isinstance(body.get("results"), list):
+            raise SourceError(self.client.mask(f"unexpected response from {path}: expected an object with a 'results' "
+                                               f"list, got {type(body).__name__} {str(body)[:120]}"))  # fmt: skip
+        return body
+
+    def _pages(self, day: date, filters: dict[str, str], *,
+               first_only: bool = False) -> tuple[list[dict[str, Any]], int]:  # fmt: skip
+        """Every page for one day (and filters); returns the results and the number of pages. With `first_only`,
+        a first page that has more after it is returned alone, as 2 pages."""
         results: list[dict[str, Any]] = []
         page = 1
         while True:
             params = {"start_date": day.isoformat(), "end_date": day.isoformat(), "page": page,
                       "page_size": PAGE_SIZE, **filters}  # fmt: skip
-            body = self.client.get_json(PATH, params)
-            self.stats.pages += 1
-            if not isinstance(body, dict) or not isinstance(body.get("results"), list):
-                raise SourceError(f"unexpected response from {PATH}: expected an object with a 'results' list, got "
-                                  f"{type(body).__name__} {str(body)[:120]}")  # fmt: skip
+            body = self._body(PATH, params)
             results += [r for r in body["results"] if isinstance(r, dict)]
             metadata = body.get("metadata") if isinstance(body.get("metadata"), dict) else {}
             if not metadata.get("has_more"):
                 return results, page
+            if first_only:
+                return results, page + 1
             page += 1
+
+    def _count(self, day: date, filters: dict[str, str]) -> int | None:
+        """The exact number of DB rows of the day (and filters): `total_pages` at page_size=1 (§2a), 0 for no
+        results (whatever `total_pages` says then), or None when the proxy does not say."""
+        params = {"start_date": day.isoformat(), "end_date": day.isoformat(), "page": 1, "page_size": 1, **filters}
+        body = self._body(PATH, params)
+        if not body["results"]:
+            return 0
+        metadata = body.get("metadata")
+        total = metadata.get("total_pages") if isinstance(metadata, dict) else None
+        return total if isinstance(total, int) and not isinstance(total, bool) else None
+
+    def _aggregated(self, day: date, filters: dict[str, str]) -> list[dict[str, Any]] | None:
+        """The whole day in one response from the non-paginated endpoint (≥1.77; never truncated before 1.105),
+        or None when the proxy has none."""
+        if not self.has_aggregated:
+            return None
+        params = {"start_date": day.isoformat(), "end_date": day.isoformat(), **filters}
+        try:
+            body = self._body(AGGREGATED_PATH, params)
+        except EndpointMissing:
+            self.has_aggregated = False
+            return None
+        self.stats.notes.append(f"days over one page were read from {AGGREGATED_PATH} (this proxy pages {PATH} in "
+                                "an unstable order)")  # fmt: skip
+        return [r for r in body["results"] if isinstance(r, dict)]
 
     def cells(self, day: date, filters: dict[str, str] | None = None) -> dict[tuple[str, str], Cell]:
         """(model, key) -> sums for one day, read so that no row is lost or counted twice."""
         filters = filters or {}
         self.stats.windows += 1
-        results, pages = self._pages(day, filters)
-        if pages > 1 and not self.stable_order:
-            return self._split(day, filters, results)
+        unstable = not self.stable_order
+        first_only = unstable and self.has_aggregated  # /aggregated will hold the day if it needs more pages
+        results, pages = self._pages(day, filters, first_only=first_only)
+        if pages > 1 and unstable:
+            whole = self._aggregated(day, filters)
+            if whole is None:
+                return self._split(day, filters, self._pages(day, filters)[0] if first_only else results)
+            results = whole
         cells: dict[tuple[str, str], Cell] = {}
         for result in results:
             if str(result.get("date")) != day.isoformat():
                 continue
-            models = (result.get("breakdown") or {}).get("models") or {}
-            if not isinstance(models, dict):
-                raise SourceError(f"unexpected response from {PATH}: breakdown.models is not an object")
-            for model, entry in models.items():
-                keys = (entry or {}).get("api_key_breakdown") or {}
-                for key, key_entry in keys.items():
-                    if not isinstance(key_entry, dict):
-                        continue
-                    metrics = key_entry.get("metrics") or {}
-                    metadata = key_entry.get("metadata") or {}
-                    cells.setdefault((str(model), str(key)), Cell()).add(metrics, metadata)
-                    self.stats.rows_read += 1
+            for model, key, metrics, metadata in _entries(result):
+                cells.setdefault((model, key), Cell()).add(metrics, metadata)
+                self.stats.rows_read += 1
         return cells
 
     def _split(self, day: date, filters: dict[str, str], results: list[dict[str, Any]]) -> dict[tuple[str, str], Cell]:
-        """On ≤1.90 a multi-page day may lose or repeat rows: re-read it per model, then per model and key."""
-        self.stats.splits += 1
-        seen_models: set[str] = set()
-        seen_keys: set[str] = set()
-        for result in results:
-            for model, entry in ((result.get("breakdown") or {}).get("models") or {}).items():
-                seen_models.add(str(model))
-                seen_keys.update(str(k) for k in ((entry or {}).get("api_key_breakdown") or {}))
-        dimension, values = ("model", sorted(seen_models)) if "model" not in filters else ("api_key", sorted(seen_keys))
+        """Before 1.77 a multi-page day may lose or repeat rows: re-read it per model, then per model and key.
+
+        The pages that name the models (or keys) to split by are themselves unstable, so a model or key whose rows
+        all fell between pages would never be read: the day's pages are read again ENUMERATION_READS times and the
+        values of every read are united, and the parts' exact row counts must add up to the whole's (else the
+        split fails loudly, rather than dropping a part)."""
         if "api_key" in filters:
             raise SourceError(f"{PATH} for {day} needs more than one page even for model {filters['model']} and one "
-                              "key, and this proxy (≤1.90) pages in an unstable order; upgrade it or use --mode spend-logs")  # fmt: skip
+                              "key, and this proxy pages in an unstable order without /aggregated (<1.77); upgrade it "
+                              "or use --mode spend-logs")  # fmt: skip
+        self.stats.splits += 1
+        dimension = "model" if "model" not in filters else "api_key"
+        values = _values(results, dimension)
+        for _ in range(ENUMERATION_READS):
+            values |= _values(self._pages(day, filters)[0], dimension)
+            self.stats.requeries += 1
+        if dimension == "api_key" and "" in values:  # an empty api_key filter is no filter at all
+            raise SourceError(f"{PATH} for {day} needs more than one page for model {filters['model']}, and its "
+                              "unattributed requests (api_key \"\") cannot be read on their own on this proxy "
+                              "(unstable page order, no /aggregated: <1.77); upgrade it or use --mode spend-logs")  # fmt: skip
+        self._check_parts(day, filters, dimension, values)
         merged: dict[tuple[str, str], Cell] = {}
-        for value in values:
+        for value in sorted(values):
             for cell_key, cell in self.cells(day, {**filters, dimension: value}).items():
                 merged[cell_key] = cell
         return merged
+
+    def _check_parts(self, day: date, filters: dict[str, str], dimension: str, values: set[str]) -> None:
+        """The parts of a split must hold every DB row of the whole. Rows without a model are never named in
+        `breakdown.models` (their spend is not served either); the filter `unknown-model` counts them too."""
+        whole = self._count(day, filters)
+        if whole is None:
+            self.stats.notes.append(f"{PATH} gives no row count: a split day's parts could not be checked")
+            return
+        parts = {value: self._count(day, {**filters, dimension: value}) or 0 for value in sorted(values)}
+        counted = sum(parts.values())
+        if dimension == "model" and counted < whole and "unknown-model" not in parts:
+            counted += self._count(day, {**filters, "model": "unknown-model"}) or 0
+        if counted != whole:
+            within = f" for model {filters['model']}" if "model" in filters else ""
+            raise SourceError(f"{PATH} for {day}{within} has {whole} rows, but its {len(parts)} {dimension}s found "
+                              f"over {ENUMERATION_READS + 1} reads hold {counted}: this proxy pages in an unstable "
+                              "order and has no /aggregated (<1.77), so the day cannot be read exactly; upgrade it or "
+                              "use --mode spend-logs")  # fmt: skip
+
+
+def _values(results: list[dict[str, Any]], dimension: str) -> set[str]:
+    """The models (dimension "model") or keys ("api_key") named in `breakdown.models` of some results."""
+    return {model if dimension == "model" else key for result in results for model, key, _, _ in _entries(result)}
 
 
 def daily_activity_records(client: LiteLLMClient, window: Window, stats: PullStats, lookups: Lookups, *,
@@ -162,12 +268,15 @@ def _day_records(client: LiteLLMClient, day: Window, stats: PullStats, lookups: 
 
 def _records(reader: DailyActivityReader, day: Window, stats: PullStats, lookups: Lookups,
              include_health_checks: bool) -> Iterator[UsageRecord]:  # fmt: skip
+    # Master-key traffic is stored as the literal since ~1.86 and as the sha256 of the master key before (as in
+    # spend logs, whose reader knows both).
+    master_keys = {MASTER_KEY_LITERAL, reader.client.key_hash}
     for (model, key), cell in sorted(reader.cells(day.start.date()).items()):
         if key in HEALTH_CHECK_KEYS and not include_health_checks:
             stats.health_checks += cell.requests
             continue
         team_id = cell.metadata.get("team_id")
-        master = key == MASTER_KEY_LITERAL
+        master = key in master_keys
         stats.requests += cell.requests
         if master:
             stats.master_key_requests += cell.requests

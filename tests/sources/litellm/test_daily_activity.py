@@ -77,8 +77,8 @@ def test_old_proxy_multi_page_day_is_reread_per_model() -> None:
 
     respx.get(f"{BASE}/user/daily/activity").mock(side_effect=handler)
     client = LiteLLMClient(base_url=BASE, api_key="sk-x-1234", sleep=lambda s: None)
-    stats = PullStats(version="1.86.7")
-    records = list(daily_activity_records(client, DAY, stats, _lookups(client), version="1.86.7"))
+    stats = PullStats(version="1.74.0")  # before /aggregated (1.77): the split is the only way
+    records = list(daily_activity_records(client, DAY, stats, _lookups(client), version="1.74.0"))
     assert sorted((r.model, r.cost) for r in records) == [("gpt-4o", Decimal("0.5")), ("o1", Decimal("1.5"))]
     assert stats.splits == 1
 
