@@ -61,10 +61,11 @@ import sys
 import threading
 import time as _time
 import zlib
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl
@@ -95,6 +96,7 @@ __all__ = [
     "fake_litellm_fixture",
     "format_v1_datetime",
     "format_v2_datetime",
+    "csv_sums",
     "generate_dataset",
     "hash_key",
     "is_health_check_row",
@@ -3031,3 +3033,25 @@ def fake_litellm_fixture(dataset: Iterable[Mapping[str, Any]] | None = None, **o
         yield fake
     finally:
         fake.stop()
+
+
+CsvSums = tuple[Decimal, dict[date, Decimal], dict[tuple[date, str], Decimal], dict[tuple[date, str], Decimal]]
+
+
+def csv_sums(rows: Iterable[Mapping[str, str]]) -> CsvSums:
+    """Total, per day, per (day, model) and per (day, key hash) of an export's BilledCost, summed exactly: what a
+    test compares with :class:`Truth` (rows without an API key count in the totals only)."""
+    total = Decimal(0)
+    by_day: dict[date, Decimal] = defaultdict(Decimal)
+    by_model: dict[tuple[date, str], Decimal] = defaultdict(Decimal)
+    by_key: dict[tuple[date, str], Decimal] = defaultdict(Decimal)
+    with localcontext(prec=200):
+        for row in rows:
+            cost = Decimal(row["BilledCost"])
+            day = date.fromisoformat(row["ChargePeriodStart"][:10])
+            total += cost
+            by_day[day] += cost
+            by_model[(day, row["x_Model"])] += cost
+            if row["BillingAccountType"] == "API Key":
+                by_key[(day, row["BillingAccountId"])] += cost
+    return total, dict(by_day), dict(by_model), dict(by_key)

@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from llm_cost.cli import app
-from tests.fakes.litellm import FakeLiteLLM, SpendDataset, generate_dataset
+from tests.fakes.litellm import CsvSums, FakeLiteLLM, SpendDataset, csv_sums, generate_dataset
 
 MASTER = "sk-master-1234"
 START = date(2025, 6, 1)
@@ -47,20 +47,8 @@ def _models(by_model: dict[tuple[date, str | None], Decimal]) -> dict[tuple[date
     return dict(out)
 
 
-def _sums(csv_text: str) -> tuple[Decimal, dict[date, Decimal], dict[tuple[date, str], Decimal], dict[tuple[date, str], Decimal]]:
-    total = Decimal(0)
-    by_day: dict[date, Decimal] = defaultdict(Decimal)
-    by_model: dict[tuple[date, str], Decimal] = defaultdict(Decimal)
-    by_key: dict[tuple[date, str], Decimal] = defaultdict(Decimal)
-    for row in csv.DictReader(io.StringIO(csv_text)):
-        cost = Decimal(row["BilledCost"])
-        day = date.fromisoformat(row["ChargePeriodStart"][:10])
-        total += cost
-        by_day[day] += cost
-        by_model[(day, row["x_Model"])] += cost
-        if row["BillingAccountType"] == "API Key":
-            by_key[(day, row["BillingAccountId"])] += cost
-    return total, dict(by_day), dict(by_model), dict(by_key)
+def _sums(csv_text: str) -> CsvSums:
+    return csv_sums(csv.DictReader(io.StringIO(csv_text)))
 
 
 @pytest.mark.parametrize("version", ["1.109.1", "1.86.7", "1.74.0"])

@@ -33,8 +33,10 @@ from tests.fakes.litellm import (
     HEALTH_CHECK_KEY_HASH,
     FakeLiteLLM,
     JsonNumber,
+    CsvSums,
     SpendDataset,
     _Resp,
+    csv_sums,
     generate_dataset,
     hash_key,
 )
@@ -96,32 +98,11 @@ def _csv(text: str) -> list[dict[str, Any]]:
     return rows
 
 
-Sums = tuple[Decimal, dict[date, Decimal], dict[tuple[date, str], Decimal], dict[tuple[date, str], Decimal]]
-
-
-def _sums(rows: list[dict[str, Any]]) -> Sums:
-    """Total, per day, per (day, model) and per (day, key) of the CSV's BilledCost, summed exactly."""
-    total = Decimal(0)
-    by_day: dict[date, Decimal] = defaultdict(Decimal)
-    by_model: dict[tuple[date, str], Decimal] = defaultdict(Decimal)
-    by_key: dict[tuple[date, str], Decimal] = defaultdict(Decimal)
-    with decimal.localcontext(prec=200):
-        for row in rows:
-            cost = Decimal(row["BilledCost"])
-            day = date.fromisoformat(row["ChargePeriodStart"][:10])
-            total += cost
-            by_day[day] += cost
-            by_model[(day, row["x_Model"])] += cost
-            if row["BillingAccountType"] == "API Key":
-                by_key[(day, row["BillingAccountId"])] += cost
-    return total, dict(by_day), dict(by_model), dict(by_key)
-
-
 def _nonzero(mapping: dict[Any, Decimal]) -> dict[Any, Decimal]:
     return {k: v for k, v in mapping.items() if v}
 
 
-def _spend_log_truth(fake: FakeLiteLLM) -> Sums:
+def _spend_log_truth(fake: FakeLiteLLM) -> CsvSums:
     """The generator's exact truth for the rows as this flavour serves them (master-key rows under the hash of the
     master key before 1.86; a missing model under LiteLLM's placeholder; unattributed traffic has no key)."""
     truth = fake.truth
@@ -133,8 +114,8 @@ def _spend_log_truth(fake: FakeLiteLLM) -> Sums:
     return truth.total(), truth.by_day(), dict(by_model), by_key
 
 
-def _assert_exact(rows: list[dict[str, Any]], want: Sums) -> None:
-    total, by_day, by_model, by_key = _sums(rows)
+def _assert_exact(rows: list[dict[str, Any]], want: CsvSums) -> None:
+    total, by_day, by_model, by_key = csv_sums(rows)
     want_total, want_day, want_model, want_key = want
     assert total == want_total  # Decimal to the digit
     assert by_day == want_day
@@ -332,7 +313,7 @@ def _served_cells(fake: FakeLiteLLM, day: date, *, pages: bool) -> dict[tuple[st
     return dict(out)
 
 
-def _daily_truth(fake: FakeLiteLLM, days: list[date], *, pages: bool) -> Sums:
+def _daily_truth(fake: FakeLiteLLM, days: list[date], *, pages: bool) -> CsvSums:
     total = Decimal(0)
     by_day: dict[date, Decimal] = defaultdict(Decimal)
     by_model: dict[tuple[date, str], Decimal] = defaultdict(Decimal)
@@ -388,7 +369,7 @@ def test_daily_activity_over_several_pages_matches_the_served_float_sums_exactly
             assert fake.count("/user/daily/activity/aggregated") == 2  # one per day, after its first page
             assert "read from /user/daily/activity/aggregated" in result.stderr
         # Within a cent of the exact spend-log truth too (the server's float sums are not exact).
-        assert abs(_sums(rows)[0] - fake.truth.total()) < Decimal("0.01")
+        assert abs(csv_sums(rows)[0] - fake.truth.total()) < Decimal("0.01")
 
 
 @pytest.fixture
