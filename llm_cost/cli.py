@@ -60,8 +60,21 @@ class FocusVersion(StrEnum):
     v1_0 = "1.0"
 
 
-def _output(ctx: typer.Context) -> Output:
-    return ctx.obj if isinstance(ctx.obj, Output) else Output.stderr()
+# The global flags, taken before the command (by main_options) and after it (by every command, anywhere among its
+# options). A flag given in either place counts: they combine, -q wins over -v, and --debug (or LLM_COST_DEBUG)
+# from either shows tracebacks.
+DebugOpt = Annotated[bool, typer.Option("--debug", envvar="LLM_COST_DEBUG", help="Show tracebacks on errors.")]
+QuietOpt = Annotated[bool, typer.Option("-q", "--quiet", help="Only errors on stderr (wins over -v).")]
+VerboseOpt = Annotated[bool, typer.Option("-v", "--verbose", help="More detail on stderr.")]
+
+
+def _output(ctx: typer.Context, *, quiet: bool, verbose: bool, debug: bool) -> Output:
+    """The run's Output, made by main_options from the global flags before the command, with those given after the
+    command added. Every command calls it first, before handle_errors and any work."""
+    out = ctx.obj if isinstance(ctx.obj, Output) else Output.stderr()
+    out.add_flags(quiet=quiet, verbose=verbose, debug=debug)
+    ctx.obj = out
+    return out
 
 
 def _version(value: bool) -> None:
@@ -74,9 +87,9 @@ def _version(value: bool) -> None:
 def main_options(
     ctx: typer.Context,
     version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")] = False,
-    debug: Annotated[bool, typer.Option("--debug", envvar="LLM_COST_DEBUG", help="Show tracebacks on errors.")] = False,
-    quiet: Annotated[bool, typer.Option("-q", "--quiet", help="Only errors on stderr.")] = False,
-    verbose: Annotated[bool, typer.Option("-v", "--verbose", help="More detail on stderr.")] = False,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = False,
+    debug: DebugOpt = False,
 ) -> None:
     """llm-cost turns LLM usage into FOCUS cost data. Data goes to stdout or -o; messages go to stderr."""
     exact_money()  # before any source, sink or upload adds money
@@ -152,9 +165,12 @@ def export(
     concurrency: ConcurrencyOpt = None,
     max_tries: TriesOpt = None,
     retry_budget: BudgetOpt = None,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = False,
+    debug: DebugOpt = False,
 ) -> None:
     """Write FOCUS CSV to stdout or -o: manifest estimates, or usage pulled from a LiteLLM proxy."""
-    out = _output(ctx)
+    out = _output(ctx, quiet=quiet, verbose=verbose, debug=debug)
     with handle_errors(out, Masker([litellm_key])):
         settings = _settings(**locals())
         result, summary = run_export(settings, out, write_csv=True)
@@ -197,12 +213,15 @@ def dry_run(
     max_tries: TriesOpt = None,
     retry_budget: BudgetOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print a machine-readable JSON summary on stdout.")] = False,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = False,
+    debug: DebugOpt = False,
 ) -> None:
     """Preview: totals by model, provider and team (and the completeness of a LiteLLM pull) on stderr.
     Writes the CSV only with -o."""
-    out = _output(ctx)
+    out = _output(ctx, quiet=quiet, verbose=verbose, debug=debug)
     if not as_json:
-        out.verbose = True  # the completeness summary is part of the preview
+        out.verbose = True  # the completeness summary is part of the preview; -q, before or after, still wins
     with handle_errors(out, Masker([litellm_key])):
         if as_json and output is not None and is_stdout(output):
             raise typer.BadParameter("--json prints to stdout, so -o - cannot be used with it", param_hint="--output")
@@ -247,9 +266,12 @@ def upload(
     api_key: Annotated[str | None, typer.Option("--vantage-api-key", envvar="VANTAGE_API_KEY", help="Vantage API token with the write scope.", show_default=False)] = None,
     integration_token: Annotated[str | None, typer.Option("--integration-token", envvar="VANTAGE_INTEGRATION_TOKEN", help="The Custom Provider's integration token (accss_crdntl_...).", show_default=False)] = None,
     vantage_url: Annotated[str, typer.Option("--vantage-url", envvar="VANTAGE_BASE_URL", help="Vantage API root.")] = DEFAULT_BASE_URL,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = False,
+    debug: DebugOpt = False,
 ) -> None:
     """Upload to a Vantage Custom Provider, replacing this tool's earlier uploads of the same period."""
-    out = _output(ctx)
+    out = _output(ctx, quiet=quiet, verbose=verbose, debug=debug)
     masker = Masker([api_key, integration_token, litellm_key])
     with handle_errors(out, masker):
         settings = _settings(**{**locals(), "format": "vantage"})
@@ -272,9 +294,12 @@ def init(
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Manifest to write. [default: <dir>/llm-cost.toml]")] = None,
     model: Annotated[str, typer.Option("--model", help="[defaults] model for the prompts.")] = "gpt-4o",
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing manifest.")] = False,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = False,
+    debug: DebugOpt = False,
 ) -> None:
     """Write a commented llm-cost.toml listing the prompt files found under --dir."""
-    out = _output(ctx)
+    out = _output(ctx, quiet=quiet, verbose=verbose, debug=debug)
     with handle_errors(out):
         target = output or directory / "llm-cost.toml"
         prompts = write_manifest(directory, target, model=model, force=force)

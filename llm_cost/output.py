@@ -35,6 +35,13 @@ class Output:
     def stderr(cls, *, quiet: bool = False, verbose: bool = False, debug: bool = False) -> Output:
         return cls(Console(stderr=True, soft_wrap=True), quiet=quiet, verbose=verbose, debug=debug)
 
+    def add_flags(self, *, quiet: bool = False, verbose: bool = False, debug: bool = False) -> None:
+        """Add the global flags given after the command to those given before it. A flag given in either place
+        counts, and nothing unsets one; -q still wins over -v, as `detail` prints only when verbose and not quiet."""
+        self.quiet = self.quiet or quiet
+        self.verbose = self.verbose or verbose
+        self.debug = self.debug or debug
+
     def _print(self, text: str) -> None:
         self.console.print(text, markup=False, highlight=False)
 

@@ -6,11 +6,13 @@ import csv
 import io
 import json
 import os
+import re
 import stat
 import subprocess
 import sys
 import tomllib
-from datetime import UTC, datetime, timedelta
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -81,6 +83,15 @@ def no_downloads(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def invoke(*args: str) -> Result:
     return CliRunner().invoke(app, list(args))
+
+
+WHERE = ["before", "after"]  # a global flag before the command (`llm-cost -q export ...`) or after its options
+
+
+def placed(where: str, flags: list[str] | str, command: str, *args: str) -> list[str]:
+    """A command line with global flags before the command or after the command and all its options."""
+    flags = [flags] if isinstance(flags, str) else flags
+    return [*flags, command, *args] if where == "before" else [command, *args, *flags]
 
 
 def rows(text: str) -> list[dict[str, str]]:
@@ -154,6 +165,14 @@ def test_command_help_lists_the_options(command: str) -> None:
         assert text in result.stdout
     if command == "dry-run":
         assert "--json" in result.stdout
+
+
+@pytest.mark.parametrize("command", ["export", "dry-run", "upload", "init"])
+def test_command_help_lists_the_global_flags(command: str) -> None:
+    result = invoke(command, "--help")
+    assert result.exit_code == 0
+    for text in ("-q, --quiet", "-v, --verbose", "--debug", "LLM_COST_DEBUG"):
+        assert text in result.stdout
 
 
 def test_help_shows_the_documented_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -390,8 +409,9 @@ def test_dry_run_json_cannot_share_stdout_with_the_csv(work: Path) -> None:
     assert "--json" in result.stderr
 
 
-def test_dry_run_quiet_prints_nothing(work: Path) -> None:
-    result = invoke("-q", "dry-run", "-m", "m.toml", "--date", DATE)
+@pytest.mark.parametrize("where", WHERE)
+def test_dry_run_quiet_prints_nothing(work: Path, where: str) -> None:
+    result = invoke(*placed(where, "-q", "dry-run", "-m", "m.toml", "--date", DATE))
     assert result.exit_code == 0
     assert result.stdout == result.stderr == ""
 
@@ -639,17 +659,20 @@ def test_warnings_go_to_stderr(warning_manifest: Path) -> None:
     assert "warning" not in result.stdout
 
 
+@pytest.mark.parametrize("where", WHERE)
 @pytest.mark.parametrize("flag", ["-q", "--quiet"])
-def test_quiet_silences_warnings_and_info(warning_manifest: Path, flag: str) -> None:
+def test_quiet_silences_warnings_and_info(warning_manifest: Path, flag: str, where: str) -> None:
     loud = invoke("export", "-m", "m.toml", "--date", DATE)
-    quiet = invoke(flag, "export", "-m", "m.toml", "--date", DATE)
+    assert "warning:" in loud.stderr
+    quiet = invoke(*placed(where, flag, "export", "-m", "m.toml", "--date", DATE))
     assert quiet.exit_code == 0
     assert quiet.stderr == ""
     assert quiet.stdout_bytes == loud.stdout_bytes
 
 
-def test_quiet_still_shows_errors(work: Path) -> None:
-    result = invoke("-q", "export", "-m", "nope.toml")
+@pytest.mark.parametrize("where", WHERE)
+def test_quiet_still_shows_errors(work: Path, where: str) -> None:
+    result = invoke(*placed(where, "-q", "export", "-m", "nope.toml"))
     assert "manifest not found" in assert_one_error_line(result)
 
 
@@ -670,16 +693,18 @@ def test_quiet_silences_the_approximation_warning(
     assert quiet.stdout_bytes == loud.stdout_bytes
 
 
+@pytest.mark.parametrize("where", WHERE)
 @pytest.mark.parametrize("flag", ["-v", "--verbose"])
-def test_verbose_adds_detail(work: Path, flag: str) -> None:
-    result = invoke(flag, "export", "-m", "m.toml", "--date", DATE)
+def test_verbose_adds_detail(work: Path, flag: str, where: str) -> None:
+    result = invoke(*placed(where, flag, "export", "-m", "m.toml", "--date", DATE))
     assert result.exit_code == 0
     assert "read 2 records into 2 groups" in result.stderr
     assert "read 2 records" not in invoke("export", "-m", "m.toml", "--date", DATE).stderr
 
 
-def test_debug_shows_a_traceback_for_an_error(work: Path) -> None:
-    result = invoke("--debug", "export", "-m", "nope.toml")
+@pytest.mark.parametrize("where", WHERE)
+def test_debug_shows_a_traceback_for_an_error(work: Path, where: str) -> None:
+    result = invoke(*placed(where, "--debug", "export", "-m", "nope.toml"))
     assert result.exit_code == 3
     assert "Traceback (most recent call last)" in result.stderr
     assert "ConfigError" in result.stderr
@@ -706,10 +731,11 @@ def test_internal_error_is_exit_1_with_traceback_only_under_debug(
     assert "--debug" in message
     assert not (work / "out.csv").exists()
 
-    debug = invoke("--debug", "export", "-m", "m.toml", "--date", DATE)
-    assert debug.exit_code == 1
-    assert "Traceback (most recent call last)" in debug.stderr
-    assert "RuntimeError: boom" in debug.stderr
+    for where in WHERE:
+        debug = invoke(*placed(where, "--debug", "export", "-m", "m.toml", "--date", DATE))
+        assert debug.exit_code == 1
+        assert "Traceback (most recent call last)" in debug.stderr
+        assert "RuntimeError: boom" in debug.stderr
 
 
 def test_interrupt_is_exit_130_and_writes_nothing(work: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -721,6 +747,166 @@ def test_interrupt_is_exit_130_and_writes_nothing(work: Path, monkeypatch: pytes
     result = invoke("export", "-m", "m.toml", "--date", DATE, "-o", "out.csv")
     assert "interrupted" in assert_one_error_line(result, code=130)
     assert (work / "out.csv").read_bytes() == KNOWN
+
+
+# --- global flags before or after the command --------------------------------------------------------------------
+
+# A successful run of each command: its first two arguments are an option and its value, so a flag can go between.
+COMMAND_LINES = {
+    "export": ["export", "-m", "m.toml", "--date", DATE, "-o", "out.csv"],
+    "dry-run": ["dry-run", "-m", "m.toml", "--date", DATE],
+    "upload": ["upload", "-m", "m.toml", "--dry-run", "--date", DATE],  # no credentials: nothing is sent
+    "init": ["init", "--dir", "prompts", "-o", "new.toml", "--force"],
+}
+RUN_ID = re.compile(r"\d{8}T\d{6}Z-[0-9a-f]+")  # upload's run id, new on every run
+
+
+def everywhere(flag: str, line: list[str]) -> list[list[str]]:
+    """A global flag before the command, right after its name, among its options, and after them all."""
+    command, *args = line
+    return [[flag, *line], [command, flag, *args], [command, *args[:2], flag, *args[2:]], [*line, flag]]
+
+
+def seen(result: Result) -> tuple[int, str, str]:
+    return result.exit_code, result.stdout, RUN_ID.sub("<run id>", result.stderr)
+
+
+@pytest.mark.parametrize("flag", ["-q", "--quiet", "-v", "--verbose", "--debug"])
+@pytest.mark.parametrize("command", list(COMMAND_LINES))
+def test_a_global_flag_means_the_same_before_and_after_the_command(
+    work: Path, monkeypatch: pytest.MonkeyPatch, command: str, flag: str
+) -> None:
+    monkeypatch.setenv("COLUMNS", "250")  # upload's table shows the whole file name, run id included
+    plain = invoke(*COMMAND_LINES[command])
+    assert plain.exit_code == 0, plain.stderr
+    assert plain.stderr != ""
+    results = [invoke(*line) for line in everywhere(flag, COMMAND_LINES[command])]
+    assert results[0].exit_code == 0, results[0].stderr
+    assert [seen(r) for r in results[1:]] == [seen(results[0])] * 3
+    if flag in ("-q", "--quiet"):
+        assert results[0].stderr == ""
+    elif command == "export" and flag in ("-v", "--verbose"):
+        assert "read 2 records into 2 groups" in results[0].stderr
+        assert "read 2 records" not in plain.stderr
+    else:  # nothing to add on a successful run (dry-run is verbose already; --debug only adds tracebacks)
+        assert seen(results[0]) == seen(plain)
+
+
+@pytest.mark.parametrize("where", WHERE)
+def test_quiet_after_export_of_the_shipped_example_prints_nothing_on_stderr(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, vocab_dir: Path, where: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    args = ("--manifest", str(ROOT / "llm-cost.toml.example"), "--date", DATE, "-o", "costs.csv")
+    loud = invoke("export", *args)
+    assert loud.exit_code == 0
+    assert "wrote 7 rows to costs.csv" in loud.stderr
+    quiet = invoke(*placed(where, "-q", "export", *args))
+    assert quiet.exit_code == 0
+    assert quiet.stdout == quiet.stderr == ""
+    assert (tmp_path / "costs.csv").read_bytes() != b""
+
+
+# The function each command calls first for its work, to break on purpose: names as cli.py imports them.
+WORK_OF = {"export": "run_export", "dry-run": "run_export", "upload": "build_upload_jobs", "init": "write_manifest"}
+
+
+@pytest.mark.parametrize("command", list(COMMAND_LINES))
+def test_debug_after_the_command_shows_the_traceback_of_an_internal_error(
+    work: Path, monkeypatch: pytest.MonkeyPatch, command: str
+) -> None:
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(cli, WORK_OF[command], broken)
+    plain = invoke(*COMMAND_LINES[command])
+    assert "internal error: RuntimeError: boom" in assert_one_error_line(plain, code=1)
+
+    results = [invoke(*line) for line in everywhere("--debug", COMMAND_LINES[command])]
+    for result in results:
+        assert result.exit_code == 1
+        assert "Traceback (most recent call last)" in result.stderr
+        assert "RuntimeError: boom" in result.stderr
+        assert result.stderr.endswith(plain.stderr)  # the traceback, then the same error line
+    assert {r.stderr for r in results} == {results[0].stderr}
+
+
+@pytest.mark.parametrize("command", list(COMMAND_LINES))
+def test_errors_show_with_quiet_after_the_command_and_tracebacks_only_with_debug(work: Path, command: str) -> None:
+    (work / "m.toml").write_text("[[prompts]\n", encoding="utf-8")  # bad TOML: exit 3 for the manifest commands
+    line = COMMAND_LINES[command] if command != "init" else ["init", "--dir", "missing"]
+    quiet = invoke(*line, "-q")
+    assert_one_error_line(quiet)
+    debug = invoke(*line, "--debug")
+    assert debug.exit_code == 3
+    assert "Traceback (most recent call last)" in debug.stderr
+    assert debug.stderr.endswith(quiet.stderr)
+
+
+def test_debug_from_the_environment_after_the_command_too(work: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LLM_COST_DEBUG", "1")
+    for line in (["-q", "export", "-m", "nope.toml"], ["export", "-m", "nope.toml", "-q"]):
+        result = invoke(*line)
+        assert result.exit_code == 3
+        assert "Traceback" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        ["-v", "export", "-m", "m.toml", "--date", DATE, "-q"],
+        ["-q", "export", "-m", "m.toml", "--date", DATE, "-v"],
+        ["export", "-v", "-m", "m.toml", "--date", DATE, "--quiet"],
+    ],
+)
+def test_quiet_wins_over_verbose_wherever_each_is_given(work: Path, line: list[str]) -> None:
+    result = invoke(*line)
+    assert result.exit_code == 0
+    assert result.stderr == ""
+    assert total(result.stdout) == TOTAL_COST
+
+
+def test_flags_before_and_after_the_command_combine(work: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    verbose = invoke("-v", "export", "-m", "m.toml", "--date", DATE, "-o", "out.csv", "--debug")
+    assert "read 2 records into 2 groups" in verbose.stderr
+    monkeypatch.setattr(cli, "run_export", lambda *args, **kwargs: 1 / 0)
+    broken = invoke("-v", "export", "-m", "m.toml", "--date", DATE, "--debug")
+    assert broken.exit_code == 1
+    assert "ZeroDivisionError" in broken.stderr
+    assert "Traceback (most recent call last)" in broken.stderr
+
+
+@pytest.fixture
+def litellm_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """A small fake LiteLLM proxy, for the completeness lines of a pull."""
+    from tests.fakes.litellm import FakeLiteLLM, generate_dataset
+
+    dataset = generate_dataset(1, days=1, requests=60, start_day=date(2025, 6, 1))
+    with FakeLiteLLM(dataset, version="1.109.1") as litellm:
+        monkeypatch.setenv("LITELLM_BASE_URL", litellm.base_url)
+        monkeypatch.setenv("LITELLM_API_KEY", "sk-master-1234")
+        yield
+
+
+@pytest.mark.parametrize("where", WHERE)
+def test_dry_run_shows_the_completeness_lines_unless_quiet(work: Path, litellm_env: None, where: str) -> None:
+    args = ("--mode", "spend-logs", "--day", "2025-06-01")
+    preview = invoke("dry-run", *args)
+    assert preview.exit_code == 0, preview.stderr
+    assert "rows read: " in preview.stderr  # dry-run is verbose without -v
+    assert "by model" in preview.stderr
+    assert invoke(*placed(where, "-v", "dry-run", *args)).stderr == preview.stderr
+
+    quiet = invoke(*placed(where, "-q", "dry-run", *args))
+    assert quiet.exit_code == 0
+    assert quiet.stdout == quiet.stderr == ""
+
+    as_json = invoke("dry-run", *args, "--json")
+    assert as_json.exit_code == 0
+    assert "rows read: " not in as_json.stderr  # --json is not verbose by itself...
+    verbose_json = invoke(*placed(where, "-v", "dry-run", *args, "--json"))
+    assert "rows read: " in verbose_json.stderr  # ...but -v, before or after, still adds the lines
+    assert json.loads(verbose_json.stdout) == json.loads(as_json.stdout)
 
 
 # --- the shipped example -----------------------------------------------------------------------------------------
