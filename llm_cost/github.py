@@ -6,13 +6,11 @@ from __future__ import annotations
 import os
 import secrets
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TextIO
 
-from llm_cost.focus.mapping import format_decimal
-from llm_cost.sinks.preview import Summary, Totals
-from llm_cost.sinks.vantage import UploadResult
+from llm_cost.reports import Table, table_markdown
 
 
 def in_actions() -> bool:
@@ -49,34 +47,8 @@ def append_summary(markdown: str) -> None:
             handle.write(markdown.rstrip("\n") + "\n\n")
 
 
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
-
-
-def _table(heading: str, items: Mapping[str, Totals], currency: str) -> str:
-    lines = [f"| {heading} | Rows | Tokens | Cost ({currency}) |", "|---|---:|---:|---:|"]
-    lines += [f"| {_cell(name)} | {t.rows} | {t.tokens:,} | {format_decimal(t.cost)} |" for name, t in sorted(items.items())]
-    return "\n".join(lines)
-
-
-def summary_markdown(summary: Summary, title: str) -> str:
-    """Totals by model, provider and team, as markdown tables."""
-    period = f" for `{summary.period_start}` – `{summary.period_end}`" if summary.period_start else ""
-    parts = [f"### {title}", "",
-             f"**{summary.rows} rows, total cost {format_decimal(summary.total_cost)} {summary.currency}**{period}", ""]  # fmt: skip
-    for heading, items in (("Model", summary.by_model), ("Provider", summary.by_provider), ("Team", summary.by_team)):
-        if items:
-            parts += [_table(heading, items, summary.currency), ""]
+def summary_markdown(title: str, headline: str, tables: Sequence[Table]) -> str:
+    """A run's headline and its tables (those with rows), as markdown."""
+    parts = [f"### {title}", "", f"**{headline}**", ""]
+    parts += [table_markdown(t, title=False) + "\n" for t in tables if t.rows]
     return "\n".join(parts)
-
-
-def upload_markdown(results: Iterable[tuple[str, UploadResult]]) -> str:
-    """One line per uploaded period: files, rows, cost, tokens and what was replaced."""
-    lines = ["### llm-cost upload to Vantage", "", "| Period source | Files | Rows | Cost | Upload tokens | Replaced |",
-             "|---|---:|---:|---:|---|---:|"]  # fmt: skip
-    for source, result in results:
-        tokens = ", ".join(f"`{u.get('token')}`" for u in result.uploaded) or ("dry run" if result.dry_run else "")
-        replaced = "kept (append)" if result.replaced is None else str(len(result.replaced))
-        lines.append(f"| {_cell(source)} | {len(result.parts)} | {result.rows} | {format_decimal(result.cost)} | "
-                     f"{tokens} | {replaced} |")  # fmt: skip
-    return "\n".join(lines)

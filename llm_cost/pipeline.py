@@ -1,4 +1,5 @@
-"""One way through the house: records -> groups -> FOCUS rows -> checks -> sinks."""
+"""The core, one way through the house: a source's partitions of records -> groups -> FOCUS rows -> checks ->
+destinations. It knows the source and destination interfaces, never a concrete source or destination."""
 
 from __future__ import annotations
 
@@ -8,32 +9,17 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from decimal import Decimal
-from functools import partial
 from typing import Protocol
 
 from llm_cost.aggregate import Aggregator, Grain
-from llm_cost.errors import ConfigError, VerificationError
+from llm_cost.errors import VerificationError
 from llm_cost.focus.checks import RowChecker, check_group_total
 from llm_cost.focus.mapping import FocusRow, map_group
 from llm_cost.pricing import PriceBook
 from llm_cost.records import UsageRecord, exact_money
-from llm_cost.settings import ExportSettings
-from llm_cost.sources.litellm.client import LiteLLMClient
-from llm_cost.sources.litellm.daily_activity import daily_activity_partitions
-from llm_cost.sources.litellm.lookups import Lookups
-from llm_cost.sources.litellm.reconcile import Difference, SpendTap, compare
-from llm_cost.sources.litellm.spend_logs import (
-    PullStats,
-    RowOptions,
-    spend_log_partitions,
-)
-from llm_cost.sources.manifest import estimate, load_manifest
-from llm_cost.tokens import TokenCounter
-from llm_cost.window import Window, resolve_window
-
-Warn = Callable[[str], None]
+from llm_cost.sinks.interface import Destination
+from llm_cost.sources.interface import Partition, Source, Verification
 
 
 class RowSink(Protocol):
@@ -51,8 +37,6 @@ class RunResult:
     rows: int
     total_cost: Decimal
 
-
-Partition = Callable[[], Iterable[UsageRecord]]
 
 
 def write_rows(
@@ -150,99 +134,48 @@ def _aggregated(partitions: Iterable[Partition], grain: Grain, concurrency: int)
 
 
 @dataclass(slots=True)
-class SourceRun:
-    """An opened source: its records as time-ordered partitions (lazy for LiteLLM: one UTC day each), prices,
-    grain and completeness stats."""
+class Outcome:
+    """A finished run: the pipeline's counts, each destination's committed result (in order), the source's
+    completeness report and its verification."""
 
-    partitions: Iterator[Partition]
-    prices: PriceBook
-    grain: Grain
-    stats: PullStats | None = None
-    window: Window | None = None
-    client: LiteLLMClient | None = None
-    lookups: Lookups | None = None
-    label: str = ""
-
-    def close(self) -> None:
-        if self.client is not None:
-            self.client.close()
+    label: str
+    result: RunResult
+    committed: list[object]
+    report: list[str]
+    verification: Verification | None
 
 
-def open_source(settings: ExportSettings, warn: Warn, *, now: datetime | None = None) -> SourceRun:
-    """The records of the configured source: manifest estimates, or a LiteLLM pull over a window."""
-    if settings.mode == "manifest":
-        if settings.reconcile:
-            raise ConfigError("--reconcile compares the two LiteLLM endpoints; use it with --mode spend-logs or daily-activity")
-        records, prices = manifest_records(settings, None, warn)
-        if not records:
-            warn(f"manifest {settings.manifest} lists no prompts; there are no rows")
-        return SourceRun(iter([lambda: records]), prices, "day", label=f"manifest {settings.manifest}")
-    if settings.mode == "daily-activity" and settings.granularity != "day":
-        raise ConfigError(f"--mode daily-activity is per day; --granularity {settings.granularity} needs --mode spend-logs")
-    window = resolve_window(start=settings.start, end=settings.end, day=settings.day, month=settings.month,
-                            now=now or datetime.now(UTC), include_partial=settings.include_partial)  # fmt: skip
-    key = settings.litellm_key.get_secret_value() if settings.litellm_key else None
-    client = LiteLLMClient(base_url=settings.litellm_url, api_key=key, ca_bundle=settings.ca_bundle, retry=settings.retry)
+def run(
+    source: Source,
+    destinations: Sequence[Destination],
+    *,
+    columns: Sequence[str],
+    split_tokens: bool = True,
+    concurrency: int = 1,
+    on_report: Callable[[list[str]], None] = lambda lines: None,
+    on_verification: Callable[[Verification], None] = lambda verification: None,
+) -> Outcome:
+    """Read the source into every destination: open them all, write every checked row, hand the source's
+    completeness report to `on_report`, let the source verify what it read (`on_verification` gets the result),
+    then commit them all. Any failure, a failed verification included (VerificationError, exit 6), aborts them all
+    instead, so nothing is written or sent from a failed run."""
+    opened: list[Destination] = []
     try:
-        prices = PriceBook()
-        stats = PullStats(version=client.version())
-        lookups = Lookups(client, prices)
-        lookups.check_admin_scope()
+        for destination in destinations:
+            destination.open()
+            opened.append(destination)
+        result = write_partitions(source.partitions(), prices=source.prices, columns=columns, sinks=opened,
+                                  grain=source.grain, split_tokens=split_tokens, concurrency=concurrency)  # fmt: skip
+        report = source.report()
+        on_report(report)
+        verification = source.verify()
+        if verification is not None:
+            on_verification(verification)
+            if verification.failure:
+                raise VerificationError(verification.failure)
+        committed = [destination.commit() for destination in opened]
     except BaseException:
-        client.close()
+        for destination in opened:
+            destination.abort()
         raise
-    partitions = _litellm_partitions(settings.mode, client, window, stats, lookups, settings)
-    return SourceRun(partitions, prices, settings.granularity, stats, window, client, lookups,
-                     f"LiteLLM {settings.mode} {window}")  # fmt: skip
-
-
-def _litellm_partitions(mode: str, client: LiteLLMClient, window: Window, stats: PullStats, lookups: Lookups,
-                        settings: ExportSettings) -> Iterator[Partition]:  # fmt: skip
-    """One partition per UTC day of the window (per hour at finer grains of spend-logs), from the chosen endpoint."""
-    if mode == "daily-activity":
-        return daily_activity_partitions(client, window, stats, lookups, version=stats.version,
-                                         include_health_checks=settings.include_health_checks)  # fmt: skip
-    options = RowOptions(
-        tag_keys=frozenset(settings.tag_keys) if settings.tag_keys else None,
-        include_health_checks=settings.include_health_checks,
-        master_key_hash=client.key_hash,
-    )
-    names: dict[str, str] = {}
-
-    def named(records: Iterable[UsageRecord]) -> Iterator[UsageRecord]:
-        for record in records:
-            name = names.get(record.provider)
-            if name is None:
-                name = names[record.provider] = lookups.prices.provider_name(record.provider)
-            record.provider_name = name
-            yield record
-
-    return (partial(lambda part: named(part()), part)
-            for part in spend_log_partitions(client, window, stats, options, version=stats.version,
-                                             grain=settings.granularity))  # fmt: skip
-
-
-def reconcile(source: SourceRun, settings: ExportSettings, tapped: SpendTap) -> list[Difference]:
-    """Pull the other endpoint for the same window and compare spend per day and per day x model."""
-    assert source.client is not None and source.window is not None and source.stats is not None
-    assert source.lookups is not None
-    other = "daily-activity" if settings.mode == "spend-logs" else "spend-logs"
-    other_tap = SpendTap()
-    for partition in _litellm_partitions(other, source.client, source.window, PullStats(version=source.stats.version),
-                                         source.lookups, settings):  # fmt: skip
-        for record in partition():
-            other_tap.add(record)
-    spend_logs, daily = (tapped, other_tap) if settings.mode == "spend-logs" else (other_tap, tapped)
-    return compare(spend_logs, daily, tolerance=settings.tolerance, tolerance_pct=settings.tolerance_pct)
-
-
-def manifest_records(settings: ExportSettings, prices: PriceBook | None, warn: Warn) -> tuple[list[UsageRecord], PriceBook]:
-    """Load the manifest and estimate one record per prompt for the charge day."""
-    manifest = load_manifest(settings.manifest)
-    book = prices or PriceBook(manifest.price_overrides())
-    counter = TokenCounter(settings.vocab_dir, warn=warn)
-    records = list(
-        estimate(manifest, day=settings.date, prices=book, counter=counter,
-                 cache_hit_ratio=settings.cache_hit_ratio, warn=warn)  # fmt: skip
-    )
-    return records, book
+    return Outcome(source.label, result, committed, report, verification)

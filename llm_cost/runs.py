@@ -1,30 +1,25 @@
-"""What the commands do, between parsed settings and the pipeline: export/dry-run runs and upload jobs."""
+"""What the commands do, between parsed settings and the pipeline: export/dry-run runs and upload jobs. With
+cli.py, this is where the concrete destinations are chosen; sources come from their registry."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from contextlib import nullcontext
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
 from llm_cost import github
-from llm_cost.errors import ConfigError, VerificationError
 from llm_cost.focus.columns import VANTAGE, columns_for
 from llm_cost.focus.mapping import format_decimal
 from llm_cost.http import RetryPolicy
 from llm_cost.output import Output
-from llm_cost.pipeline import (
-    RowSink,
-    RunResult,
-    open_source,
-    reconcile,
-    write_partitions,
-)
+from llm_cost.pipeline import Outcome, RunResult, run
+from llm_cost.reports import render_table, table_markdown
 from llm_cost.settings import ExportSettings
 from llm_cost.sinks.csv_writer import CsvSink, check_output_path
-from llm_cost.sinks.preview import Summary, render_reconcile, render_upload
+from llm_cost.sinks.interface import Destination
+from llm_cost.sinks.preview import Summary
 from llm_cost.sinks.vantage import (
     Batches,
     BatchWriter,
@@ -34,37 +29,20 @@ from llm_cost.sinks.vantage import (
     new_run_id,
     read_focus_csv,
     upload_batches,
+    uploads_table,
     wait_until_imported,
 )
-from llm_cost.sources.litellm.reconcile import SpendTap
-from llm_cost.window import resolve_window
+from llm_cost.sources import registry
+from llm_cost.sources.registry import open_source
 
 
-def source_rows(settings: ExportSettings, out: Output, columns: Sequence[str], sinks: list[RowSink]) -> RunResult:
-    """Open the source, map, check every row and feed the sinks; with --reconcile, compare the endpoints before
-    anything is committed."""
-    source = open_source(settings, out.warn)
-    try:
-        tap = SpendTap()
-        partitions = (tap.tapped(p) for p in source.partitions) if settings.reconcile else source.partitions
-        result = write_partitions(partitions, prices=source.prices, columns=columns, sinks=sinks,
-                                  grain=source.grain, split_tokens=settings.split_tokens,
-                                  concurrency=settings.concurrency)  # fmt: skip
-        if source.client is not None and source.stats is not None:
-            source.stats.http_requests, source.stats.retries = source.client.requests, source.client.retries
-        if source.stats is not None:
-            for line in source.stats.lines():
-                out.detail(line)
-        if settings.reconcile:
-            differences = reconcile(source, settings, tap)
-            render_reconcile(differences, out.console)
-            bad = [d for d in differences if not d.within]
-            if bad:
-                raise VerificationError(f"--reconcile: {len(bad)} difference(s) beyond the tolerance between "
-                                        "/spend/logs and /user/daily/activity; nothing was written")  # fmt: skip
-        return result
-    finally:
-        source.close()
+def source_rows(settings: ExportSettings, out: Output, columns: Sequence[str], destinations: list[Destination]) -> Outcome:
+    """Open the configured source and run it into the destinations; its completeness report goes to -v, its
+    verification table (--reconcile) to stderr, before anything is committed."""
+    with open_source(settings, out.warn) as source:
+        return run(source, destinations, columns=columns, split_tokens=settings.split_tokens,
+                   concurrency=settings.concurrency, on_report=lambda lines: [out.detail(line) for line in lines],
+                   on_verification=lambda verification: render_table(verification.table, out.console))  # fmt: skip
 
 
 def run_export(settings: ExportSettings, out: Output, *, write_csv: bool) -> tuple[RunResult, Summary]:
@@ -73,12 +51,8 @@ def run_export(settings: ExportSettings, out: Output, *, write_csv: bool) -> tup
     if write_csv:
         check_output_path(settings.output)
     summary = Summary()
-    sinks: list[RowSink] = [summary]
-    with CsvSink(settings.output, columns) if write_csv else nullcontext() as csv_sink:
-        if csv_sink is not None:
-            sinks.append(csv_sink)
-        result = source_rows(settings, out, columns, sinks)
-    return result, summary
+    destinations: list[Destination] = [summary, CsvSink(settings.output, columns)] if write_csv else [summary]
+    return source_rows(settings, out, columns, destinations).result, summary
 
 
 def publish(summary: Summary, title: str, csv_path: str) -> None:
@@ -86,7 +60,7 @@ def publish(summary: Summary, title: str, csv_path: str) -> None:
     if github.in_actions():
         github.write_outputs({"csv-path": csv_path, "rows": str(summary.rows),
                               "total-cost": format_decimal(summary.total_cost)})  # fmt: skip
-        github.append_summary(github.summary_markdown(summary, title))
+        github.append_summary(github.summary_markdown(title, summary.headline(), summary.tables(title)))
 
 
 @dataclass(slots=True)
@@ -99,18 +73,9 @@ class UploadJob:
 
 
 def upload_periods(settings: ExportSettings) -> list[tuple[ExportSettings, tuple[date, date]]]:
-    """The replaceable periods of a source upload, each with the settings that pull it: the charge day for the
-    manifest, and every UTC day of the window for LiteLLM, so a backfill re-run replaces day by day."""
-    if settings.mode == "manifest":
-        return [(settings, (settings.date, settings.date + timedelta(days=1)))]
-    window = resolve_window(start=settings.start, end=settings.end, day=settings.day, month=settings.month,
-                            now=datetime.now(UTC), include_partial=settings.include_partial)  # fmt: skip
-    days = list(window.days())
-    if not all(d.is_whole_day() for d in days):
-        raise ConfigError(f"upload replaces whole UTC days, but {window} cuts a day; give --start/--end at midnight")
-    update = {"start": None, "end": None, "month": None}
-    return [(settings.model_copy(update={**update, "day": d.start.date().isoformat()}), (d.start.date(), d.end.date()))
-            for d in days]  # fmt: skip
+    """The replaceable periods of a source upload, each with the settings that pull it (the source decides: the
+    charge day of a manifest, every UTC day of a LiteLLM window, so a backfill re-run replaces day by day)."""
+    return [(settings.model_copy(update=updates), period) for updates, period in registry.upload_periods(settings)]
 
 
 def build_upload_jobs(files: Sequence[Path] | None, settings: ExportSettings | None, out: Output, jobs: list[UploadJob]) -> None:
@@ -121,15 +86,11 @@ def build_upload_jobs(files: Sequence[Path] | None, settings: ExportSettings | N
             jobs.append(UploadJob(str(path), build_batches(read_focus_csv(path)), None))
         return
     assert settings is not None
-    label = f"manifest {settings.manifest}" if settings.mode == "manifest" else f"LiteLLM {settings.mode}"
     for period_settings, period in upload_periods(settings):
-        writer = BatchWriter()
-        try:
-            source_rows(period_settings, out, VANTAGE, [writer])
-        except BaseException:
-            writer.abort()
-            raise
-        jobs.append(UploadJob(f"{label} {period[0].isoformat()}", writer.close(), period))
+        outcome = source_rows(period_settings, out, VANTAGE, [BatchWriter()])
+        batches = outcome.committed[0]
+        assert isinstance(batches, Batches)
+        jobs.append(UploadJob(f"{outcome.label} {period[0].isoformat()}", batches, period))
 
 
 def open_vantage(api_key: str | None, integration_token: str | None, vantage_url: str, *, dry_run: bool,
@@ -160,9 +121,9 @@ def upload_jobs(out: Output, jobs: list[UploadJob], client: VantageClient | None
                 out.info("import complete")
             done.append((job.source, result))
             if not out.quiet:
-                render_upload(result, out.console, source=job.source)
+                render_table(result.table(job.source), out.console)
     finally:
         if github.in_actions() and done:
-            github.append_summary(github.upload_markdown(done))
+            github.append_summary(table_markdown(uploads_table(done)))
             github.write_outputs({"csv-path": "", "rows": str(sum(r.rows for _, r in done)),
                                   "total-cost": format_decimal(sum((r.cost for _, r in done), Decimal(0)))})  # fmt: skip

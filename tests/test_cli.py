@@ -21,9 +21,10 @@ import tiktoken.load
 import tiktoken.registry
 from typer.testing import CliRunner, Result
 
-from llm_cost import __version__, cli, pipeline
+from llm_cost import __version__, cli
 from llm_cost.cli import app
 from llm_cost.focus.columns import CUSTOM, FOCUS_1_0, FOCUS_1_2, VANTAGE
+from llm_cost.sources import manifest as manifest_source
 
 ROOT = Path(__file__).resolve().parent.parent
 DATE = "2025-06-01"
@@ -724,7 +725,7 @@ def test_internal_error_is_exit_1_with_traceback_only_under_debug(
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(pipeline, "manifest_records", broken)
+    monkeypatch.setattr(manifest_source, "estimate", broken)
     result = invoke("export", "-m", "m.toml", "--date", DATE, "-o", "out.csv")
     message = assert_one_error_line(result, code=1)
     assert "internal error: RuntimeError: boom" in message
@@ -742,7 +743,7 @@ def test_interrupt_is_exit_130_and_writes_nothing(work: Path, monkeypatch: pytes
     def interrupted(*args: object, **kwargs: object) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(pipeline, "manifest_records", interrupted)
+    monkeypatch.setattr(manifest_source, "estimate", interrupted)
     (work / "out.csv").write_bytes(KNOWN)
     result = invoke("export", "-m", "m.toml", "--date", DATE, "-o", "out.csv")
     assert "interrupted" in assert_one_error_line(result, code=130)

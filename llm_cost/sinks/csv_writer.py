@@ -20,6 +20,7 @@ from typing import IO, BinaryIO
 from llm_cost.errors import ConfigError
 from llm_cost.focus.columns import values_of
 from llm_cost.focus.mapping import FocusRow
+from llm_cost.sinks.interface import Destination
 
 SPOOL_BYTES = 8 * 1024 * 1024
 ESCAPE_MEMO = 8192
@@ -95,9 +96,9 @@ def check_output_path(output: str | None) -> None:
         raise ConfigError(f"output {output}: file is not writable")
 
 
-class CsvSink:
-    """Writes FOCUS rows for one header. Use as a context manager: the output appears only if the block
-    succeeds; on an exception the temporary file is removed and the destination is untouched."""
+class CsvSink(Destination):
+    """Writes FOCUS rows for one header to a file or stdout. The output appears only on `commit()`; `abort()`
+    (or an exception inside `with`) removes the temporary file and leaves the destination untouched."""
 
     def __init__(self, output: str | None, columns: Sequence[str], stdout: BinaryIO | None = None) -> None:
         self.output = None if is_stdout(output) else output
@@ -109,6 +110,11 @@ class CsvSink:
         self._text: io.TextIOWrapper
 
     def __enter__(self) -> CsvSink:
+        self.open()
+        return self
+
+    def open(self) -> None:
+        """Create the temporary file (in the target's folder, so the rename is atomic) and write the header."""
         if self.output is None:
             self._binary = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)  # noqa: SIM115
         else:
@@ -124,7 +130,6 @@ class CsvSink:
         csv.writer(self._text, lineterminator="\n", quoting=csv.QUOTE_MINIMAL).writerow(self.columns)
         self._escaped = _Escaped()
         self._values = values_of(self.columns)
-        return self
 
     def write(self, row: FocusRow) -> None:
         """Write one row, in header order; missing and None values are nulls. The bytes of `encode_row` (csv.writer's,
@@ -149,14 +154,25 @@ class CsvSink:
             self.write(row)
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        if exc_type is None:
+            self.commit()
+        else:
+            self.abort()
+
+    def commit(self) -> int:
+        """Rename the temporary file over the output (or copy the spooled CSV to stdout); returns the rows."""
         try:
             self._text.flush()
-            if exc_type is None:
-                self._commit()
+            self._commit()
         finally:
-            self._text.close()
-            if self._tmp_path is not None and self._tmp_path.exists():
-                self._tmp_path.unlink()
+            self.abort()
+        return self.rows
+
+    def abort(self) -> None:
+        """Close and remove the temporary file, if it is still there."""
+        self._text.close()
+        if self._tmp_path is not None and self._tmp_path.exists():
+            self._tmp_path.unlink()
 
     def _commit(self) -> None:
         if self.output is None:

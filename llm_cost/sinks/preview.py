@@ -1,4 +1,4 @@
-"""dry-run: a rich table of the rows and totals by model, provider and team, on stderr; or a JSON summary."""
+"""The run summary (a destination): totals by model, provider and team; the dry-run tables on stderr, or JSON."""
 
 from __future__ import annotations
 
@@ -8,11 +8,10 @@ from decimal import Decimal
 from typing import Any
 
 from rich.console import Console
-from rich.table import Table
 
 from llm_cost.focus.mapping import FocusRow, format_decimal
-from llm_cost.sinks.vantage import UploadResult
-from llm_cost.sources.litellm.reconcile import Difference
+from llm_cost.reports import Table, render_table
+from llm_cost.sinks.interface import Destination
 
 NONE_LABEL = "(none)"
 
@@ -27,8 +26,9 @@ class Totals:
 
 
 @dataclass(slots=True)
-class Summary:
-    """Running totals over FOCUS rows. It reads only FOCUS columns, so it works for every source."""
+class Summary(Destination):
+    """Running totals over FOCUS rows (the dry-run preview, and every run's summary). It reads only FOCUS columns,
+    so it works for every source."""
 
     rows: int = 0
     total_cost: Decimal = Decimal(0)
@@ -60,6 +60,23 @@ class Summary:
             totals.tokens += tokens
             totals.cost += cost
 
+    def commit(self) -> Summary:
+        return self
+
+    def headline(self) -> str:
+        """`7 rows, total cost 12.3802 USD for [start, end)`."""
+        period = f" for [{self.period_start}, {self.period_end})" if self.period_start else ""
+        return f"{self.rows} rows, total cost {format_decimal(self.total_cost)} {self.currency}{period}"
+
+    def tables(self, title: str = "llm-cost dry-run") -> list[Table]:
+        """The totals by model, provider and team (the ones with rows)."""
+        return [
+            Table(f"{title}: by {heading.lower()}", (heading, "Rows", "Tokens", f"Cost ({self.currency})"),
+                  [(name, str(t.rows), f"{t.tokens:,}", format_decimal(t.cost)) for name, t in sorted(items.items())],
+                  right=frozenset({"Rows", "Tokens", f"Cost ({self.currency})"}))  # fmt: skip
+            for heading, items in (("Model", self.by_model), ("Provider", self.by_provider), ("Team", self.by_team))
+        ]
+
     def to_json(self) -> dict[str, Any]:
         """A machine-readable summary; money as decimal strings, never floats."""
 
@@ -81,50 +98,6 @@ class Summary:
 
 def render(summary: Summary, console: Console, title: str = "llm-cost dry-run") -> None:
     """Print the totals tables and the row count and total cost."""
-    for heading, items in (("Model", summary.by_model), ("Provider", summary.by_provider), ("Team", summary.by_team)):
-        table = Table(title=f"{title}: by {heading.lower()}", title_justify="left")
-        table.add_column(heading)
-        table.add_column("Rows", justify="right")
-        table.add_column("Tokens", justify="right")
-        table.add_column(f"Cost ({summary.currency})", justify="right")
-        for name, totals in sorted(items.items()):
-            table.add_row(name, str(totals.rows), f"{totals.tokens:,}", format_decimal(totals.cost))
-        console.print(table)
-    period = f" for [{summary.period_start}, {summary.period_end})" if summary.period_start else ""
-    console.print(f"{summary.rows} rows, total cost {format_decimal(summary.total_cost)} {summary.currency}{period}")
-
-
-def render_upload(result: UploadResult, console: Console, *, source: str) -> None:
-    """The upload summary: files, rows, bytes, cost, Vantage's tokens, and what was (or would be) replaced."""
-    verb = "would upload" if result.dry_run else "uploaded"
-    table = Table(title=f"Vantage upload of {source} (run {result.run_id})", title_justify="left")
-    for heading, justify in (("File", "left"), ("Rows", "right"), ("Bytes", "right"), ("Cost", "right"),
-                             ("Upload token", "left")):  # fmt: skip
-        table.add_column(heading, justify=justify)  # type: ignore[arg-type]
-    tokens = [str(u.get("token", "")) for u in result.uploaded]
-    for index, part in enumerate(result.parts):
-        token = tokens[index] if index < len(tokens) else ("(dry run)" if result.dry_run else "")
-        table.add_row(part.filename, str(part.rows), f"{part.size:,}", format_decimal(part.cost), token)
-    console.print(table)
-    console.print(f"{verb} {len(result.parts)} file(s), {result.rows} rows, {result.size:,} bytes, "
-                  f"total cost {format_decimal(result.cost)}", markup=False, highlight=False)  # fmt: skip
-    replaced_verb = "would replace" if result.dry_run else "replaced (deleted)"
-    if result.replaced is None:
-        note = "append mode: earlier uploads are kept" if result.append else "no credentials: earlier uploads not listed"
-        console.print(note, markup=False, highlight=False)
-    elif result.replaced:
-        names = ", ".join(f"{u.get('filename')} ({u.get('token')})" for u in result.replaced)
-        console.print(f"{replaced_verb} {len(result.replaced)} earlier upload(s): {names}", markup=False, highlight=False)
-    else:
-        console.print("no earlier llm-cost upload of this period to replace", markup=False, highlight=False)
-
-
-def render_reconcile(differences: list[Difference], console: Console) -> None:
-    """The --reconcile table: spend per day (and per day x model) from both endpoints, and the difference."""
-    table = Table(title="reconcile: /spend/logs vs /user/daily/activity", title_justify="left")
-    for heading in ("Day", "Model", "spend-logs", "daily-activity", "Difference", ""):
-        table.add_column(heading, justify="left" if heading in ("Day", "Model", "") else "right")
-    for d in differences:
-        table.add_row(d.day, d.model or "(all)", format_decimal(d.spend_logs), format_decimal(d.daily_activity),
-                      format_decimal(d.difference), "ok" if d.within else "MISMATCH")  # fmt: skip
-    console.print(table)
+    for table in summary.tables(title):
+        render_table(table, console)
+    console.print(summary.headline(), markup=False, highlight=False)

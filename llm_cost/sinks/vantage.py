@@ -29,7 +29,9 @@ from llm_cost.focus.columns import VANTAGE
 from llm_cost.focus.mapping import FocusRow, format_decimal
 from llm_cost.http import ApiClient, RetryingHttp, RetryPolicy, attempts_of, tries
 from llm_cost.records import EXACT
+from llm_cost.reports import Table
 from llm_cost.secrets import Masker
+from llm_cost.sinks.interface import Destination
 from llm_cost.sinks.csv_writer import encode_row, unencodable
 
 DEFAULT_BASE_URL = "https://api.vantage.sh"
@@ -126,7 +128,7 @@ def _encode(values: Sequence[str | None]) -> bytes:
     return encode_row(values).encode("utf-8")
 
 
-class BatchWriter:
+class BatchWriter(Destination):
     """A row sink that cuts rows into parts at row boundaries (never inside a quoted field), on disk.
 
     Every row is validated as Vantage would; `close()` raises ConfigError listing the problems, so nothing is sent
@@ -190,8 +192,8 @@ class BatchWriter:
         self._first_day = start if self._first_day is None else min(self._first_day, start)
         self._last_day = end if self._last_day is None else max(self._last_day, end)
 
-    def close(self) -> Batches:
-        """Finish the parts; raise if any row would be rejected."""
+    def commit(self) -> Batches:
+        """Finish the parts (staged on disk, ready to upload); raise if any row would be rejected."""
         if self._handle is not None:
             self._handle.close()
             self._handle = None
@@ -220,7 +222,7 @@ def build_batches(rows: Iterable[FocusRow], *, columns: Sequence[str] = VANTAGE,
     except BaseException:
         writer.abort()
         raise
-    return writer.close()
+    return writer.commit()
 
 
 def _shorten(lines: list[str]) -> list[str]:
@@ -426,6 +428,39 @@ class UploadResult:
     append: bool = False
     requests: int = 0
     retries: int = 0
+
+
+    def table(self, source: str) -> Table:
+        """The upload summary: files, rows, bytes, cost, Vantage's tokens, and what was (or would be) replaced."""
+        tokens = [str(u.get("token", "")) for u in self.uploaded]
+        rows = [(part.filename, str(part.rows), f"{part.size:,}", format_decimal(part.cost),
+                 tokens[index] if index < len(tokens) else ("(dry run)" if self.dry_run else ""))
+                for index, part in enumerate(self.parts)]  # fmt: skip
+        verb = "would upload" if self.dry_run else "uploaded"
+        lines = [f"{verb} {len(self.parts)} file(s), {self.rows} rows, {self.size:,} bytes, "
+                 f"total cost {format_decimal(self.cost)}"]  # fmt: skip
+        if self.replaced is None:
+            lines.append("append mode: earlier uploads are kept" if self.append else
+                         "no credentials: earlier uploads not listed")  # fmt: skip
+        elif self.replaced:
+            names = ", ".join(f"{u.get('filename')} ({u.get('token')})" for u in self.replaced)
+            replaced_verb = "would replace" if self.dry_run else "replaced (deleted)"
+            lines.append(f"{replaced_verb} {len(self.replaced)} earlier upload(s): {names}")
+        else:
+            lines.append("no earlier llm-cost upload of this period to replace")
+        return Table(f"Vantage upload of {source} (run {self.run_id})", ("File", "Rows", "Bytes", "Cost", "Upload token"),
+                     rows, lines, right=frozenset({"Rows", "Bytes", "Cost"}))  # fmt: skip
+
+
+def uploads_table(results: Iterable[tuple[str, UploadResult]]) -> Table:
+    """One line per uploaded period: files, rows, cost, tokens and what was replaced (the GitHub step summary)."""
+    rows = []
+    for source, result in results:
+        tokens = ", ".join(f"`{u.get('token')}`" for u in result.uploaded) or ("dry run" if result.dry_run else "")
+        replaced = "kept (append)" if result.replaced is None else str(len(result.replaced))
+        rows.append((source, str(len(result.parts)), str(result.rows), format_decimal(result.cost), tokens, replaced))
+    return Table("llm-cost upload to Vantage", ("Period source", "Files", "Rows", "Cost", "Upload tokens", "Replaced"),
+                 rows, right=frozenset({"Files", "Rows", "Cost", "Replaced"}))  # fmt: skip
 
 
 def estimated_requests(parts: int, replaced: int, append: bool) -> int:

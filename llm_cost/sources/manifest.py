@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import tomllib
 from collections.abc import Callable, Iterator
-from datetime import date
+from datetime import date, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from pathlib import Path
 from typing import Any
@@ -22,6 +22,7 @@ from llm_cost.errors import ConfigError
 from llm_cost.focus.mapping import RESERVED_TAG_KEYS
 from llm_cost.pricing import PriceBook
 from llm_cost.records import TOKEN_TYPES, TokenCounts, UnitPrices, UsageRecord
+from llm_cost.sources.interface import Partition, Source, Warn
 from llm_cost.tokens import TokenCounter
 from llm_cost.window import Window, day_window
 
@@ -294,3 +295,37 @@ def _warn_reserved(tags: dict[str, str], where: str, warn: Callable[[str], None]
     clashes = sorted(set(tags) & RESERVED_TAG_KEYS)
     if clashes:
         warn(f"{where}: reserved tag keys {clashes} are set by llm-cost and were ignored")
+
+
+class ManifestSettings(BaseModel):
+    """What `--mode manifest` reads: the manifest, the charge day, the cache-hit override and the vocabularies."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+    manifest: Path
+    date: date
+    cache_hit_ratio: Decimal | None = None
+    vocab_dir: Path | None = None
+
+
+class ManifestSource(Source):
+    """Estimates for one charge day: one record per prompt, priced as the day's prices stood (offline)."""
+
+    grain = "day"
+
+    def __init__(self, settings: ManifestSettings, warn: Warn) -> None:
+        manifest = load_manifest(settings.manifest)
+        self.prices = PriceBook(manifest.price_overrides())
+        counter = TokenCounter(settings.vocab_dir, warn=warn)
+        self.records = list(estimate(manifest, day=settings.date, prices=self.prices, counter=counter,
+                                     cache_hit_ratio=settings.cache_hit_ratio, warn=warn))  # fmt: skip
+        if not self.records:
+            warn(f"manifest {settings.manifest} lists no prompts; there are no rows")
+        self.label = f"manifest {settings.manifest}"
+
+    def partitions(self) -> Iterator[Partition]:
+        return iter([lambda: self.records])
+
+
+def upload_periods(settings: ManifestSettings) -> list[tuple[dict[str, object], tuple[date, date]]]:
+    """The replaceable period of an upload: the charge day."""
+    return [({}, (settings.date, settings.date + timedelta(days=1)))]

@@ -8,7 +8,9 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 
+from llm_cost.focus.mapping import format_decimal
 from llm_cost.records import UsageRecord
+from llm_cost.reports import Table
 
 
 class SpendTap:
@@ -67,3 +69,12 @@ def compare(spend_logs: SpendTap, daily: SpendTap, *, tolerance: Decimal, tolera
             b = daily.by_day_model.get((day, model), Decimal(0))
             rows.append(Difference(day, model, a, b, within(a, b)))
     return rows
+
+
+def differences_table(differences: list[Difference]) -> Table:
+    """The --reconcile table: spend per day (and per day x model) from both endpoints, and the difference."""
+    rows = [(d.day, d.model or "(all)", format_decimal(d.spend_logs), format_decimal(d.daily_activity),
+             format_decimal(d.difference), "ok" if d.within else "MISMATCH") for d in differences]  # fmt: skip
+    return Table("reconcile: /spend/logs vs /user/daily/activity",
+                 ("Day", "Model", "spend-logs", "daily-activity", "Difference", ""), rows,
+                 right=frozenset({"spend-logs", "daily-activity", "Difference"}))  # fmt: skip

@@ -1,0 +1,61 @@
+"""The sources llm-cost knows, by `--mode`: the one place, with the CLI, that names the concrete sources.
+
+Each entry builds its source from its own settings model, taken from the run's settings by field name; a new
+source is a new package plus one entry here (and its flags in the CLI).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from pydantic import BaseModel
+
+from llm_cost.errors import ConfigError
+from llm_cost.sources import manifest
+from llm_cost.sources.interface import Source, Warn
+from llm_cost.sources.litellm import source as litellm
+
+Periods = list[tuple[dict[str, object], tuple[date, date]]]
+
+
+@dataclass(slots=True, frozen=True)
+class SourceSpec:
+    """How to build one kind of source: its settings model, its constructor, and its upload periods."""
+
+    settings: type[BaseModel]
+    build: Callable[[Any, Warn], Source]
+    upload_periods: Callable[[Any], Periods]
+    verifies: bool = False  # whether it can --reconcile
+
+
+SOURCES: dict[str, SourceSpec] = {
+    "manifest": SourceSpec(manifest.ManifestSettings, manifest.ManifestSource, manifest.upload_periods),
+    "spend-logs": SourceSpec(litellm.LiteLLMSettings, litellm.LiteLLMSource, litellm.upload_periods, verifies=True),
+    "daily-activity": SourceSpec(litellm.LiteLLMSettings, litellm.LiteLLMSource, litellm.upload_periods, verifies=True),
+}
+
+
+def _spec(settings: BaseModel) -> tuple[SourceSpec, Any]:
+    """The source's spec and its own settings, taken from the run's (flat, already validated) settings."""
+    mode = str(getattr(settings, "mode"))
+    spec = SOURCES[mode]
+    if getattr(settings, "reconcile", False) and not spec.verifies:
+        raise ConfigError("--reconcile compares the two LiteLLM endpoints; use it with --mode spend-logs or daily-activity")
+    own = spec.settings.model_validate({name: getattr(settings, name) for name in spec.settings.model_fields
+                                        if hasattr(settings, name)})  # fmt: skip
+    return spec, own
+
+
+def open_source(settings: BaseModel, warn: Warn) -> Source:
+    """The configured source, opened (a LiteLLM source has checked its proxy and key by then)."""
+    spec, own = _spec(settings)
+    return spec.build(own, warn)
+
+
+def upload_periods(settings: BaseModel) -> Periods:
+    """The replaceable periods of an upload from this source, each with the settings updates that select it."""
+    spec, own = _spec(settings)
+    return spec.upload_periods(own)
