@@ -47,8 +47,11 @@ def append_summary(markdown: str) -> None:
             handle.write(markdown.rstrip("\n") + "\n\n")
 
 
-def summary_markdown(title: str, headline: str, tables: Sequence[Table]) -> str:
-    """A run's headline and its tables (those with rows), as markdown."""
-    parts = [f"### {title}", "", f"**{headline}**", ""]
+def summary_markdown(
+    title: str, totals: str, tables: Sequence[Table], period: tuple[str | None, str | None] = (None, None)
+) -> str:
+    """A run's totals line (in bold) and period, and its tables (those with rows), as markdown."""
+    when = f" for `{period[0]}` – `{period[1]}`" if period[0] else ""
+    parts = [f"### {title}", "", f"**{totals}**{when}", ""]
     parts += [table_markdown(t, title=False) + "\n" for t in tables if t.rows]
     return "\n".join(parts)

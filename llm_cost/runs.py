@@ -36,13 +36,26 @@ from llm_cost.sources import registry
 from llm_cost.sources.registry import open_source
 
 
-def source_rows(settings: ExportSettings, out: Output, columns: Sequence[str], destinations: list[Destination]) -> Outcome:
+def source_rows(
+    settings: ExportSettings, out: Output, columns: Sequence[str], destinations: list[Destination]
+) -> Outcome:
     """Open the configured source and run it into the destinations; its completeness report goes to -v, its
     verification table (--reconcile) to stderr, before anything is committed."""
+
+    def report(lines: list[str]) -> None:
+        for line in lines:
+            out.detail(line)
+
     with open_source(settings, out.warn) as source:
-        return run(source, destinations, columns=columns, split_tokens=settings.split_tokens,
-                   concurrency=settings.concurrency, on_report=lambda lines: [out.detail(line) for line in lines],
-                   on_verification=lambda verification: render_table(verification.table, out.console))  # fmt: skip
+        return run(
+            source,
+            destinations,
+            columns=columns,
+            split_tokens=settings.split_tokens,
+            concurrency=settings.concurrency,
+            on_report=report,
+            on_verification=lambda verification: render_table(verification.table, out.console),
+        )
 
 
 def run_export(settings: ExportSettings, out: Output, *, write_csv: bool) -> tuple[RunResult, Summary]:
@@ -58,9 +71,13 @@ def run_export(settings: ExportSettings, out: Output, *, write_csv: bool) -> tup
 def publish(summary: Summary, title: str, csv_path: str) -> None:
     """In GitHub Actions: the step outputs (csv-path, rows, total-cost) and the markdown step summary."""
     if github.in_actions():
-        github.write_outputs({"csv-path": csv_path, "rows": str(summary.rows),
-                              "total-cost": format_decimal(summary.total_cost)})  # fmt: skip
-        github.append_summary(github.summary_markdown(title, summary.headline(), summary.tables(title)))
+        github.write_outputs(
+            {"csv-path": csv_path, "rows": str(summary.rows), "total-cost": format_decimal(summary.total_cost)}
+        )
+        markdown = github.summary_markdown(
+            title, summary.totals_line(), summary.tables(title), (summary.period_start, summary.period_end)
+        )
+        github.append_summary(markdown)
 
 
 @dataclass(slots=True)
@@ -78,7 +95,9 @@ def upload_periods(settings: ExportSettings) -> list[tuple[ExportSettings, tuple
     return [(settings.model_copy(update=updates), period) for updates, period in registry.upload_periods(settings)]
 
 
-def build_upload_jobs(files: Sequence[Path] | None, settings: ExportSettings | None, out: Output, jobs: list[UploadJob]) -> None:
+def build_upload_jobs(
+    files: Sequence[Path] | None, settings: ExportSettings | None, out: Output, jobs: list[UploadJob]
+) -> None:
     """Build and check every part of every period before anything is sent; append the jobs to `jobs` (so the
     caller can clean up whatever was built, even after a failure)."""
     if files:
@@ -93,18 +112,33 @@ def build_upload_jobs(files: Sequence[Path] | None, settings: ExportSettings | N
         jobs.append(UploadJob(f"{outcome.label} {period[0].isoformat()}", batches, period))
 
 
-def open_vantage(api_key: str | None, integration_token: str | None, vantage_url: str, *, dry_run: bool,
-                 retry: RetryPolicy | None = None) -> VantageClient | None:  # fmt: skip
+def open_vantage(
+    api_key: str | None,
+    integration_token: str | None,
+    vantage_url: str,
+    *,
+    dry_run: bool,
+    retry: RetryPolicy | None = None,
+) -> VantageClient | None:
     """The Vantage client, checked before any work: missing credentials are an error, except in a dry run
     (which then cannot list what it would replace)."""
     if dry_run and not (api_key and integration_token):
         return None
-    return VantageClient(api_key=api_key or "", integration_token=integration_token or "", base_url=vantage_url,
-                         retry=retry)  # fmt: skip
+    return VantageClient(
+        api_key=api_key or "", integration_token=integration_token or "", base_url=vantage_url, retry=retry
+    )
 
 
-def upload_jobs(out: Output, jobs: list[UploadJob], client: VantageClient | None, *, append: bool, dry_run: bool,
-                wait: bool, wait_timeout: float) -> None:  # fmt: skip
+def upload_jobs(
+    out: Output,
+    jobs: list[UploadJob],
+    client: VantageClient | None,
+    *,
+    append: bool,
+    dry_run: bool,
+    wait: bool,
+    wait_timeout: float,
+) -> None:
     """Upload each job as its own replaceable period and print its summary; in GitHub Actions, also the step
     summary and outputs of the periods that were done, even when a later one fails."""
     done: list[tuple[str, UploadResult]] = []
@@ -113,8 +147,15 @@ def upload_jobs(out: Output, jobs: list[UploadJob], client: VantageClient | None
             if not job.batches.parts:
                 out.warn(f"{job.source}: no rows, so nothing was uploaded and earlier uploads were kept")
                 continue
-            result = upload_batches(client, job.batches, run_id=new_run_id(), append=append, dry_run=dry_run,
-                                    period=job.period, warn=out.warn)  # fmt: skip
+            result = upload_batches(
+                client,
+                job.batches,
+                run_id=new_run_id(),
+                append=append,
+                dry_run=dry_run,
+                period=job.period,
+                warn=out.warn,
+            )
             if wait and not dry_run and client is not None:
                 out.info(f"waiting up to {wait_timeout:.0f} s for Vantage to import {len(result.uploaded)} part(s)...")
                 wait_until_imported(client, [str(u.get("token")) for u in result.uploaded], timeout=wait_timeout)
@@ -125,5 +166,10 @@ def upload_jobs(out: Output, jobs: list[UploadJob], client: VantageClient | None
     finally:
         if github.in_actions() and done:
             github.append_summary(table_markdown(uploads_table(done)))
-            github.write_outputs({"csv-path": "", "rows": str(sum(r.rows for _, r in done)),
-                                  "total-cost": format_decimal(sum((r.cost for _, r in done), Decimal(0)))})  # fmt: skip
+            github.write_outputs(
+                {
+                    "csv-path": "",
+                    "rows": str(sum(r.rows for _, r in done)),
+                    "total-cost": format_decimal(sum((r.cost for _, r in done), Decimal(0))),
+                }
+            )

@@ -53,8 +53,11 @@ class Summary(Destination):
             self.period_end = end
         model = row.get("x_Model") or row.get("SkuId") or NONE_LABEL
         team = row.get("SubAccountName") or row.get("SubAccountId") or NONE_LABEL
-        for slices, key in ((self.by_model, model), (self.by_provider, row.get("ProviderName") or NONE_LABEL),
-                            (self.by_team, team)):  # fmt: skip
+        for slices, key in (
+            (self.by_model, model),
+            (self.by_provider, row.get("ProviderName") or NONE_LABEL),
+            (self.by_team, team),
+        ):
             totals = slices[key]
             totals.rows += 1
             totals.tokens += tokens
@@ -63,17 +66,24 @@ class Summary(Destination):
     def commit(self) -> Summary:
         return self
 
+    def totals_line(self) -> str:
+        """`7 rows, total cost 12.3802 USD`."""
+        return f"{self.rows} rows, total cost {format_decimal(self.total_cost)} {self.currency}"
+
     def headline(self) -> str:
-        """`7 rows, total cost 12.3802 USD for [start, end)`."""
+        """The totals line and the period: `7 rows, total cost 12.3802 USD for [start, end)`."""
         period = f" for [{self.period_start}, {self.period_end})" if self.period_start else ""
-        return f"{self.rows} rows, total cost {format_decimal(self.total_cost)} {self.currency}{period}"
+        return self.totals_line() + period
 
     def tables(self, title: str = "llm-cost dry-run") -> list[Table]:
         """The totals by model, provider and team (the ones with rows)."""
         return [
-            Table(f"{title}: by {heading.lower()}", (heading, "Rows", "Tokens", f"Cost ({self.currency})"),
-                  [(name, str(t.rows), f"{t.tokens:,}", format_decimal(t.cost)) for name, t in sorted(items.items())],
-                  right=frozenset({"Rows", "Tokens", f"Cost ({self.currency})"}))  # fmt: skip
+            Table(
+                f"{title}: by {heading.lower()}",
+                (heading, "Rows", "Tokens", f"Cost ({self.currency})"),
+                [(name, str(t.rows), f"{t.tokens:,}", format_decimal(t.cost)) for name, t in sorted(items.items())],
+                right=frozenset({"Rows", "Tokens", f"Cost ({self.currency})"}),
+            )
             for heading, items in (("Model", self.by_model), ("Provider", self.by_provider), ("Team", self.by_team))
         ]
 
@@ -81,8 +91,10 @@ class Summary(Destination):
         """A machine-readable summary; money as decimal strings, never floats."""
 
         def slices(items: dict[str, Totals]) -> list[dict[str, Any]]:
-            return [{"name": k, "rows": v.rows, "tokens": v.tokens, "cost": format_decimal(v.cost)}
-                    for k, v in sorted(items.items())]  # fmt: skip
+            return [
+                {"name": k, "rows": v.rows, "tokens": v.tokens, "cost": format_decimal(v.cost)}
+                for k, v in sorted(items.items())
+            ]
 
         return {
             "rows": self.rows,
