@@ -45,8 +45,9 @@ def pages(count: int) -> tuple[list[bytes], list[Decimal]]:
     rows[0] = rows[0].replace(spend, b'"spend":' + LONG_SPEND, 1)
     truth = [json.loads(r, parse_float=Decimal)["spend"] for r in rows]
     bodies = [
-        b'{"data":[' + b",".join(rows[i : i + 1000]) + b'],"total":%d,"page":%d,"page_size":1000,"total_pages":%d}'
-        % (len(rows), i // 1000 + 1, count)
+        b'{"data":['
+        + b",".join(rows[i : i + 1000])
+        + b'],"total":%d,"page":%d,"page_size":1000,"total_pages":%d}' % (len(rows), i // 1000 + 1, count)
         for i in range(0, len(rows), 1000)
     ]
     return bodies, truth
@@ -112,7 +113,9 @@ def _candidates() -> dict[str, Callable[[bytes], list[Any]]]:
             total: int | None = None
 
         adapter = pydantic.TypeAdapter(Page)
-        found[f"pydantic {pydantic.VERSION} validate_json"] = lambda body: [r.spend for r in adapter.validate_json(body).data]
+        found[f"pydantic {pydantic.VERSION} validate_json"] = lambda body: [
+            r.spend for r in adapter.validate_json(body).data
+        ]
     except ImportError:
         pass
     return found
@@ -125,8 +128,10 @@ def main() -> None:
     args = parser.parse_args()
     bodies, truth = pages(args.pages)
     megabytes = sum(map(len, bodies)) / 1e6
-    print(f"decode benchmark: {args.pages} pages x 1000 rows, {megabytes:.1f} MB, best of {args.repeat}, "
-          f"python {platform.python_version()}, msgspec {msgspec.__version__}")  # fmt: skip
+    print(
+        f"decode benchmark: {args.pages} pages x 1000 rows, {megabytes:.1f} MB, best of {args.repeat}, "
+        f"python {platform.python_version()}, msgspec {msgspec.__version__}"
+    )
     print(f"{'decoder':<40} | {'ms/page':>8} | {'rows/s':>9} | {'MB/s':>6} | exact spend")
     print(f"{'-' * 40}-+-{'-' * 8}-+-{'-' * 9}-+-{'-' * 6}-+------------")
     for name, decode in _candidates().items():
@@ -138,8 +143,10 @@ def main() -> None:
         exact = all(isinstance(s, Decimal) and s == t for s, t in zip(spends, truth, strict=True))
         wrong = sum(1 for s, t in zip(spends, truth, strict=True) if Decimal(str(s)) != t)
         verdict = "yes" if exact else f"no ({wrong} of {len(truth)} differ)" if wrong else "no (floats)"
-        print(f"{name:<40} | {best / len(bodies) * 1000:8.2f} | {len(truth) / best:9,.0f} | "
-              f"{megabytes / best:6.0f} | {verdict}")  # fmt: skip
+        print(
+            f"{name:<40} | {best / len(bodies) * 1000:8.2f} | {len(truth) / best:9,.0f} | "
+            f"{megabytes / best:6.0f} | {verdict}"
+        )
 
 
 if __name__ == "__main__":

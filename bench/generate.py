@@ -33,7 +33,9 @@ from decimal import Decimal, getcontext
 
 DAY_MS = 86_400_000
 D = Decimal
-getcontext().prec = 200  # the truth must not round (Decimal keeps 28 digits by default); run.py and server.py import this
+getcontext().prec = (
+    200  # the truth must not round (Decimal keeps 28 digits by default); run.py and server.py import this
+)
 
 
 @dataclass(frozen=True)
@@ -65,34 +67,123 @@ class Deployment:
 
 # Eight deployments (seven public model names; gpt-4o is load-balanced over OpenAI and Azure).
 DEPLOYMENTS: tuple[Deployment, ...] = (
-    Deployment("gpt-4o", "gpt-4o", "openai", "0b9c6a57-5c3e-4e1f-9d53-2f4b0a6e1c01", "https://api.openai.com/v1",
-               D("0.0000025"), D("0.00001"), D("0.00000125"), weight=16),
-    Deployment("gpt-4o", "gpt-4o", "azure", "7d3e2f10-8a41-4c55-b0e2-9c6d5f4a3b02",
-               "https://acme-eastus.openai.azure.com/", D("0.0000025"), D("0.00001"), D("0.00000125"), weight=8),
-    Deployment("gpt-4o-mini", "gpt-4o-mini", "openai", "3a1f9e84-2b6c-4d7a-8e15-6f0c2d9b4a03",
-               "https://api.openai.com/v1", D("0.00000015"), D("0.0000006"), D("0.000000075"), weight=26),
-    Deployment("o3-mini", "o3-mini", "openai", "5b2c7d91-0e4f-4a3b-8c6d-1e9f2a7b3c07", "https://api.openai.com/v1",
-               D("0.0000011"), D("0.0000044"), D("0.00000055"), weight=5),
-    Deployment("claude-sonnet-4-0", "claude-sonnet-4-20250514", "anthropic", "c4e8b2d6-1f3a-4b9c-a7d5-0e2f6b8c1d04",
-               "https://api.anthropic.com", D("0.000003"), D("0.000015"), D("0.0000003"), D("0.00000375"), weight=16),
-    Deployment("claude-3-5-haiku", "anthropic.claude-3-5-haiku-20241022-v1:0", "bedrock",
-               "e6a0c3f2-9d8b-4e7a-b1c4-5d2e7f9a0b05", "https://bedrock-runtime.us-east-1.amazonaws.com",
-               D("0.0000008"), D("0.000004"), D("0.00000008"), D("0.000001"), weight=10),
-    Deployment("gemini-2.0-flash", "gemini-2.0-flash", "vertex_ai", "9a8b7c6d-5e4f-4321-8765-0fedcba98708",
-               "https://us-central1-aiplatform.googleapis.com", D("0.0000001"), D("0.0000004"), D("0.000000025"),
-               weight=9),
-    Deployment("text-embedding-3-small", "text-embedding-3-small", "openai", "f1b7d9e3-6c2a-4f8d-9e0b-3a5c7e1d2f06",
-               "https://api.openai.com/v1", D("0.00000002"), D(0), embedding=True, weight=10),
+    Deployment(
+        "gpt-4o",
+        "gpt-4o",
+        "openai",
+        "0b9c6a57-5c3e-4e1f-9d53-2f4b0a6e1c01",
+        "https://api.openai.com/v1",
+        D("0.0000025"),
+        D("0.00001"),
+        D("0.00000125"),
+        weight=16,
+    ),
+    Deployment(
+        "gpt-4o",
+        "gpt-4o",
+        "azure",
+        "7d3e2f10-8a41-4c55-b0e2-9c6d5f4a3b02",
+        "https://acme-eastus.openai.azure.com/",
+        D("0.0000025"),
+        D("0.00001"),
+        D("0.00000125"),
+        weight=8,
+    ),
+    Deployment(
+        "gpt-4o-mini",
+        "gpt-4o-mini",
+        "openai",
+        "3a1f9e84-2b6c-4d7a-8e15-6f0c2d9b4a03",
+        "https://api.openai.com/v1",
+        D("0.00000015"),
+        D("0.0000006"),
+        D("0.000000075"),
+        weight=26,
+    ),
+    Deployment(
+        "o3-mini",
+        "o3-mini",
+        "openai",
+        "5b2c7d91-0e4f-4a3b-8c6d-1e9f2a7b3c07",
+        "https://api.openai.com/v1",
+        D("0.0000011"),
+        D("0.0000044"),
+        D("0.00000055"),
+        weight=5,
+    ),
+    Deployment(
+        "claude-sonnet-4-0",
+        "claude-sonnet-4-20250514",
+        "anthropic",
+        "c4e8b2d6-1f3a-4b9c-a7d5-0e2f6b8c1d04",
+        "https://api.anthropic.com",
+        D("0.000003"),
+        D("0.000015"),
+        D("0.0000003"),
+        D("0.00000375"),
+        weight=16,
+    ),
+    Deployment(
+        "claude-3-5-haiku",
+        "anthropic.claude-3-5-haiku-20241022-v1:0",
+        "bedrock",
+        "e6a0c3f2-9d8b-4e7a-b1c4-5d2e7f9a0b05",
+        "https://bedrock-runtime.us-east-1.amazonaws.com",
+        D("0.0000008"),
+        D("0.000004"),
+        D("0.00000008"),
+        D("0.000001"),
+        weight=10,
+    ),
+    Deployment(
+        "gemini-2.0-flash",
+        "gemini-2.0-flash",
+        "vertex_ai",
+        "9a8b7c6d-5e4f-4321-8765-0fedcba98708",
+        "https://us-central1-aiplatform.googleapis.com",
+        D("0.0000001"),
+        D("0.0000004"),
+        D("0.000000025"),
+        weight=9,
+    ),
+    Deployment(
+        "text-embedding-3-small",
+        "text-embedding-3-small",
+        "openai",
+        "f1b7d9e3-6c2a-4f8d-9e0b-3a5c7e1d2f06",
+        "https://api.openai.com/v1",
+        D("0.00000002"),
+        D(0),
+        embedding=True,
+        weight=10,
+    ),
 )
 
 TEAMS: tuple[tuple[str, str], ...] = tuple(
     (f"team-{i:02d}-{hashlib.md5(name.encode()).hexdigest()[:12]}", name)
-    for i, name in enumerate(["Search", "Support Bot", "Data Science", "Platform", "Growth", "Mobile",
-                              "Finance Ops", "Legal AI", "Research", "Sales Assist"])
+    for i, name in enumerate(
+        [
+            "Search",
+            "Support Bot",
+            "Data Science",
+            "Platform",
+            "Growth",
+            "Mobile",
+            "Finance Ops",
+            "Legal AI",
+            "Research",
+            "Sales Assist",
+        ]
+    )
 )
 ORGS = ("org-acme-main", "org-acme-labs")
-USER_AGENTS = (("OpenAI/Python", "1.82.0"), ("AsyncOpenAI/Python", "1.99.1"), ("litellm", "1.74.3"),
-               ("curl", "8.5.0"), ("Anthropic/Python", "0.40.0"))
+USER_AGENTS = (
+    ("OpenAI/Python", "1.82.0"),
+    ("AsyncOpenAI/Python", "1.99.1"),
+    ("litellm", "1.74.3"),
+    ("curl", "8.5.0"),
+    ("Anthropic/Python", "0.40.0"),
+)
 FEATURES = ("chat", "summarize", "rag", "classify", "extract", "translate", "agent")
 HOUR_WEIGHTS = (2, 1, 1, 1, 1, 2, 3, 5, 9, 12, 13, 13, 11, 12, 13, 13, 12, 10, 7, 5, 4, 3, 3, 2)
 WEEKDAY_WEIGHTS = (10, 10, 10, 10, 9, 3, 2)  # Mon..Sun
@@ -120,9 +211,19 @@ def build_keys(seed: int, count: int = 36) -> tuple[Key, ...]:
         env = ("prod", "prod", "staging", "dev")[i % 4]
         slug = (team_alias or "personal").lower().replace(" ", "-")
         user = f"user-{i % 23:03d}"
-        keys.append(Key(hashlib.sha256(f"sk-bench-{seed}-{i}".encode()).hexdigest(), f"{slug}-{env}-{i:02d}",
-                        team_id, team_alias, ORGS[i % 2] if team_id else "", user,
-                        f"{user}@acme.example" if i % 5 else None, env, rng.randint(1, 30)))
+        keys.append(
+            Key(
+                hashlib.sha256(f"sk-bench-{seed}-{i}".encode()).hexdigest(),
+                f"{slug}-{env}-{i:02d}",
+                team_id,
+                team_alias,
+                ORGS[i % 2] if team_id else "",
+                user,
+                f"{user}@acme.example" if i % 5 else None,
+                env,
+                rng.randint(1, 30),
+            )
+        )
     keys.append(Key("litellm_proxy_master_key", "", "", None, "", "default_user_id", None, "prod", 2))
     return tuple(keys)
 
@@ -172,16 +273,25 @@ def iter_rows(spec: Spec) -> Iterator[tuple[int, bytes, str]]:
     # Pre-rendered JSON fragments per key and per deployment.
     key_parts = []
     for k in keys:
-        ident = (f'"user_api_key":"{k.api_key}","user_api_key_alias":{json.dumps(k.alias or None)},'
-                 f'"user_api_key_team_id":{json.dumps(k.team_id or None)},'
-                 f'"user_api_key_team_alias":{json.dumps(k.team_alias)},'
-                 f'"user_api_key_org_id":{json.dumps(k.org_id or None)},"user_api_key_user_id":"{k.user_id}",'
-                 f'"user_api_key_user_email":{json.dumps(k.user_email)}')
+        ident = (
+            f'"user_api_key":"{k.api_key}","user_api_key_alias":{json.dumps(k.alias or None)},'
+            f'"user_api_key_team_id":{json.dumps(k.team_id or None)},'
+            f'"user_api_key_team_alias":{json.dumps(k.team_alias)},'
+            f'"user_api_key_org_id":{json.dumps(k.org_id or None)},"user_api_key_user_id":"{k.user_id}",'
+            f'"user_api_key_user_email":{json.dumps(k.user_email)}'
+        )
         users = f'"user":"{k.user_id}","team_id":"{k.team_id}","organization_id":"{k.org_id}"'
         key_parts.append((f'"api_key":"{k.api_key}"', users, ident))
-    dep_parts = [((f'"model":"{d.model}","model_id":"{d.model_id}","model_group":"{d.model_group}",'
-                   f'"custom_llm_provider":"{d.provider}","api_base":"{d.api_base}"'),
-                  '"aembedding"' if d.embedding else '"acompletion"') for d in DEPLOYMENTS]
+    dep_parts = [
+        (
+            (
+                f'"model":"{d.model}","model_id":"{d.model_id}","model_group":"{d.model_group}",'
+                f'"custom_llm_provider":"{d.provider}","api_base":"{d.api_base}"'
+            ),
+            '"aembedding"' if d.embedding else '"acompletion"',
+        )
+        for d in DEPLOYMENTS
+    ]
     tag_cache: dict[tuple, str] = {}
 
     for day_index, count in enumerate(day_counts(spec)):
@@ -216,8 +326,11 @@ def iter_rows(spec: Spec) -> Iterator[tuple[int, bytes, str]]:
             error = "null"
             if failed:
                 status = "failure"
-                error = ('{"error_code":"429","error_class":"RateLimitError","llm_provider":"' + dep.provider
-                         + '","error_message":"litellm.RateLimitError: rate limit reached","traceback":""}')
+                error = (
+                    '{"error_code":"429","error_class":"RateLimitError","llm_provider":"'
+                    + dep.provider
+                    + '","error_message":"litellm.RateLimitError: rate limit reached","traceback":""}'
+                )
                 prompt = completion = cache_read = cache_creation = 0
             breakdown = ""
             if failed or cache_hit:
@@ -229,11 +342,13 @@ def iter_rows(spec: Spec) -> Iterator[tuple[int, bytes, str]]:
                 ccc = cache_creation * dep.cache_creation_cost
                 spend_text = _num(ic + oc + crc + ccc)
                 if rnd() < 0.8:
-                    breakdown = (f',"cost_breakdown":{{"input_cost":{_num(ic)},"output_cost":{_num(oc)},'
-                                 f'"cache_read_cost":{_num(crc)},"cache_creation_cost":{_num(ccc)},'
-                                 f'"reasoning_cost":0.0,"tool_usage_cost":0.0,"total_cost":{spend_text},'
-                                 f'"discount_percent":0.0,"discount_amount":0.0,"margin_percent":0.0,'
-                                 f'"margin_total_amount":0.0,"additional_costs":{{}}}}')
+                    breakdown = (
+                        f',"cost_breakdown":{{"input_cost":{_num(ic)},"output_cost":{_num(oc)},'
+                        f'"cache_read_cost":{_num(crc)},"cache_creation_cost":{_num(ccc)},'
+                        f'"reasoning_cost":0.0,"tool_usage_cost":0.0,"total_cost":{spend_text},'
+                        f'"discount_percent":0.0,"discount_amount":0.0,"margin_percent":0.0,'
+                        f'"margin_total_amount":0.0,"additional_costs":{{}}}}'
+                    )
             duration = randint(50, 600) if dep.embedding else randint(180, 25_000)
             start_ms = day_ms0 + off
             start_iso = _iso(day_prefix, off)
@@ -267,11 +382,15 @@ def iter_rows(spec: Spec) -> Iterator[tuple[int, bytes, str]]:
                 additional = "{}"
                 usage = f'{{"prompt_tokens":{prompt},"completion_tokens":{completion},"total_tokens":{total_tokens}}}'
             else:
-                additional = (f'{{"prompt_tokens_details":{{"cached_tokens":{cache_read},"audio_tokens":null}},'
-                              f'"completion_tokens_details":{{"reasoning_tokens":0,"audio_tokens":null}},'
-                              f'"cache_read_input_tokens":{cache_read},"cache_creation_input_tokens":{cache_creation}}}')
-                usage = (f'{{"prompt_tokens":{prompt},"completion_tokens":{completion},"total_tokens":{total_tokens},'
-                         + additional[1:])
+                additional = (
+                    f'{{"prompt_tokens_details":{{"cached_tokens":{cache_read},"audio_tokens":null}},'
+                    f'"completion_tokens_details":{{"reasoning_tokens":0,"audio_tokens":null}},'
+                    f'"cache_read_input_tokens":{cache_read},"cache_creation_input_tokens":{cache_creation}}}'
+                )
+                usage = (
+                    f'{{"prompt_tokens":{prompt},"completion_tokens":{completion},"total_tokens":{total_tokens},'
+                    + additional[1:]
+                )
             row = (
                 f'{{"request_id":"{request_id}","call_type":{call_type},{kpart},"spend":{spend_text},'
                 f'"total_tokens":{total_tokens},"prompt_tokens":{prompt},"completion_tokens":{completion},'
@@ -327,9 +446,17 @@ def daily_activity_pages(spec: Spec) -> Iterator[tuple[date, dict]]:
 
 
 def _metrics(c) -> dict:
-    return {"spend": float(c[0]), "prompt_tokens": c[1], "completion_tokens": c[2],
-            "cache_read_input_tokens": c[3], "cache_creation_input_tokens": c[4], "total_tokens": c[1] + c[2],
-            "api_requests": c[5], "successful_requests": c[6], "failed_requests": c[7]}
+    return {
+        "spend": float(c[0]),
+        "prompt_tokens": c[1],
+        "completion_tokens": c[2],
+        "cache_read_input_tokens": c[3],
+        "cache_creation_input_tokens": c[4],
+        "total_tokens": c[1] + c[2],
+        "api_requests": c[5],
+        "successful_requests": c[6],
+        "failed_requests": c[7],
+    }
 
 
 def _activity_page(day: date, cells) -> dict:
@@ -343,10 +470,16 @@ def _activity_page(day: date, cells) -> dict:
             m = [a + b for a, b in zip(m, c)]
         models[model] = {"metrics": _metrics(m), "metadata": {}, "api_key_breakdown": keys}
         total = [a + b for a, b in zip(total, m)]
-    return {"results": [{"date": day.isoformat(), "metrics": _metrics(total),
-                         "breakdown": {"models": models, "api_keys": {}, "providers": {}, "model_groups": {}}}],
-            "metadata": {**_metrics(total), "total_spend": float(total[0]), "page": 1, "total_pages": 1,
-                         "has_more": False}}
+    return {
+        "results": [
+            {
+                "date": day.isoformat(),
+                "metrics": _metrics(total),
+                "breakdown": {"models": models, "api_keys": {}, "providers": {}, "model_groups": {}},
+            }
+        ],
+        "metadata": {**_metrics(total), "total_spend": float(total[0]), "page": 1, "total_pages": 1, "has_more": False},
+    }
 
 
 def main() -> None:

@@ -51,9 +51,25 @@ def _current_rss_mb() -> float:
 class Server:
     def __init__(self, spec: Spec, latency_ms: float = 0) -> None:
         self.proc = subprocess.Popen(
-            [PY, str(BENCH / "server.py"), "--requests", str(spec.requests), "--days", str(spec.days),
-             "--start", spec.start.isoformat(), "--seed", str(spec.seed), "--latency-ms", str(latency_ms)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=ENV)  # fmt: skip
+            [
+                PY,
+                str(BENCH / "server.py"),
+                "--requests",
+                str(spec.requests),
+                "--days",
+                str(spec.days),
+                "--start",
+                spec.start.isoformat(),
+                "--seed",
+                str(spec.seed),
+                "--latency-ms",
+                str(latency_ms),
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env=ENV,
+        )
         line = self.proc.stdout.readline()
         if not line:
             raise SystemExit("bench server failed to start")
@@ -82,9 +98,14 @@ def floor(url: str, spec: Spec) -> dict:
     with httpx.Client(base_url=url, headers={"Authorization": "Bearer sk-bench"}, timeout=60) as client:
         for d in range(spec.days):
             day = spec.start + timedelta(days=d)
-            params = {"start_date": f"{day} 00:00:00", "end_date": f"{day + timedelta(days=1)} 00:00:00",
-                      "page_size": 1000, "sort_by": "startTime", "sort_order": "asc",
-                      "exclude_internal_health_checks": "true"}  # fmt: skip
+            params = {
+                "start_date": f"{day} 00:00:00",
+                "end_date": f"{day + timedelta(days=1)} 00:00:00",
+                "page_size": 1000,
+                "sort_by": "startTime",
+                "sort_order": "asc",
+                "exclude_internal_health_checks": "true",
+            }
             page = 1
             while True:
                 body = json.loads(client.get("/spend/logs/v2", params={**params, "page": page}).content)
@@ -115,14 +136,29 @@ def export(url: str, spec: Spec, out_csv: Path, concurrency: int, profile: Path 
     for name in list(env):
         if name.startswith("LLM_COST_"):
             del env[name]
-    args = ["-v", "export", "--mode", "spend-logs", "--granularity", "day", "--start", spec.start.isoformat(),
-            "--end", spec.end.isoformat(), "--concurrency", str(concurrency), "-o", str(out_csv)]  # fmt: skip
+    args = [
+        "-v",
+        "export",
+        "--mode",
+        "spend-logs",
+        "--granularity",
+        "day",
+        "--start",
+        spec.start.isoformat(),
+        "--end",
+        spec.end.isoformat(),
+        "--concurrency",
+        str(concurrency),
+        "-o",
+        str(out_csv),
+    ]
     runner = [PY, "-m", "cProfile", "-o", str(profile), "-m", "llm_cost"] if profile else [PY, "-m", "llm_cost"]
     timev = ["/usr/bin/time", "-v"] if Path("/usr/bin/time").exists() else []
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
-    proc = subprocess.run(timev + runner + args, env=env, capture_output=True, text=True,
-                          cwd=tempfile.gettempdir(), check=False)
+    proc = subprocess.run(
+        timev + runner + args, env=env, capture_output=True, text=True, cwd=tempfile.gettempdir(), check=False
+    )
     wall = time.perf_counter() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode != 0:
@@ -133,9 +169,14 @@ def export(url: str, spec: Spec, out_csv: Path, concurrency: int, profile: Path 
         rss = after.ru_maxrss / 1024  # the largest child so far (an upper bound)
     http = re.search(r"HTTP requests: (\d+)", proc.stderr)
     pages = re.search(r"pages: (\d+)", proc.stderr)
-    return {"wall": wall, "rss_mb": rss, "cpu": (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime),
-            "http_requests": int(http.group(1)) if http else None, "pages": int(pages.group(1)) if pages else None,
-            "stats": [ln for ln in proc.stderr.splitlines() if ln.startswith(("source:", "windows", "rows read", "HTTP"))]}
+    return {
+        "wall": wall,
+        "rss_mb": rss,
+        "cpu": (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime),
+        "http_requests": int(http.group(1)) if http else None,
+        "pages": int(pages.group(1)) if pages else None,
+        "stats": [ln for ln in proc.stderr.splitlines() if ln.startswith(("source:", "windows", "rows read", "HTTP"))],
+    }
 
 
 def billed_total(path: Path) -> tuple[Decimal, int]:
@@ -170,8 +211,9 @@ def mapping_child(requests: int, days: int, seed: int, grain: str) -> None:
     t0 = time.perf_counter()
     slices: dict[str, list] = {}
     for _, raw, _ in iter_rows(Spec(requests, days, seed=seed)):
-        record = parse_spend_row(PAGE_DECODER.decode(b'{"data":[' + raw + b"]}").data[0], options,
-                                 "litellm:/spend/logs/v2")  # fmt: skip
+        record = parse_spend_row(
+            PAGE_DECODER.decode(b'{"data":[' + raw + b"]}").data[0], options, "litellm:/spend/logs/v2"
+        )
         if record.provider not in names:
             names[record.provider] = prices.provider_name(record.provider)
         record.provider_name = names[record.provider]
@@ -183,18 +225,51 @@ def mapping_child(requests: int, days: int, seed: int, grain: str) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         t1 = time.perf_counter()
         with CsvSink(str(Path(tmp) / "out.csv"), columns) as sink:
-            result = write_partitions([lambda key=key: slices[key] for key in sorted(slices)], prices=prices,
-                                      columns=columns, sinks=[sink], grain=grain)  # fmt: skip
+            result = write_partitions(
+                [lambda key=key: slices[key] for key in sorted(slices)],
+                prices=prices,
+                columns=columns,
+                sinks=[sink],
+                grain=grain,
+            )
         write = time.perf_counter() - t1
-    print(json.dumps({"grain": grain, "records": result.records, "rows": result.rows, "groups": result.groups,
-                      "build_s": build, "write_s": write, "rss_start_mb": rss0, "rss_records_mb": rss_records,
-                      "peak_rss_mb": _maxrss_mb(), "write_growth_mb": _maxrss_mb() - rss_records}))  # fmt: skip
+    print(
+        json.dumps(
+            {
+                "grain": grain,
+                "records": result.records,
+                "rows": result.rows,
+                "groups": result.groups,
+                "build_s": build,
+                "write_s": write,
+                "rss_start_mb": rss0,
+                "rss_records_mb": rss_records,
+                "peak_rss_mb": _maxrss_mb(),
+                "write_growth_mb": _maxrss_mb() - rss_records,
+            }
+        )
+    )
 
 
 def mapping(spec: Spec, grain: str) -> dict:
-    proc = subprocess.run([PY, str(BENCH / "run.py"), "--mapping-child", str(spec.requests), "--days", str(spec.days),
-                           "--seed", str(spec.seed), "--grain", grain], env=ENV, capture_output=True, text=True,
-                          check=False)  # fmt: skip
+    proc = subprocess.run(
+        [
+            PY,
+            str(BENCH / "run.py"),
+            "--mapping-child",
+            str(spec.requests),
+            "--days",
+            str(spec.days),
+            "--seed",
+            str(spec.seed),
+            "--grain",
+            grain,
+        ],
+        env=ENV,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if proc.returncode != 0:
         print(proc.stderr[-4000:], file=sys.stderr)
         raise SystemExit("mapping benchmark failed")
@@ -210,24 +285,32 @@ def profile_top(path: Path, n: int = 15) -> str:
     stats.sort_stats("tottime").print_stats(n)
     # Cumulative, without the CLI's call chain (typer, cli, runs): where the export's time goes, stage by stage.
     stats.sort_stats("cumulative").print_stats(
-        r"llm_cost/(pipeline|aggregate|sources|focus|sinks|pricing|http)|json/(__init__|decoder)", n + 10)
+        r"llm_cost/(pipeline|aggregate|sources|focus|sinks|pricing|http)|json/(__init__|decoder)", n + 10
+    )
     return out.getvalue()
 
 
 def run_size(spec: Spec, args: argparse.Namespace, log) -> list[dict]:
-    log(f"\n=== {spec.requests:,} requests over {spec.days} days from {spec.start} (seed {spec.seed})"
-        + (f", proxy latency {args.latency_ms:g} ms per page" if args.latency_ms else "") + " ===")
+    log(
+        f"\n=== {spec.requests:,} requests over {spec.days} days from {spec.start} (seed {spec.seed})"
+        + (f", proxy latency {args.latency_ms:g} ms per page" if args.latency_ms else "")
+        + " ==="
+    )
     t = time.perf_counter()
     server = Server(spec, args.latency_ms)
     info = server.info
     truth = Decimal(info["truth"])
-    log(f"server: {info['requests']:,} rows generated in {info['generate_seconds']} s "
-        f"(server RSS {info['rss_mb']} MB), truth total spend {info['truth']}")
+    log(
+        f"server: {info['requests']:,} rows generated in {info['generate_seconds']} s "
+        f"(server RSS {info['rss_mb']} MB), truth total spend {info['truth']}"
+    )
     results = []
     try:
         fl = floor(server.url, spec)
-        log(f"floor : {fl['wall']:.2f} s, {fl['pages']} pages, {fl['rows']:,} rows, "
-            f"{fl['rows'] / fl['wall']:,.0f} rows/s")
+        log(
+            f"floor : {fl['wall']:.2f} s, {fl['pages']} pages, {fl['rows']:,} rows, "
+            f"{fl['rows'] / fl['wall']:,.0f} rows/s"
+        )
         if fl["rows"] != spec.requests:
             log(f"  WARNING: floor read {fl['rows']} rows, expected {spec.requests}")
         for concurrency in args.concurrency:
@@ -236,15 +319,27 @@ def run_size(spec: Spec, args: argparse.Namespace, log) -> list[dict]:
                 ex = export(server.url, spec, out_csv, concurrency)
                 total, csv_rows = billed_total(out_csv)
             ex["exact"] = total == truth
-            log(f"export --concurrency {concurrency}: {ex['wall']:.2f} s wall, {ex['cpu']:.2f} s CPU, peak RSS "
+            log(
+                f"export --concurrency {concurrency}: {ex['wall']:.2f} s wall, {ex['cpu']:.2f} s CPU, peak RSS "
                 f"{ex['rss_mb']:.1f} MB, {spec.requests / ex['wall']:,.0f} requests/s, {ex['http_requests']} HTTP "
-                f"requests, {csv_rows:,} CSV rows")  # fmt: skip
+                f"requests, {csv_rows:,} CSV rows"
+            )
             for line in ex["stats"]:
                 log(f"        {line}")
-            log(f"        BilledCost total {total} vs truth {truth}: "
-                + ("EXACT MATCH" if ex["exact"] else f"MISMATCH (diff {total - truth})"))
-            results.append({"spec": spec, "concurrency": concurrency, "floor": fl, "export": ex,
-                            "truth": info["truth"], "total": str(total)})  # fmt: skip
+            log(
+                f"        BilledCost total {total} vs truth {truth}: "
+                + ("EXACT MATCH" if ex["exact"] else f"MISMATCH (diff {total - truth})")
+            )
+            results.append(
+                {
+                    "spec": spec,
+                    "concurrency": concurrency,
+                    "floor": fl,
+                    "export": ex,
+                    "truth": info["truth"],
+                    "total": str(total),
+                }
+            )
         if args.profile:
             prof = Path(tempfile.gettempdir()) / f"llm-cost-export-{spec.requests}.prof"
             with tempfile.TemporaryDirectory() as tmp:
@@ -255,11 +350,13 @@ def run_size(spec: Spec, args: argparse.Namespace, log) -> list[dict]:
         server.close()
     maps = [] if args.skip_mapping else [mapping(spec, grain) for grain in args.grains]
     for mp in maps:
-        log(f"mapping+CSV, grain {mp['grain']}: {mp['records']:,} records -> {mp['groups']:,} groups -> "
+        log(
+            f"mapping+CSV, grain {mp['grain']}: {mp['records']:,} records -> {mp['groups']:,} groups -> "
             f"{mp['rows']:,} FOCUS rows in {mp['write_s']:.2f} s = {mp['rows'] / mp['write_s']:,.0f} rows/s, "
             f"{mp['records'] / mp['write_s']:,.0f} records/s; RSS {mp['rss_records_mb']:.0f} MB with the records "
             f"built, +{mp['write_growth_mb']:.0f} MB during write_partitions (peak {mp['peak_rss_mb']:.0f} MB); "
-            f"building the records took {mp['build_s']:.1f} s")  # fmt: skip
+            f"building the records took {mp['build_s']:.1f} s"
+        )
     for result in results:
         result["mapping"] = maps
     log(f"(size done in {time.perf_counter() - t:.0f} s)")
@@ -267,17 +364,38 @@ def run_size(spec: Spec, args: argparse.Namespace, log) -> list[dict]:
 
 
 def table(results: list[dict]) -> str:
-    head = ("requests", "conc", "floor s", "export s", "req/s", "ratio", "peak RSS MB", "HTTP reqs", "exact $",
-            "map rows/s (grain)", "map +MB")
+    head = (
+        "requests",
+        "conc",
+        "floor s",
+        "export s",
+        "req/s",
+        "ratio",
+        "peak RSS MB",
+        "HTTP reqs",
+        "exact $",
+        "map rows/s (grain)",
+        "map +MB",
+    )
     lines = [head]
     for r in results:
         ex, fl = r["export"], r["floor"]
         maps = r["mapping"]
-        lines.append((f"{r['spec'].requests:,}", str(r["concurrency"]), f"{fl['wall']:.2f}", f"{ex['wall']:.2f}",
-                      f"{r['spec'].requests / ex['wall']:,.0f}", f"{ex['wall'] / fl['wall']:.2f}x",
-                      f"{ex['rss_mb']:.1f}", f"{ex['http_requests']} ({fl['pages']})", "yes" if ex["exact"] else "NO",
-                      ", ".join(f"{m['rows'] / m['write_s']:,.0f} ({m['grain']})" for m in maps) or "-",
-                      ", ".join(f"{m['write_growth_mb']:.0f}" for m in maps) or "-"))  # fmt: skip
+        lines.append(
+            (
+                f"{r['spec'].requests:,}",
+                str(r["concurrency"]),
+                f"{fl['wall']:.2f}",
+                f"{ex['wall']:.2f}",
+                f"{r['spec'].requests / ex['wall']:,.0f}",
+                f"{ex['wall'] / fl['wall']:.2f}x",
+                f"{ex['rss_mb']:.1f}",
+                f"{ex['http_requests']} ({fl['pages']})",
+                "yes" if ex["exact"] else "NO",
+                ", ".join(f"{m['rows'] / m['write_s']:,.0f} ({m['grain']})" for m in maps) or "-",
+                ", ".join(f"{m['write_growth_mb']:.0f}" for m in maps) or "-",
+            )
+        )
     widths = [max(len(line[i]) for line in lines) for i in range(len(head))]
     out = [" | ".join(c.rjust(w) for c, w in zip(line, widths)) for line in lines]
     out.insert(1, "-+-".join("-" * w for w in widths))
@@ -291,8 +409,12 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--profile", action="store_true", help="also run the export under cProfile and print top-15")
     parser.add_argument("--skip-mapping", action="store_true", help="skip the mapping+CSV benchmark")
-    parser.add_argument("--concurrency", default="4", help="comma-separated --concurrency values to export with (default 4)")
-    parser.add_argument("--grains", default="day,request", help="grains of the mapping+CSV benchmark (default day,request)")
+    parser.add_argument(
+        "--concurrency", default="4", help="comma-separated --concurrency values to export with (default 4)"
+    )
+    parser.add_argument(
+        "--grains", default="day,request", help="grains of the mapping+CSV benchmark (default day,request)"
+    )
     parser.add_argument("--latency-ms", type=float, default=0, help="delay the server adds to every page (default 0)")
     parser.add_argument("--grain", default="day", help=argparse.SUPPRESS)
     parser.add_argument("--json", help="also write the results as JSON to this file")
@@ -306,26 +428,36 @@ def main() -> None:
     def log(text: str) -> None:
         print(text, flush=True)
 
-    log(f"llm-cost benchmark, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, nproc={os.cpu_count()}, "
-        f"python {sys.version.split()[0]}")
+    log(
+        f"llm-cost benchmark, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, nproc={os.cpu_count()}, "
+        f"python {sys.version.split()[0]}"
+    )
     results = []
     t = time.perf_counter()
     for size in (int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()):
         results += run_size(Spec(size, args.days, date(2026, 11, 2), args.seed), args, log)
     log("\n" + table(results))
-    log("ratio = export wall / floor wall; HTTP reqs = the CLI's (the floor's pages in brackets); exact $ = the CSV's"
-        " BilledCost total equals the generated spend exactly; map +MB = RSS growth while mapping and writing")
+    log(
+        "ratio = export wall / floor wall; HTTP reqs = the CLI's (the floor's pages in brackets); exact $ = the CSV's"
+        " BilledCost total equals the generated spend exactly; map +MB = RSS growth while mapping and writing"
+    )
     for concurrency in args.concurrency:
         same = [r for r in results if r["concurrency"] == concurrency]
         if len(same) > 1:
             small, big = same[0], same[-1]
-            log(f"--concurrency {concurrency}: RSS at {big['spec'].requests:,} / RSS at {small['spec'].requests:,} = "
-                f"{big['export']['rss_mb'] / small['export']['rss_mb']:.2f}x")
+            log(
+                f"--concurrency {concurrency}: RSS at {big['spec'].requests:,} / RSS at {small['spec'].requests:,} = "
+                f"{big['export']['rss_mb'] / small['export']['rss_mb']:.2f}x"
+            )
     log(f"total bench time {time.perf_counter() - t:.0f} s")
     if args.json:
-        Path(args.json).write_text(json.dumps(
-            [{**r, "spec": {"requests": r["spec"].requests, "days": r["spec"].days}} for r in results], indent=2,
-            default=str))  # fmt: skip
+        Path(args.json).write_text(
+            json.dumps(
+                [{**r, "spec": {"requests": r["spec"].requests, "days": r["spec"].days}} for r in results],
+                indent=2,
+                default=str,
+            )
+        )
     if not all(r["export"]["exact"] for r in results):
         sys.exit(1)
 

@@ -74,9 +74,16 @@ class Store:
             chunk = self.rows[a:b]
         total = min(matched, TOTAL_CAP)
         total_pages = -(-total // page_size) if total else 0
-        body = b"".join((b'{"data":[', b",".join(chunk),
-                         (f'],"total":{total},"page":{page},"page_size":{page_size},"total_pages":{total_pages},'
-                          f'"total_is_capped":{"true" if matched > TOTAL_CAP else "false"}}}').encode()))
+        body = b"".join(
+            (
+                b'{"data":[',
+                b",".join(chunk),
+                (
+                    f'],"total":{total},"page":{page},"page_size":{page_size},"total_pages":{total_pages},'
+                    f'"total_is_capped":{"true" if matched > TOTAL_CAP else "false"}}}'
+                ).encode(),
+            )
+        )
         with self._lock:
             self._cache[cache_key] = body
             if len(self._cache) > CACHE_PAGES:
@@ -97,8 +104,9 @@ def _bound(text: str, *, end: bool) -> int:
 
 
 def make_handler(store: Store, latency: float = 0.0) -> type[BaseHTTPRequestHandler]:
-    readiness = json.dumps({"status": "healthy", "db": "connected", "cache": None, "litellm_version": VERSION,
-                            "success_callbacks": []}).encode()  # fmt: skip
+    readiness = json.dumps(
+        {"status": "healthy", "db": "connected", "cache": None, "litellm_version": VERSION, "success_callbacks": []}
+    ).encode()
     teams = json.dumps({"teams": [], "total": 0, "page": 1, "page_size": 1, "total_pages": 1}).encode()
     model_info = json.dumps({"data": []}).encode()
 
@@ -134,11 +142,34 @@ def make_handler(store: Store, latency: float = 0.0) -> type[BaseHTTPRequestHand
                 page = int(q.get("page", 1))
                 page_size = int(q.get("page_size", 50))
             except (KeyError, ValueError) as exc:
-                return self._send(400, json.dumps({"error": {"message": f"bad request: {exc}", "type": "bad_request",
-                                                             "param": None, "code": "400"}}).encode())  # fmt: skip
+                return self._send(
+                    400,
+                    json.dumps(
+                        {
+                            "error": {
+                                "message": f"bad request: {exc}",
+                                "type": "bad_request",
+                                "param": None,
+                                "code": "400",
+                            }
+                        }
+                    ).encode(),
+                )
             if not 1 <= page_size <= MAX_PAGE_SIZE or page < 1:
-                return self._send(422, json.dumps({"detail": [{"type": "less_than_equal", "loc": ["query", "page_size"],
-                                                               "msg": "Input should be less than or equal to 1000"}]}).encode())  # fmt: skip
+                return self._send(
+                    422,
+                    json.dumps(
+                        {
+                            "detail": [
+                                {
+                                    "type": "less_than_equal",
+                                    "loc": ["query", "page_size"],
+                                    "msg": "Input should be less than or equal to 1000",
+                                }
+                            ]
+                        }
+                    ).encode(),
+                )
             if q.get("sort_by", "startTime") != "startTime":
                 return self._send(400, b'{"error":{"message":"bench server sorts by startTime only","code":"400"}}')
             descending = q.get("sort_order", "desc").lower() != "asc"
@@ -159,9 +190,19 @@ def serve(spec: Spec, port: int = 0, latency_ms: float = 0) -> None:
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"port": server.server_address[1], "requests": len(store.rows), "truth": str(store.truth),
-                      "generate_seconds": round(generated, 2), "rss_mb": round(rss_mb, 1), "pid": os.getpid()}),
-          flush=True)  # fmt: skip
+    print(
+        json.dumps(
+            {
+                "port": server.server_address[1],
+                "requests": len(store.rows),
+                "truth": str(store.truth),
+                "generate_seconds": round(generated, 2),
+                "rss_mb": round(rss_mb, 1),
+                "pid": os.getpid(),
+            }
+        ),
+        flush=True,
+    )
     try:
         sys.stdin.read()  # until the parent closes our stdin (or dies)
     except KeyboardInterrupt:

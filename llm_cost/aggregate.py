@@ -7,7 +7,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Literal
+from typing import Any, Literal, cast
 
 from llm_cost.records import GroupKey, TokenCounts, TokenType, UsageGroup, UsageRecord
 
@@ -15,10 +15,25 @@ Grain = Literal["day", "hour", "request"]
 
 # The record fields that identify a group (besides the period); every other field is a metric.
 DIMENSIONS = (
-    "provider", "provider_name", "model", "model_group", "service_name", "api_key_hash", "key_alias", "team_id",
-    "team_alias", "user_id", "user_email", "end_user", "org_id", "cost_source", "source", "resource_id",
-    "resource_name", "pricing",
-)  # fmt: skip
+    "provider",
+    "provider_name",
+    "model",
+    "model_group",
+    "service_name",
+    "api_key_hash",
+    "key_alias",
+    "team_id",
+    "team_alias",
+    "user_id",
+    "user_email",
+    "end_user",
+    "org_id",
+    "cost_source",
+    "source",
+    "resource_id",
+    "resource_name",
+    "pricing",
+)
 _dimensions = operator.attrgetter(*DIMENSIONS)
 _BUCKETS = {"day": timedelta(days=1), "hour": timedelta(hours=1)}
 
@@ -87,9 +102,19 @@ class Aggregator:
         running = self._groups.get(key)
         if running is None:
             components = dict(record.cost_components) if record.cost_components is not None else None
-            self._groups[key] = _Running(start, end, record.cost, tokens.input, tokens.output,
-                                         tokens.cache_read, tokens.cache_write, tokens.reasoning, record.requests, 1,
-                                         components)  # fmt: skip
+            self._groups[key] = _Running(
+                start,
+                end,
+                record.cost,
+                tokens.input,
+                tokens.output,
+                tokens.cache_read,
+                tokens.cache_write,
+                tokens.reasoning,
+                record.requests,
+                1,
+                components,
+            )
             return
         running.cost += record.cost
         running.input += tokens.input
@@ -120,13 +145,14 @@ class Aggregator:
 
 
 def _group(key: GroupKey, running: _Running) -> UsageGroup:
-    _, _, dimensions, tags, system_tags, *_ = key
+    dimensions = cast(tuple[Any, ...], key[2])
+    tags, system_tags = cast(tuple[tuple[str, str], ...], key[3]), cast(tuple[tuple[str, str], ...], key[4])
     return UsageGroup(
         period_start=running.start,
         period_end=running.end,
-        **dict(zip(DIMENSIONS, dimensions, strict=True)),  # type: ignore[arg-type]
-        tags=dict(tags),  # type: ignore[arg-type]
-        system_tags=dict(system_tags),  # type: ignore[arg-type]
+        **dict(zip(DIMENSIONS, dimensions, strict=True)),
+        tags=dict(tags),
+        system_tags=dict(system_tags),
         cost=running.cost,
         tokens=TokenCounts(running.input, running.output, running.cache_read, running.cache_write, running.reasoning),
         requests=running.requests,
@@ -138,7 +164,7 @@ def _group(key: GroupKey, running: _Running) -> UsageGroup:
 def _sort_key(key: GroupKey) -> tuple[object, ...]:
     """A key that sorts against its peers: None as "", a Pricing as its (deterministic) repr."""
     start, end, dimensions, tags, system_tags, *rest = key
-    return (start, end, *(_sortable(value) for value in dimensions), tags, system_tags, *rest)  # type: ignore[misc]
+    return (start, end, *(_sortable(value) for value in cast(tuple[Any, ...], dimensions)), tags, system_tags, *rest)
 
 
 def _sortable(value: object) -> object:

@@ -86,7 +86,9 @@ def _version(value: bool) -> None:
 @app.callback()
 def main_options(
     ctx: typer.Context,
-    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
+    ] = False,
     quiet: QuietOpt = False,
     verbose: VerboseOpt = False,
     debug: DebugOpt = False,
@@ -97,35 +99,180 @@ def main_options(
 
 
 # Options shared by export and dry-run. Each falls back to an LLM_COST_* variable, then to [settings].
-FormatOpt = Annotated[Format | None, typer.Option("--format", "-f", envvar="LLM_COST_FORMAT", help="focus (every FOCUS column) or vantage (the Vantage subset). [default: focus]")]
-VersionOpt = Annotated[FocusVersion | None, typer.Option("--focus-version", envvar="LLM_COST_FOCUS_VERSION", help="FOCUS version of --format focus. [default: 1.2]")]
-OutputOpt = Annotated[str | None, typer.Option("--output", "-o", envvar="LLM_COST_OUTPUT", help="CSV file to write; - for stdout.")]
-ManifestOpt = Annotated[str | None, typer.Option("--manifest", "-m", envvar="LLM_COST_MANIFEST", help="Manifest of prompts. [default: the config file, llm-cost.toml]")]
-RatioOpt = Annotated[str | None, typer.Option("--cache-hit-ratio", envvar="LLM_COST_CACHE_HIT_RATIO", help="Share of input tokens read from cache (0-1), for every prompt.")]
-DateOpt = Annotated[str | None, typer.Option("--date", "--test-date", envvar="LLM_COST_DATE", help="Charge day, YYYY-MM-DD, today or yesterday (UTC). [default: today]")]
-ConfigOpt = Annotated[str | None, typer.Option("--config", "-c", envvar="LLM_COST_CONFIG", help="llm-cost.toml with a [settings] table. [default: ./llm-cost.toml if present]")]
-VocabOpt = Annotated[Path | None, typer.Option("--vocab-dir", envvar="LLM_COST_VOCAB_DIR", help="Folder with tiktoken vocabularies (<encoding>.tiktoken) for offline counting.")]
-SplitOpt = Annotated[bool | None, typer.Option("--split-tokens/--no-split-tokens", envvar="LLM_COST_SPLIT_TOKENS", help="One row per token type (default), or one row per group in Requests.")]
+FormatOpt = Annotated[
+    Format | None,
+    typer.Option(
+        "--format",
+        "-f",
+        envvar="LLM_COST_FORMAT",
+        help="focus (every FOCUS column) or vantage (the Vantage subset). [default: focus]",
+    ),
+]
+VersionOpt = Annotated[
+    FocusVersion | None,
+    typer.Option(
+        "--focus-version", envvar="LLM_COST_FOCUS_VERSION", help="FOCUS version of --format focus. [default: 1.2]"
+    ),
+]
+OutputOpt = Annotated[
+    str | None, typer.Option("--output", "-o", envvar="LLM_COST_OUTPUT", help="CSV file to write; - for stdout.")
+]
+ManifestOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--manifest",
+        "-m",
+        envvar="LLM_COST_MANIFEST",
+        help="Manifest of prompts. [default: the config file, llm-cost.toml]",
+    ),
+]
+RatioOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--cache-hit-ratio",
+        envvar="LLM_COST_CACHE_HIT_RATIO",
+        help="Share of input tokens read from cache (0-1), for every prompt.",
+    ),
+]
+DateOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--date",
+        "--test-date",
+        envvar="LLM_COST_DATE",
+        help="Charge day, YYYY-MM-DD, today or yesterday (UTC). [default: today]",
+    ),
+]
+ConfigOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--config",
+        "-c",
+        envvar="LLM_COST_CONFIG",
+        help="llm-cost.toml with a [settings] table. [default: ./llm-cost.toml if present]",
+    ),
+]
+VocabOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--vocab-dir",
+        envvar="LLM_COST_VOCAB_DIR",
+        help="Folder with tiktoken vocabularies (<encoding>.tiktoken) for offline counting.",
+    ),
+]
+SplitOpt = Annotated[
+    bool | None,
+    typer.Option(
+        "--split-tokens/--no-split-tokens",
+        envvar="LLM_COST_SPLIT_TOKENS",
+        help="One row per token type (default), or one row per group in Requests.",
+    ),
+]
 
 
-ModeOpt = Annotated[Mode | None, typer.Option("--mode", envvar="LLM_COST_MODE", help="manifest (offline estimates), spend-logs (per request) or daily-activity (per day) from a LiteLLM proxy. [default: manifest]")]
+ModeOpt = Annotated[
+    Mode | None,
+    typer.Option(
+        "--mode",
+        envvar="LLM_COST_MODE",
+        help="manifest (offline estimates), spend-logs (per request) or daily-activity (per day) from a LiteLLM "
+        "proxy. [default: manifest]",
+    ),
+]
 UrlOpt = Annotated[str | None, typer.Option("--litellm-url", envvar="LITELLM_BASE_URL", help="LiteLLM proxy URL.")]
-KeyOpt = Annotated[str | None, typer.Option("--litellm-key", envvar=["LITELLM_API_KEY", "LITELLM_MASTER_KEY"], help="Master key or a proxy_admin / proxy_admin_viewer key.", show_default=False)]
-CaOpt = Annotated[str | None, typer.Option("--ca-bundle", envvar="LLM_COST_CA_BUNDLE", help="CA bundle to verify the proxy's TLS certificate.")]
-StartOpt = Annotated[str | None, typer.Option("--start", envvar="LLM_COST_START", help="Window start (inclusive), a date or ISO date-time, UTC.")]
-EndOpt = Annotated[str | None, typer.Option("--end", envvar="LLM_COST_END", help="Window end (exclusive), a date or ISO date-time, UTC.")]
-DayOpt = Annotated[str | None, typer.Option("--day", envvar="LLM_COST_DAY", help="One UTC day: YYYY-MM-DD or yesterday. [default: yesterday]")]
+KeyOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--litellm-key",
+        envvar=["LITELLM_API_KEY", "LITELLM_MASTER_KEY"],
+        help="Master key or a proxy_admin / proxy_admin_viewer key.",
+        show_default=False,
+    ),
+]
+CaOpt = Annotated[
+    str | None,
+    typer.Option("--ca-bundle", envvar="LLM_COST_CA_BUNDLE", help="CA bundle to verify the proxy's TLS certificate."),
+]
+StartOpt = Annotated[
+    str | None,
+    typer.Option("--start", envvar="LLM_COST_START", help="Window start (inclusive), a date or ISO date-time, UTC."),
+]
+EndOpt = Annotated[
+    str | None,
+    typer.Option("--end", envvar="LLM_COST_END", help="Window end (exclusive), a date or ISO date-time, UTC."),
+]
+DayOpt = Annotated[
+    str | None,
+    typer.Option("--day", envvar="LLM_COST_DAY", help="One UTC day: YYYY-MM-DD or yesterday. [default: yesterday]"),
+]
 MonthOpt = Annotated[str | None, typer.Option("--month", envvar="LLM_COST_MONTH", help="One UTC month: YYYY-MM.")]
-PartialOpt = Annotated[bool | None, typer.Option("--include-partial", envvar="LLM_COST_INCLUDE_PARTIAL", help="Allow a window that is not over yet (its numbers still change).")]
-GrainOpt = Annotated[Granularity | None, typer.Option("--granularity", envvar="LLM_COST_GRANULARITY", help="Row grain for spend-logs. [default: day]")]
-TagKeyOpt = Annotated[list[str] | None, typer.Option("--tag-key", help="Request-tag key that splits rows (repeatable); default: every key:value tag except User-Agent.")]
-HealthOpt = Annotated[bool | None, typer.Option("--include-health-checks", help="Keep LiteLLM's internal health-check traffic.")]
-ReconcileOpt = Annotated[bool | None, typer.Option("--reconcile", help="Also pull the other endpoint and compare spend per day and model; exit 6 on a difference.")]
-ToleranceOpt = Annotated[str | None, typer.Option("--tolerance", envvar="LLM_COST_TOLERANCE", help="Allowed --reconcile difference in USD. [default: 0.01]")]
-TolerancePctOpt = Annotated[str | None, typer.Option("--tolerance-pct", envvar="LLM_COST_TOLERANCE_PCT", help="Allowed --reconcile difference in percent (the larger allowance wins). [default: 0.1]")]
-ConcurrencyOpt = Annotated[int | None, typer.Option("--concurrency", envvar="LLM_COST_CONCURRENCY", help="UTC days of a LiteLLM pull (hours at spend-logs hour/request grain) fetched at once (1-16). [default: 4]")]
-TriesOpt = Annotated[int | None, typer.Option("--max-tries", envvar="LLM_COST_MAX_TRIES", help="Tries of one HTTP request to LiteLLM or Vantage, the first included (1-20). [default: 5]")]
-BudgetOpt = Annotated[float | None, typer.Option("--retry-budget", envvar="LLM_COST_RETRY_BUDGET", help="Seconds one HTTP request may spend waiting between its tries (0-3600): backoff after errors, or a 429's Retry-After; a longer wait fails at once. [default: 60]")]
+PartialOpt = Annotated[
+    bool | None,
+    typer.Option(
+        "--include-partial",
+        envvar="LLM_COST_INCLUDE_PARTIAL",
+        help="Allow a window that is not over yet (its numbers still change).",
+    ),
+]
+GrainOpt = Annotated[
+    Granularity | None,
+    typer.Option("--granularity", envvar="LLM_COST_GRANULARITY", help="Row grain for spend-logs. [default: day]"),
+]
+TagKeyOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--tag-key",
+        help="Request-tag key that splits rows (repeatable); default: every key:value tag except User-Agent.",
+    ),
+]
+HealthOpt = Annotated[
+    bool | None, typer.Option("--include-health-checks", help="Keep LiteLLM's internal health-check traffic.")
+]
+ReconcileOpt = Annotated[
+    bool | None,
+    typer.Option(
+        "--reconcile", help="Also pull the other endpoint and compare spend per day and model; exit 6 on a difference."
+    ),
+]
+ToleranceOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--tolerance", envvar="LLM_COST_TOLERANCE", help="Allowed --reconcile difference in USD. [default: 0.01]"
+    ),
+]
+TolerancePctOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--tolerance-pct",
+        envvar="LLM_COST_TOLERANCE_PCT",
+        help="Allowed --reconcile difference in percent (the larger allowance wins). [default: 0.1]",
+    ),
+]
+ConcurrencyOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--concurrency",
+        envvar="LLM_COST_CONCURRENCY",
+        help="UTC days of a LiteLLM pull (hours at spend-logs hour/request grain) fetched at once (1-16). [default: 4]",
+    ),
+]
+TriesOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--max-tries",
+        envvar="LLM_COST_MAX_TRIES",
+        help="Tries of one HTTP request to LiteLLM or Vantage, the first included (1-20). [default: 5]",
+    ),
+]
+BudgetOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--retry-budget",
+        envvar="LLM_COST_RETRY_BUDGET",
+        help="Seconds one HTTP request may spend waiting between its tries (0-3600): backoff after errors, or a "
+        "429's Retry-After; a longer wait fails at once. [default: 60]",
+    ),
+]
 
 SETTING_NAMES = frozenset(ExportSettings.model_fields)
 
@@ -237,7 +384,12 @@ def dry_run(
 @app.command()
 def upload(
     ctx: typer.Context,
-    files: Annotated[list[Path] | None, typer.Argument(help="FOCUS CSV files to upload; without files, build the rows from the source options.", show_default=False)] = None,
+    files: Annotated[
+        list[Path] | None,
+        typer.Argument(
+            help="FOCUS CSV files to upload; without files, build the rows from the source options.", show_default=False
+        ),
+    ] = None,
     mode: ModeOpt = None,
     manifest: ManifestOpt = None,
     cache_hit_ratio: RatioOpt = None,
@@ -259,13 +411,37 @@ def upload(
     concurrency: ConcurrencyOpt = None,
     max_tries: TriesOpt = None,
     retry_budget: BudgetOpt = None,
-    append: Annotated[bool, typer.Option("--append", help="Keep earlier uploads of the period instead of replacing them.")] = False,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the files, sizes and what would be replaced; send nothing.")] = False,
+    append: Annotated[
+        bool, typer.Option("--append", help="Keep earlier uploads of the period instead of replacing them.")
+    ] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show the files, sizes and what would be replaced; send nothing.")
+    ] = False,
     wait: Annotated[bool, typer.Option("--wait", help="Poll until Vantage has imported every part.")] = False,
-    wait_timeout: Annotated[float, typer.Option("--wait-timeout", help="Seconds --wait polls before giving up.")] = 900.0,
-    api_key: Annotated[str | None, typer.Option("--vantage-api-key", envvar="VANTAGE_API_KEY", help="Vantage API token with the write scope.", show_default=False)] = None,
-    integration_token: Annotated[str | None, typer.Option("--integration-token", envvar="VANTAGE_INTEGRATION_TOKEN", help="The Custom Provider's integration token (accss_crdntl_...).", show_default=False)] = None,
-    vantage_url: Annotated[str, typer.Option("--vantage-url", envvar="VANTAGE_BASE_URL", help="Vantage API root.")] = DEFAULT_BASE_URL,
+    wait_timeout: Annotated[
+        float, typer.Option("--wait-timeout", help="Seconds --wait polls before giving up.")
+    ] = 900.0,
+    api_key: Annotated[
+        str | None,
+        typer.Option(
+            "--vantage-api-key",
+            envvar="VANTAGE_API_KEY",
+            help="Vantage API token with the write scope.",
+            show_default=False,
+        ),
+    ] = None,
+    integration_token: Annotated[
+        str | None,
+        typer.Option(
+            "--integration-token",
+            envvar="VANTAGE_INTEGRATION_TOKEN",
+            help="The Custom Provider's integration token (accss_crdntl_...).",
+            show_default=False,
+        ),
+    ] = None,
+    vantage_url: Annotated[
+        str, typer.Option("--vantage-url", envvar="VANTAGE_BASE_URL", help="Vantage API root.")
+    ] = DEFAULT_BASE_URL,
     quiet: QuietOpt = False,
     verbose: VerboseOpt = False,
     debug: DebugOpt = False,
@@ -275,10 +451,14 @@ def upload(
     masker = Masker([api_key, integration_token, litellm_key])
     with handle_errors(out, masker):
         settings = _settings(**{**locals(), "format": "vantage"})
-        client = open_vantage(api_key, integration_token, vantage_url, dry_run=dry_run, retry=settings.retry)  # fail fast
+        client = open_vantage(
+            api_key, integration_token, vantage_url, dry_run=dry_run, retry=settings.retry
+        )  # fail fast
         jobs: list[UploadJob] = []
         try:
-            build_upload_jobs(files, None if files else settings, out, jobs)  # every part of every period is checked before sending
+            build_upload_jobs(
+                files, None if files else settings, out, jobs
+            )  # every part of every period is checked before sending
             upload_jobs(out, jobs, client, append=append, dry_run=dry_run, wait=wait, wait_timeout=wait_timeout)
         finally:
             if client is not None:
@@ -290,8 +470,12 @@ def upload(
 @app.command()
 def init(
     ctx: typer.Context,
-    directory: Annotated[Path, typer.Option("--dir", help="Folder to scan for prompt files (*.txt, *.md, *.prompt).")] = Path("."),
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="Manifest to write. [default: <dir>/llm-cost.toml]")] = None,
+    directory: Annotated[
+        Path, typer.Option("--dir", help="Folder to scan for prompt files (*.txt, *.md, *.prompt).")
+    ] = Path("."),
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Manifest to write. [default: <dir>/llm-cost.toml]")
+    ] = None,
     model: Annotated[str, typer.Option("--model", help="[defaults] model for the prompts.")] = "gpt-4o",
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing manifest.")] = False,
     quiet: QuietOpt = False,
@@ -303,7 +487,9 @@ def init(
     with handle_errors(out):
         target = output or directory / "llm-cost.toml"
         prompts = write_manifest(directory, target, model=model, force=force)
-        out.info(f"wrote {target} with {prompts} prompt(s); review the models, calls and tags, then run `llm-cost dry-run`")
+        out.info(
+            f"wrote {target} with {prompts} prompt(s); review the models, calls and tags, then run `llm-cost dry-run`"
+        )
 
 
 def main() -> None:

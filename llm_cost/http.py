@@ -139,8 +139,14 @@ class RetryingHttp:
         self._retry_statuses = frozenset(retry_statuses)
         self._reset_header = reset_header
         self._sleep = sleep or (lambda seconds: time.sleep(seconds))
-        self._http = httpx.Client(base_url=base_url, headers=headers, timeout=timeout, verify=verify, transport=transport,
-                                  limits=httpx.Limits(max_connections=MAX_CONNECTIONS))  # fmt: skip
+        self._http = httpx.Client(
+            base_url=base_url,
+            headers=headers,
+            timeout=timeout,
+            verify=verify,
+            transport=transport,
+            limits=httpx.Limits(max_connections=MAX_CONNECTIONS),
+        )
 
     @property
     def base_url(self) -> str:

@@ -91,5 +91,7 @@ def handle_errors(out: Output, masker: Masker | None = None) -> Iterator[None]:
         raise
     except Exception as exc:  # a bug: say so, and keep the traceback for --debug
         traceback_if_debug(exc)
-        out.error(mask(f"internal error: {type(exc).__name__}: {exc} (this is a bug; rerun with --debug for the traceback)"))
+        out.error(
+            mask(f"internal error: {type(exc).__name__}: {exc} (this is a bug; rerun with --debug for the traceback)")
+        )
         raise typer.Exit(1) from None

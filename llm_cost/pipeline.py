@@ -38,7 +38,6 @@ class RunResult:
     total_cost: Decimal
 
 
-
 def write_rows(
     records: Iterable[UsageRecord],
     *,
@@ -49,8 +48,9 @@ def write_rows(
     split_tokens: bool = True,
 ) -> RunResult:
     """`write_partitions` for a single partition: all the records at once."""
-    return write_partitions([lambda: records], prices=prices, columns=columns, sinks=sinks, grain=grain,
-                            split_tokens=split_tokens)  # fmt: skip
+    return write_partitions(
+        [lambda: records], prices=prices, columns=columns, sinks=sinks, grain=grain, split_tokens=split_tokens
+    )
 
 
 def write_partitions(
@@ -92,8 +92,10 @@ def write_partitions(
             rows += len(group_rows)
         del aggregator  # drained; do not hold it while the next partition is read
     if total != records_cost:
-        raise VerificationError(f"FOCUS self-check failed: the rows sum to {total}, the source records to "
-                                f"{records_cost} (this is a bug in llm-cost)")  # fmt: skip
+        raise VerificationError(
+            f"FOCUS self-check failed: the rows sum to {total}, the source records to "
+            f"{records_cost} (this is a bug in llm-cost)"
+        )
     return RunResult(records, groups, rows, total)
 
 
@@ -164,8 +166,15 @@ def run(
         for destination in destinations:
             destination.open()
             opened.append(destination)
-        result = write_partitions(source.partitions(), prices=source.prices, columns=columns, sinks=opened,
-                                  grain=source.grain, split_tokens=split_tokens, concurrency=concurrency)  # fmt: skip
+        result = write_partitions(
+            source.partitions(),
+            prices=source.prices,
+            columns=columns,
+            sinks=opened,
+            grain=source.grain,
+            split_tokens=split_tokens,
+            concurrency=concurrency,
+        )
         report = source.report()
         on_report(report)
         verification = source.verify()

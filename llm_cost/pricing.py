@@ -102,8 +102,12 @@ class PriceBook:
             return None
         _, info = found
         model_price = info.get_prices(at)  # type: ignore[attr-defined]
-        return _per_object(self._unit_prices, model_price, input_tokens_per_request,
-                           lambda: self._list_prices(model_price, input_tokens_per_request))  # fmt: skip
+        return _per_object(
+            self._unit_prices,
+            model_price,
+            input_tokens_per_request,
+            lambda: self._list_prices(model_price, input_tokens_per_request),
+        )
 
     @staticmethod
     def _list_prices(model_price: object, input_tokens_per_request: int) -> tuple[UnitPrices, str]:
@@ -129,9 +133,7 @@ class PriceBook:
         )
         return prices, tier_name
 
-    def pricing(
-        self, model: str, provider: str | None, at: datetime, input_tokens_per_request: int = 0
-    ) -> Pricing:
+    def pricing(self, model: str, provider: str | None, at: datetime, input_tokens_per_request: int = 0) -> Pricing:
         """List and contracted prices for a model at a moment. An override is the contracted price, and also the
         list price when genai-prices has none. Missing override fields fall back to the list price."""
         listed = self.list_prices(model, provider, at, input_tokens_per_request)
@@ -155,8 +157,9 @@ class PriceBook:
         return self.has_override(model) or self._find(model, provider) is not None
 
 
-def _per_object(store: dict[tuple[int, object], tuple[object, T]], anchor: object, extra: object,
-                build: Callable[[], T]) -> T:  # fmt: skip
+def _per_object(
+    store: dict[tuple[int, object], tuple[object, T]], anchor: object, extra: object, build: Callable[[], T]
+) -> T:
     """`build()`, remembered per (identity of `anchor`, `extra`). The anchor is kept with the value, so its id
     cannot be reused by another object while the entry lives."""
     key = (id(anchor), extra)

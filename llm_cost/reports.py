@@ -4,20 +4,20 @@ or as GitHub-flavoured markdown. Nothing here knows a concrete source or destina
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from rich.console import Console
 from rich.table import Table as RichTable
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, frozen=True)
 class Table:
     """A titled table of text cells, with summary lines after it. Columns named in `right` are right-aligned."""
 
     title: str
     headings: tuple[str, ...]
-    rows: list[tuple[str, ...]] = field(default_factory=list)
-    lines: list[str] = field(default_factory=list)
+    rows: Sequence[Sequence[str]] = ()
+    lines: Sequence[str] = ()
     right: frozenset[str] = frozenset()
 
 

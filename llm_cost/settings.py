@@ -138,7 +138,9 @@ def resolve_export_settings(cli: dict[str, Any], *, now: datetime | None = None)
     if merged.get("tag_keys") is not None:
         merged["tag_keys"] = tuple(merged["tag_keys"]) or None
     date_source = "--date" if "date" in given else "[settings] date"
-    merged["date"] = parse_day(str(merged["date"]), option=date_source, today=now.date()) if "date" in merged else now.date()
+    merged["date"] = (
+        parse_day(str(merged["date"]), option=date_source, today=now.date()) if "date" in merged else now.date()
+    )
     try:
         return ExportSettings(**merged, config=config)
     except ValidationError as exc:

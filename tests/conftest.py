@@ -24,7 +24,9 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 # Test-harness switches, not llm-cost settings: they must survive the clean environment.
-HARNESS_VARS = frozenset({"LLM_COST_REQUIRE_VALIDATOR", "LLM_COST_PYTHON312", "LLM_COST_FV_VENV", "LLM_COST_UPDATE_GOLDEN"})
+HARNESS_VARS = frozenset(
+    {"LLM_COST_REQUIRE_VALIDATOR", "LLM_COST_PYTHON312", "LLM_COST_FV_VENV", "LLM_COST_UPDATE_GOLDEN"}
+)
 
 
 @pytest.fixture(autouse=True)

@@ -14,8 +14,15 @@ DAY = datetime(2026, 10, 7, tzinfo=UTC)
 
 
 def _request(start: datetime, seconds: float, cost: str = "0.01", **extra: object) -> UsageRecord:
-    return UsageRecord(start, start + timedelta(seconds=seconds), "openai", "gpt-4o", Decimal(cost),
-                       tokens=TokenCounts(input=10, output=5), **extra)  # fmt: skip
+    return UsageRecord(
+        start,
+        start + timedelta(seconds=seconds),
+        "openai",
+        "gpt-4o",
+        Decimal(cost),
+        tokens=TokenCounts(input=10, output=5),
+        **extra,
+    )
 
 
 @pytest.mark.parametrize(
@@ -29,8 +36,9 @@ def test_a_request_is_charged_in_the_bucket_where_it_starts(grain: str, bucket_e
     early = _request(DAY.replace(hour=23, minute=10), 1)
     groups = list(Aggregator(grain).extend([late, early]).drain())  # type: ignore[arg-type]
     assert {g.period_end for g in groups} == {bucket_end}
-    assert all(g.period_end - g.period_start == (timedelta(days=1) if grain == "day" else timedelta(hours=1))
-               for g in groups)  # fmt: skip
+    assert all(
+        g.period_end - g.period_start == (timedelta(days=1) if grain == "day" else timedelta(hours=1)) for g in groups
+    )
     assert sum(g.cost for g in groups) == Decimal("0.02")
 
 
@@ -41,7 +49,9 @@ def test_request_grain_keeps_each_request_own_period() -> None:
 
 
 def test_groups_sum_metrics_and_keep_components_only_when_every_record_has_them() -> None:
-    with_parts = _request(DAY, 1, "0.3", cost_components={TokenType.INPUT: Decimal("0.1"), TokenType.OUTPUT: Decimal("0.2")})
+    with_parts = _request(
+        DAY, 1, "0.3", cost_components={TokenType.INPUT: Decimal("0.1"), TokenType.OUTPUT: Decimal("0.2")}
+    )
     without = _request(DAY.replace(hour=5), 1, "0.5")
     (both,) = Aggregator("day").extend([with_parts, with_parts]).drain()
     assert both.cost == Decimal("0.6") and both.requests == 2 and both.tokens == TokenCounts(input=20, output=10)

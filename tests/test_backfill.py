@@ -24,20 +24,30 @@ def no_sleep(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def fakes() -> Iterator[tuple[FakeLiteLLM, FakeVantage]]:
     dataset = generate_dataset(3, days=5, requests=3000, start_day=date(2025, 6, 1))
-    with FakeLiteLLM(dataset, version="1.109.1") as litellm, FakeVantage(api_key=VKEY, integration_token=VTOKEN) as vantage:
+    with (
+        FakeLiteLLM(dataset, version="1.109.1") as litellm,
+        FakeVantage(api_key=VKEY, integration_token=VTOKEN) as vantage,
+    ):
         yield litellm, vantage
 
 
 def _upload(litellm: FakeLiteLLM, vantage: FakeVantage, *args: str) -> Result:
-    env = {"LITELLM_BASE_URL": litellm.base_url, "LITELLM_API_KEY": MASTER, "VANTAGE_API_KEY": VKEY,
-           "VANTAGE_INTEGRATION_TOKEN": VTOKEN, "VANTAGE_BASE_URL": vantage.base_url}  # fmt: skip
+    env = {
+        "LITELLM_BASE_URL": litellm.base_url,
+        "LITELLM_API_KEY": MASTER,
+        "VANTAGE_API_KEY": VKEY,
+        "VANTAGE_INTEGRATION_TOKEN": VTOKEN,
+        "VANTAGE_BASE_URL": vantage.base_url,
+    }
     result = CliRunner().invoke(app, ["upload", "--mode", "spend-logs", *args], env=env)
     for secret in (MASTER, VKEY, VTOKEN):
         assert secret not in result.output and secret not in (result.stderr or "")
     return result
 
 
-def test_daily_runs_reruns_and_an_interrupted_backfill_keep_totals_exact(fakes: tuple[FakeLiteLLM, FakeVantage]) -> None:
+def test_daily_runs_reruns_and_an_interrupted_backfill_keep_totals_exact(
+    fakes: tuple[FakeLiteLLM, FakeVantage],
+) -> None:
     litellm, vantage = fakes
     truth = litellm.truth.by_day()
     days = sorted(truth)
@@ -59,7 +69,9 @@ def test_daily_runs_reruns_and_an_interrupted_backfill_keep_totals_exact(fakes: 
     assert vantage.total_cost() == litellm.truth.total()
     assert vantage.total_by_day() == truth
     for day in days:
-        names = {u.filename.split("_")[3] for u in vantage.uploads if u.filename.startswith(f"llm-cost_{day.isoformat()}_")}
+        names = {
+            u.filename.split("_")[3] for u in vantage.uploads if u.filename.startswith(f"llm-cost_{day.isoformat()}_")
+        }
         assert len(names) == 1, f"{day} is held by more than one run"
 
 

@@ -161,8 +161,18 @@ def test_no_arguments_prints_help_as_a_usage_error() -> None:
 def test_command_help_lists_the_options(command: str) -> None:
     result = invoke(command, "--help")
     assert result.exit_code == 0
-    for text in ("--format", "--focus-version", "--output", "-o", "--manifest", "--cache-hit-ratio", "--date",
-                 "--config", "LLM_COST_FORMAT", "LLM_COST_DATE"):  # fmt: skip
+    for text in (
+        "--format",
+        "--focus-version",
+        "--output",
+        "-o",
+        "--manifest",
+        "--cache-hit-ratio",
+        "--date",
+        "--config",
+        "LLM_COST_FORMAT",
+        "LLM_COST_DATE",
+    ):
         assert text in result.stdout
     if command == "dry-run":
         assert "--json" in result.stdout
@@ -250,8 +260,15 @@ def test_csv_bytes_are_utf8_lf_without_bom_and_fixed_point(work: Path) -> None:
     assert b"\r" not in data
     assert data.endswith(b"\n")
     data.decode("utf-8")
-    numeric = ("BilledCost", "EffectiveCost", "ListCost", "ContractedCost", "ListUnitPrice", "ConsumedQuantity",
-               "PricingQuantity")  # fmt: skip
+    numeric = (
+        "BilledCost",
+        "EffectiveCost",
+        "ListCost",
+        "ContractedCost",
+        "ListUnitPrice",
+        "ConsumedQuantity",
+        "PricingQuantity",
+    )
     for row in rows(data.decode("utf-8")):
         for column in numeric:
             value = row[column]
@@ -312,9 +329,7 @@ def test_no_split_tokens_gives_one_requests_row_per_prompt(work: Path) -> None:
 
 
 def test_pricing_override_shows_list_and_contracted_costs(work: Path) -> None:
-    (work / "m.toml").write_text(
-        MANIFEST + '\n[pricing."gpt-4o"]\ninput_mtok = 2.0\n', encoding="utf-8"
-    )
+    (work / "m.toml").write_text(MANIFEST + '\n[pricing."gpt-4o"]\ninput_mtok = 2.0\n', encoding="utf-8")
     data = rows(invoke("export", "-m", "m.toml", "--date", DATE).stdout)
     triage_input = next(r for r in data if r["ResourceId"] == "triage" and r["x_TokenType"] == "input")
     assert triage_input["ListUnitPrice"] == "2.5"
@@ -328,8 +343,9 @@ def test_pricing_override_shows_list_and_contracted_costs(work: Path) -> None:
 
 def test_export_is_deterministic_byte_for_byte(work: Path, vocab_dir: Path) -> None:
     # a counted prompt too (tiktoken from the offline vocabulary), not only input_tokens
-    (work / "m.toml").write_text(MANIFEST + '\n[[prompts]]\npath = "prompts/triage.txt"\nprompt_id = "counted"\n',
-                                 encoding="utf-8")  # fmt: skip
+    (work / "m.toml").write_text(
+        MANIFEST + '\n[[prompts]]\npath = "prompts/triage.txt"\nprompt_id = "counted"\n', encoding="utf-8"
+    )
     first = invoke("export", "-m", "m.toml", "--date", DATE)
     second = invoke("export", "-m", "m.toml", "--date", DATE)
     assert first.exit_code == second.exit_code == 0
@@ -367,8 +383,18 @@ def test_dry_run_prints_tables_on_stderr_and_nothing_on_stdout(work: Path) -> No
     result = invoke("dry-run", "-m", "m.toml", "--date", DATE)
     assert result.exit_code == 0, result.stderr
     assert result.stdout == ""
-    for text in ("by model", "by provider", "by team", "gpt-4o", "claude-sonnet-4-0", "OpenAI", "Anthropic",
-                 "support", "search", "Cost (USD)"):  # fmt: skip
+    for text in (
+        "by model",
+        "by provider",
+        "by team",
+        "gpt-4o",
+        "claude-sonnet-4-0",
+        "OpenAI",
+        "Anthropic",
+        "support",
+        "search",
+        "Cost (USD)",
+    ):
         assert text in result.stderr
     assert f"6 rows, total cost {TOTAL_COST} USD" in result.stderr
     assert "[2025-06-01T00:00:00Z, 2025-06-02T00:00:00Z)" in result.stderr
@@ -648,8 +674,9 @@ def test_zero_prompts_dry_run_json(work: Path) -> None:
 def warning_manifest(work: Path) -> Path:
     """A manifest that draws a warning: a user tag tries to override the reserved `model` key."""
     path = work / "m.toml"
-    path.write_text(MANIFEST.replace('tags = { team = "support" }', 'tags = { team = "support", model = "x" }'),
-                    encoding="utf-8")  # fmt: skip
+    path.write_text(
+        MANIFEST.replace('tags = { team = "support" }', 'tags = { team = "support", model = "x" }'), encoding="utf-8"
+    )
     return path
 
 
@@ -677,9 +704,7 @@ def test_quiet_still_shows_errors(work: Path, where: str) -> None:
     assert "manifest not found" in assert_one_error_line(result)
 
 
-def test_quiet_silences_the_approximation_warning(
-    work: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_quiet_silences_the_approximation_warning(work: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(tiktoken.registry, "ENCODINGS", {})  # nothing cached in this process
     (tmp_path / "empty").mkdir()
     monkeypatch.setenv("LLM_COST_VOCAB_DIR", str(tmp_path / "empty"))
@@ -719,9 +744,7 @@ def test_debug_from_the_environment(work: Path, monkeypatch: pytest.MonkeyPatch)
     assert "Traceback" in result.stderr
 
 
-def test_internal_error_is_exit_1_with_traceback_only_under_debug(
-    work: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_internal_error_is_exit_1_with_traceback_only_under_debug(work: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("boom")
 

@@ -25,15 +25,24 @@ def _outputs(path: Path) -> dict[str, str]:
 
 
 def test_export_writes_outputs_and_summary_in_actions(tmp_path: Path) -> None:
-    env = {"GITHUB_ACTIONS": "true", "GITHUB_OUTPUT": str(tmp_path / "out"), "GITHUB_STEP_SUMMARY": str(tmp_path / "sum")}
+    env = {
+        "GITHUB_ACTIONS": "true",
+        "GITHUB_OUTPUT": str(tmp_path / "out"),
+        "GITHUB_STEP_SUMMARY": str(tmp_path / "sum"),
+    }
     csv_path = tmp_path / "costs.csv"
-    result = CliRunner().invoke(app, ["export", "--manifest", str(INPUTS / "manifest.toml"), "--date", "2026-10-05",
-                                      "-o", str(csv_path)], env=env)  # fmt: skip
+    result = CliRunner().invoke(
+        app,
+        ["export", "--manifest", str(INPUTS / "manifest.toml"), "--date", "2026-10-05", "-o", str(csv_path)],
+        env=env,
+    )
     assert result.exit_code == 0, result.stderr
     outputs = _outputs(tmp_path / "out")
     assert outputs["csv-path"] == str(csv_path) and outputs["rows"] == "7" and outputs["total-cost"] == "12.3802"
     summary = (tmp_path / "sum").read_text(encoding="utf-8")
-    assert "| Model | Rows | Tokens | Cost (USD) |" in summary and "claude-sonnet-4-0" in summary and "| Team |" in summary
+    assert (
+        "| Model | Rows | Tokens | Cost (USD) |" in summary and "claude-sonnet-4-0" in summary and "| Team |" in summary
+    )
 
 
 def test_errors_and_warnings_become_annotations(tmp_path: Path) -> None:
@@ -48,11 +57,15 @@ def test_errors_and_warnings_become_annotations(tmp_path: Path) -> None:
 
 def test_nothing_github_outside_actions(tmp_path: Path) -> None:
     env = {"GITHUB_OUTPUT": str(tmp_path / "out")}
-    result = CliRunner().invoke(app, ["export", "--manifest", str(INPUTS / "manifest.toml"), "--date", "2026-10-05"], env=env)
+    result = CliRunner().invoke(
+        app, ["export", "--manifest", str(INPUTS / "manifest.toml"), "--date", "2026-10-05"], env=env
+    )
     assert result.exit_code == 0 and not (tmp_path / "out").exists() and "::" not in result.stderr
 
 
-def test_annotation_and_output_escaping(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_annotation_and_output_escaping(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     github.annotate("error", "bad\nline 100%")
     assert capsys.readouterr().err == "::error::bad%0Aline 100%25\n"
     monkeypatch.setenv("GITHUB_OUTPUT", str(tmp_path / "out"))
@@ -63,7 +76,10 @@ def test_annotation_and_output_escaping(tmp_path: Path, monkeypatch: pytest.Monk
 def test_a_newline_in_a_name_cannot_forge_a_workflow_command(tmp_path: Path) -> None:
     hostile = tmp_path / "x\n::notice::forged.csv"
     env = {"GITHUB_ACTIONS": "true"}
-    result = CliRunner().invoke(app, ["export", "--manifest", str(INPUTS / "manifest.toml"), "--date", "2026-10-05",
-                                      "-o", str(hostile)], env=env)  # fmt: skip
+    result = CliRunner().invoke(
+        app,
+        ["export", "--manifest", str(INPUTS / "manifest.toml"), "--date", "2026-10-05", "-o", str(hostile)],
+        env=env,
+    )
     assert result.exit_code == 0
     assert not any(line.startswith("::notice::") for line in result.stderr.splitlines())

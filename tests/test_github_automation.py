@@ -231,7 +231,8 @@ def test_reader_finds_every_kind_of_run_value() -> None:
         "      - name: two\n        run: |\n          echo ok\n          echo ${{ github.event.issue.title }}\n\n"
         "      - run: >-\n          echo folded\n          ${{ inputs.three }}\n"
         "      - run: 'echo \"${{ inputs.four }}\"'\n"
-        "      - uses: x/y@0123456789012345678901234567890123456789 # v1\n        with:\n          a: ${{ inputs.ok }}\n"
+        "      - uses: x/y@0123456789012345678901234567890123456789 # v1\n"
+        "        with:\n          a: ${{ inputs.ok }}\n"
     )
     blocks = run_blocks(text)
     assert [b.line for b in blocks] == [4, 6, 10, 13]
@@ -254,8 +255,9 @@ def test_no_expression_inside_run(path: Path) -> None:
     """`${{ }}` in a script is expanded before the shell parses it: the classic script-injection hole."""
     blocks = run_blocks(path.read_text(encoding="utf-8"))
     assert blocks, f"{path}: no run: blocks found (is the reader broken?)"
-    offenders = [f"{path.name}:{b.line}: {line.strip()}"
-                 for b in blocks for line in b.script.splitlines() if EXPRESSION in line]  # fmt: skip
+    offenders = [
+        f"{path.name}:{b.line}: {line.strip()}" for b in blocks for line in b.script.splitlines() if EXPRESSION in line
+    ]
     assert not offenders, "move these into env: and use the variable instead:\n" + "\n".join(offenders)
 
 
@@ -290,7 +292,9 @@ def test_third_party_actions_are_pinned_by_commit() -> None:
 @pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
 def test_workflows_are_least_privilege(path: Path) -> None:
     text = path.read_text(encoding="utf-8")
-    assert re.search(r"^permissions:\n  contents: read\n(?!  )", text, re.M), "top-level permissions: contents: read only"
+    assert re.search(r"^permissions:\n  contents: read\n(?!  )", text, re.M), (
+        "top-level permissions: contents: read only"
+    )
     assert "write" not in "\n".join(_section(text.splitlines(), "permissions", 0))
     checkouts = len(re.findall(r"uses: actions/checkout@", text))
     assert checkouts == text.count("persist-credentials: false"), "every checkout sets persist-credentials: false"
@@ -316,8 +320,9 @@ def _shim(directory: Path, body: str) -> None:
     shim.chmod(0o755)
 
 
-def run_cli_step(tmp_path: Path, inputs: dict[str, str], *, shim: str | None = None,
-                 env: dict[str, str] | None = None) -> Run:  # fmt: skip
+def run_cli_step(
+    tmp_path: Path, inputs: dict[str, str], *, shim: str | None = None, env: dict[str, str] | None = None
+) -> Run:
     """Run the action's CLI step script in tmp_path/work with the env the runner would give it."""
     if not shutil.which("bash"):
         pytest.skip("bash is not installed")
@@ -329,8 +334,12 @@ def run_cli_step(tmp_path: Path, inputs: dict[str, str], *, shim: str | None = N
     work.mkdir(exist_ok=True)
     bin_dir = tmp_path / "bin"
     package_root = Path(llm_cost.__file__).resolve().parent.parent
-    _shim(bin_dir, shim or f"PYTHONPATH={shlex.quote(str(package_root))}${{PYTHONPATH:+:$PYTHONPATH}} "
-                           f"exec {shlex.quote(sys.executable)} -m llm_cost \"$@\"")  # fmt: skip
+    _shim(
+        bin_dir,
+        shim
+        or f"PYTHONPATH={shlex.quote(str(package_root))}${{PYTHONPATH:+:$PYTHONPATH}} "
+        f'exec {shlex.quote(sys.executable)} -m llm_cost "$@"',
+    )
     script = tmp_path / "step.sh"
     script.write_text(step.run or "", encoding="utf-8")
     output, summary = tmp_path / "github_output", tmp_path / "step_summary"
@@ -353,9 +362,12 @@ def run_cli_step(tmp_path: Path, inputs: dict[str, str], *, shim: str | None = N
         full_env[env_name] = ""
     for name, env_name in names.items():
         full_env[env_name] = inputs.get(name, INPUTS[name])
-    proc = subprocess.run([*RUNNER_BASH, str(script)], cwd=work, env=full_env, capture_output=True, text=True,
-                          timeout=300)  # fmt: skip
-    return Run(proc.returncode, proc.stdout, proc.stderr, read_outputs(output), summary.read_text(encoding="utf-8"), work)
+    proc = subprocess.run(
+        [*RUNNER_BASH, str(script)], cwd=work, env=full_env, capture_output=True, text=True, timeout=300
+    )
+    return Run(
+        proc.returncode, proc.stdout, proc.stderr, read_outputs(output), summary.read_text(encoding="utf-8"), work
+    )
 
 
 def test_export_with_the_example_manifest(tmp_path: Path) -> None:
@@ -375,8 +387,9 @@ def test_export_with_the_example_manifest(tmp_path: Path) -> None:
 
 
 def test_dry_run_writes_outputs_and_no_csv(tmp_path: Path) -> None:
-    run = run_cli_step(tmp_path, {"command": "dry-run", "manifest": str(MANIFEST), "day": "2026-10-05",
-                                  "mode": "manifest"})  # fmt: skip
+    run = run_cli_step(
+        tmp_path, {"command": "dry-run", "manifest": str(MANIFEST), "day": "2026-10-05", "mode": "manifest"}
+    )
     assert run.returncode == 0, run.stderr
     assert not list(run.workdir.glob("*.csv")) and run.outputs["csv-path"] == ""
     assert int(run.outputs["rows"]) > 0 and "### llm-cost dry-run" in run.summary
@@ -391,8 +404,18 @@ HOSTILE = [
     "x\ntouch pwned\n",
     "${IFS}$(touch${IFS}pwned)",
 ]
-FLAGS = {"manifest": "--manifest", "output": "--output", "day": "--day", "date": "--date", "start": "--start",
-         "end": "--end", "month": "--month", "format": "--format", "mode": "--mode", "litellm-url": "--litellm-url"}
+FLAGS = {
+    "manifest": "--manifest",
+    "output": "--output",
+    "day": "--day",
+    "date": "--date",
+    "start": "--start",
+    "end": "--end",
+    "month": "--month",
+    "format": "--format",
+    "mode": "--mode",
+    "litellm-url": "--litellm-url",
+}
 
 
 def _no_command_ran(tmp_path: Path, run: Run, what: str) -> None:
@@ -443,7 +466,7 @@ def test_hostile_output_path_is_written_literally(tmp_path: Path) -> None:
 # A shim that records its argv and environment in argv.json instead of running the CLI.
 ARGV_SHIM = (
     f"exec {shlex.quote(sys.executable)} -c 'import json, os, sys; "
-    "json.dump({\"argv\": sys.argv[1:], \"env\": dict(os.environ)}, open(\"argv.json\", \"w\"))' \"$@\""
+    'json.dump({"argv": sys.argv[1:], "env": dict(os.environ)}, open("argv.json", "w"))\' "$@"'
 )
 
 
@@ -456,16 +479,42 @@ def _argv(run: Run) -> tuple[list[str], dict[str, str]]:
 def test_upload_arguments_and_secrets(tmp_path: Path) -> None:
     (tmp_path / "work").mkdir()
     (tmp_path / "work" / "glob-bait.csv").touch()
-    secrets = {"litellm-key": "sk-litellm-secret", "vantage-api-key": "vntg-secret", "integration-token": "accss_crdntl_x"}
-    run = run_cli_step(tmp_path, {
-        "command": "upload", "mode": "spend-logs", "day": "2026-10-05", "litellm-url": "https://proxy.example",
-        "files": "  a b.csv\n\n-dash.csv  \n", "append": "true", "vantage-url": "https://vantage.example",
-        "extra-args": "  --granularity hour   --tag-key *  ", **secrets,
-    }, shim=ARGV_SHIM)  # fmt: skip
+    secrets = {
+        "litellm-key": "sk-litellm-secret",
+        "vantage-api-key": "vntg-secret",
+        "integration-token": "accss_crdntl_x",
+    }
+    run = run_cli_step(
+        tmp_path,
+        {
+            "command": "upload",
+            "mode": "spend-logs",
+            "day": "2026-10-05",
+            "litellm-url": "https://proxy.example",
+            "files": "  a b.csv\n\n-dash.csv  \n",
+            "append": "true",
+            "vantage-url": "https://vantage.example",
+            "extra-args": "  --granularity hour   --tag-key *  ",
+            **secrets,
+        },
+        shim=ARGV_SHIM,
+    )
     argv, env = _argv(run)
-    assert argv == ["upload", "--mode=spend-logs", "--litellm-url=https://proxy.example", "--day=2026-10-05",
-                    "--vantage-url=https://vantage.example", "--append", "--granularity", "hour", "--tag-key", "*",
-                    "--", "a b.csv", "-dash.csv"]  # fmt: skip
+    assert argv == [
+        "upload",
+        "--mode=spend-logs",
+        "--litellm-url=https://proxy.example",
+        "--day=2026-10-05",
+        "--vantage-url=https://vantage.example",
+        "--append",
+        "--granularity",
+        "hour",
+        "--tag-key",
+        "*",
+        "--",
+        "a b.csv",
+        "-dash.csv",
+    ]
     assert env["LITELLM_API_KEY"] == "sk-litellm-secret"
     assert env["VANTAGE_API_KEY"] == "vntg-secret" and env["VANTAGE_INTEGRATION_TOKEN"] == "accss_crdntl_x"
     for secret in secrets.values():
@@ -479,8 +528,11 @@ def test_export_arguments_defaults_and_job_env(tmp_path: Path) -> None:
     argv, env = _argv(run)
     assert argv == ["export", "--output=costs.csv"]
     assert env["LITELLM_API_KEY"] == "from-the-job" and "VANTAGE_API_KEY" not in env
-    run = run_cli_step(tmp_path, {"command": "dry-run", "format": "vantage", "month": "2026-09",
-                                  "mode": "daily-activity", "files": "x.csv"}, shim=ARGV_SHIM)  # fmt: skip
+    run = run_cli_step(
+        tmp_path,
+        {"command": "dry-run", "format": "vantage", "month": "2026-09", "mode": "daily-activity", "files": "x.csv"},
+        shim=ARGV_SHIM,
+    )
     argv, _ = _argv(run)
     assert argv == ["dry-run", "--mode=daily-activity", "--month=2026-09", "--format=vantage"]
     assert "::warning::llm-cost: the files input does not apply to dry-run" in run.stdout
@@ -494,7 +546,7 @@ def test_unknown_command_is_refused(tmp_path: Path) -> None:
     ]
 
 
-# --- external linters (optional) ---------------------------------------------------------------------------------------
+# --- external linters (optional) --------------------------------------------------------------------------------
 
 
 INSTALL_HINTS = {
@@ -516,8 +568,13 @@ def test_actionlint() -> None:
     """actionlint on the workflows; it also loads the local action's metadata to check `with:` inputs, and runs
     shellcheck on the workflows' scripts when shellcheck is installed."""
     actionlint = _tool("actionlint")
-    proc = subprocess.run([actionlint, "-no-color", "-oneline", *map(str, WORKFLOWS)], cwd=ROOT, capture_output=True,
-                          text=True, timeout=120)  # fmt: skip
+    proc = subprocess.run(
+        [actionlint, "-no-color", "-oneline", *map(str, WORKFLOWS)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
@@ -528,13 +585,15 @@ def test_shellcheck_on_the_action_scripts(tmp_path: Path) -> None:
     for i, script in enumerate(scripts):
         path = tmp_path / f"step{i}.sh"
         path.write_text(script or "", encoding="utf-8")
-        proc = subprocess.run([shellcheck, "--shell=bash", "--format=gcc", str(path)], capture_output=True, text=True,
-                              timeout=120)  # fmt: skip
+        proc = subprocess.run(
+            [shellcheck, "--shell=bash", "--format=gcc", str(path)], capture_output=True, text=True, timeout=120
+        )
         assert proc.returncode == 0, f"step {i}:\n{proc.stdout}{proc.stderr}"
 
 
 def test_zizmor() -> None:
     zizmor = _tool("zizmor")
-    proc = subprocess.run([zizmor, "--offline", "--no-progress", str(GITHUB_DIR)], cwd=ROOT, capture_output=True,
-                          text=True, timeout=120)  # fmt: skip
+    proc = subprocess.run(
+        [zizmor, "--offline", "--no-progress", str(GITHUB_DIR)], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -7,8 +7,8 @@ between uploading a period's new parts and deleting its old ones.
 
 from __future__ import annotations
 
-from email.utils import format_datetime
 from datetime import UTC, datetime
+from email.utils import format_datetime
 
 import httpx
 import pytest
@@ -34,9 +34,16 @@ def _http(waits: list[float], *, attempts: int = 5, budget: float = 60.0) -> Ret
     def unreachable(exc: Exception, count: int) -> DestinationError:
         return DestinationError(f"unreachable after {count} tries: {exc}")
 
-    return RetryingHttp(base_url=BASE, headers={}, masker=Masker([]), unreachable=unreachable,
-                        retry_statuses={429, 500, 502, 503, 504}, reset_header="x-rate-limit-reset",
-                        policy=RetryPolicy(attempts, budget), sleep=waits.append)  # fmt: skip
+    return RetryingHttp(
+        base_url=BASE,
+        headers={},
+        masker=Masker([]),
+        unreachable=unreachable,
+        retry_statuses={429, 500, 502, 503, 504},
+        reset_header="x-rate-limit-reset",
+        policy=RetryPolicy(attempts, budget),
+        sleep=waits.append,
+    )
 
 
 @respx.mock
@@ -55,12 +62,14 @@ def test_5xx_backs_off_and_never_waits_for_the_rate_limit_reset(status: int) -> 
 
 @respx.mock
 def test_429_waits_for_retry_after_then_for_the_reset_time() -> None:
-    respx.get(f"{BASE}/x").mock(side_effect=[
-        httpx.Response(429, headers={"Retry-After": "7", "x-rate-limit-reset": HOUR_AHEAD}),
-        httpx.Response(429, headers={"x-rate-limit-reset": str(int(NOW) + 12)}),
-        httpx.Response(429),  # neither: back off
-        httpx.Response(200),
-    ])  # fmt: skip
+    respx.get(f"{BASE}/x").mock(
+        side_effect=[
+            httpx.Response(429, headers={"Retry-After": "7", "x-rate-limit-reset": HOUR_AHEAD}),
+            httpx.Response(429, headers={"x-rate-limit-reset": str(int(NOW) + 12)}),
+            httpx.Response(429),  # neither: back off
+            httpx.Response(200),
+        ]
+    )
     waits: list[float] = []
     assert _http(waits).request("GET", "/x").status_code == 200
     assert waits[:2] == [7.0, 12.0] and 4 <= waits[2] <= 5
@@ -121,13 +130,18 @@ def test_policy_rejects_nonsense() -> None:
         RetryPolicy(budget=-1)
 
 
-_header = st.one_of(st.none(), st.text(max_size=40), st.integers(-10**12, 10**12).map(str),
-                    st.floats(allow_nan=True, allow_infinity=True).map(str))  # fmt: skip
+_header = st.one_of(
+    st.none(),
+    st.text(max_size=40),
+    st.integers(-(10**12), 10**12).map(str),
+    st.floats(allow_nan=True, allow_infinity=True).map(str),
+)
 
 
 @given(st.sampled_from([429, 500, 502, 503, 504]), _header, _header)
-def test_server_wait_never_crashes_and_is_only_for_429_and_503(status: int, retry_after: str | None,
-                                                               reset: str | None) -> None:  # fmt: skip
+def test_server_wait_never_crashes_and_is_only_for_429_and_503(
+    status: int, retry_after: str | None, reset: str | None
+) -> None:
     headers = {k: v for k, v in (("Retry-After", retry_after), ("x-rate-limit-reset", reset)) if v is not None}
     try:
         response = httpx.Response(status, headers=headers)
@@ -141,8 +155,9 @@ def test_server_wait_never_crashes_and_is_only_for_429_and_503(status: int, retr
 
 @respx.mock
 @pytest.mark.parametrize(("args", "tries"), [([], 5), (["--max-tries", "2"], 2), (["--retry-budget", "0"], 1)])
-def test_the_cli_hands_its_retry_policy_to_the_litellm_client(args: list[str], tries: int,
-                                                              monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+def test_the_cli_hands_its_retry_policy_to_the_litellm_client(
+    args: list[str], tries: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from typer.testing import CliRunner
 
     from llm_cost.cli import app
@@ -151,7 +166,10 @@ def test_the_cli_hands_its_retry_policy_to_the_litellm_client(args: list[str], t
 
     respx.get(f"{BASE}/health/readiness/details").respond(200, json={"litellm_version": "1.109.1"})
     probe = respx.get(f"{BASE}/v2/team/list").respond(500, json={"error": {"message": "boom"}})
-    result = CliRunner().invoke(app, ["export", "--mode", "spend-logs", "--day", "2025-06-01", *args],
-                                env={"LITELLM_BASE_URL": BASE, "LITELLM_API_KEY": "sk-test-key"})  # fmt: skip
+    result = CliRunner().invoke(
+        app,
+        ["export", "--mode", "spend-logs", "--day", "2025-06-01", *args],
+        env={"LITELLM_BASE_URL": BASE, "LITELLM_API_KEY": "sk-test-key"},
+    )
     assert result.exit_code == 4 and probe.call_count == tries
     assert f"after {tries} {'try' if tries == 1 else 'tries'}" in result.stderr

@@ -31,17 +31,25 @@ def _day(index: int, requests: int = 50) -> Partition:
     def records() -> Iterator[UsageRecord]:
         for i in range(requests):
             start = DAY0 + timedelta(days=index, minutes=i * 7)
-            yield UsageRecord(start, start + timedelta(seconds=1), "openai", ["gpt-4o", "gpt-4o-mini"][i % 2],
-                              Decimal(f"0.00{i % 9 + 1}7"), tokens=TokenCounts(input=100 + i, output=7 * i),
-                              team_id=f"team-{i % 3}", tags={"feature": f"f{i % 4}"})  # fmt: skip
+            yield UsageRecord(
+                start,
+                start + timedelta(seconds=1),
+                "openai",
+                ["gpt-4o", "gpt-4o-mini"][i % 2],
+                Decimal(f"0.00{i % 9 + 1}7"),
+                tokens=TokenCounts(input=100 + i, output=7 * i),
+                team_id=f"team-{i % 3}",
+                tags={"feature": f"f{i % 4}"},
+            )
 
     return records
 
 
 def _write(concurrency: int, days: int = 6) -> tuple[list[FocusRow], Decimal, int]:
     sink = Rows()
-    result = write_partitions([_day(d) for d in range(days)], prices=PriceBook(), columns=COLUMNS, sinks=[sink],
-                              concurrency=concurrency)  # fmt: skip
+    result = write_partitions(
+        [_day(d) for d in range(days)], prices=PriceBook(), columns=COLUMNS, sinks=[sink], concurrency=concurrency
+    )
     return sink.rows, result.total_cost, result.records
 
 
@@ -67,21 +75,30 @@ def test_a_failing_partition_stops_the_run() -> None:
         return records
 
     with pytest.raises(SourceError, match="day 1 failed"):
-        write_partitions((day(i) for i in range(20)), prices=PriceBook(), columns=COLUMNS, sinks=[Rows()],
-                         concurrency=3)  # fmt: skip
+        write_partitions(
+            (day(i) for i in range(20)), prices=PriceBook(), columns=COLUMNS, sinks=[Rows()], concurrency=3
+        )
     assert len(started) <= 5  # at most the days in flight when the failure was seen
 
 
 def test_money_sums_are_exact_beyond_28_digits() -> None:
     """Decimal's default context keeps 28 digits; a day of spends with long fractions must not be rounded."""
-    spends = [Decimal("123456.123456789012345678901234567"), Decimal("0.000000000000000000000000000001"),
-              Decimal("98765.1")]  # fmt: skip
-    records = [UsageRecord(DAY0, DAY0 + timedelta(seconds=1), "openai", "gpt-4o", spend,
-                           tokens=TokenCounts(input=10 + i, output=3)) for i, spend in enumerate(spends)]  # fmt: skip
+    spends = [
+        Decimal("123456.123456789012345678901234567"),
+        Decimal("0.000000000000000000000000000001"),
+        Decimal("98765.1"),
+    ]
+    records = [
+        UsageRecord(
+            DAY0, DAY0 + timedelta(seconds=1), "openai", "gpt-4o", spend, tokens=TokenCounts(input=10 + i, output=3)
+        )
+        for i, spend in enumerate(spends)
+    ]
     for concurrency in (1, 2):
         sink = Rows()
-        result = write_partitions([lambda: records], prices=PriceBook(), columns=COLUMNS, sinks=[sink],
-                                  concurrency=concurrency)  # fmt: skip
+        result = write_partitions(
+            [lambda: records], prices=PriceBook(), columns=COLUMNS, sinks=[sink], concurrency=concurrency
+        )
         exact = Decimal("222221.223456789012345678901234567001")
         assert result.total_cost == exact
         with localcontext(prec=100):  # the test's own sum must not round either

@@ -267,9 +267,7 @@ def test_settings_output_dash_stays_stdout_and_absolute_paths_stay(tmp_path: Pat
 def test_flag_paths_are_relative_to_the_working_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     config = write_config(tmp_path / "conf", 'output = "from-file.csv"\nmanifest = "from-file.toml"')
     monkeypatch.chdir(tmp_path)
-    settings = resolve_export_settings(
-        {"config": str(config), "output": "flag.csv", "manifest": "flag.toml"}, now=NOW
-    )
+    settings = resolve_export_settings({"config": str(config), "output": "flag.csv", "manifest": "flag.toml"}, now=NOW)
     assert settings.output == "flag.csv"
     assert settings.manifest == Path("flag.toml")
 
@@ -400,14 +398,19 @@ def test_env_vocab_dir_beats_settings_vocab_dir(
     assert tags["x-token-method"] == "tiktoken:o200k_base"
 
 
-def test_concurrency_defaults_to_4_and_comes_from_flag_env_or_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_concurrency_defaults_to_4_and_comes_from_flag_env_or_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     assert resolve_export_settings({}, now=NOW).concurrency == 4
     config = write_config(tmp_path, "concurrency = 2")
     assert resolve_export_settings({"config": str(config)}, now=NOW).concurrency == 2
     assert resolve_export_settings({"config": str(config), "concurrency": 8}, now=NOW).concurrency == 8
-    result = CliRunner().invoke(app, ["export", "--concurrency", "0", "--mode", "spend-logs", "--day", "2025-06-01"],
-                                env={"LITELLM_BASE_URL": "http://127.0.0.1:9", "LITELLM_API_KEY": "sk-x"})  # fmt: skip
+    result = CliRunner().invoke(
+        app,
+        ["export", "--concurrency", "0", "--mode", "spend-logs", "--day", "2025-06-01"],
+        env={"LITELLM_BASE_URL": "http://127.0.0.1:9", "LITELLM_API_KEY": "sk-x"},
+    )
     assert result.exit_code == 3 and "setting concurrency" in result.stderr
 
 
@@ -421,8 +424,11 @@ def test_retry_policy_defaults_and_comes_from_flag_env_or_file(tmp_path: Path, m
     from_flag = resolve_export_settings({"config": str(config), "max_tries": 8, "retry_budget": 0.5}, now=NOW).retry
     assert (from_flag.attempts, from_flag.budget) == (8, 0.5)
     monkeypatch.setenv("LLM_COST_RETRY_BUDGET", "7200")
-    result = CliRunner().invoke(app, ["export", "--mode", "spend-logs", "--day", "2025-06-01"],
-                                env={"LITELLM_BASE_URL": "http://127.0.0.1:9", "LITELLM_API_KEY": "sk-x"})  # fmt: skip
+    result = CliRunner().invoke(
+        app,
+        ["export", "--mode", "spend-logs", "--day", "2025-06-01"],
+        env={"LITELLM_BASE_URL": "http://127.0.0.1:9", "LITELLM_API_KEY": "sk-x"},
+    )
     assert result.exit_code == 3 and "setting retry_budget: Input should be less than or equal to 3600" in result.stderr
 
 

@@ -349,4 +349,8 @@ def test_billing_month_uses_the_utc_month_of_a_non_utc_moment() -> None:
 def test_hours_split_a_window_on_clock_hours() -> None:
     start = datetime(2026, 11, 2, 22, 30, tzinfo=UTC)
     hours = list(Window(start, start + timedelta(hours=2)).hours())
-    assert [(h.start.hour, h.start.minute, h.end.hour, h.end.minute) for h in hours] == [(22, 30, 23, 0), (23, 0, 0, 0), (0, 0, 0, 30)]
+    assert [(h.start.hour, h.start.minute, h.end.hour, h.end.minute) for h in hours] == [
+        (22, 30, 23, 0),
+        (23, 0, 0, 0),
+        (0, 0, 0, 30),
+    ]

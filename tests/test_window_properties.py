@@ -67,11 +67,13 @@ def on_the_hour(moment: datetime) -> datetime:
 def bounds(draw: st.DrawFn, longest: timedelta) -> tuple[datetime, datetime]:
     """Aware `start < end` in any offsets, at most `longest` apart, ending by the end of the range."""
     start = draw(utc_instants)
-    length = draw(st.one_of(
-        st.timedeltas(TICK, longest),
-        st.integers(1, longest // HOUR).map(lambda n: n * HOUR),
-        st.integers(1, max(1, longest // DAY)).map(lambda n: n * DAY),
-    ))  # fmt: skip
+    length = draw(
+        st.one_of(
+            st.timedeltas(TICK, longest),
+            st.integers(1, longest // HOUR).map(lambda n: n * HOUR),
+            st.integers(1, max(1, longest // DAY)).map(lambda n: n * DAY),
+        )
+    )
     end = min(start + length, RANGE_END)
     return start.astimezone(draw(zones)), end.astimezone(draw(zones))
 

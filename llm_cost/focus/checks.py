@@ -30,15 +30,39 @@ DECIMAL_RE = re.compile(r"^-?\d+\.\d+$")
 CURRENCY_RE = re.compile(r"^[A-Z]{3}$")
 CUSTOM_COLUMN_RE = re.compile(r"^x_[A-Za-z0-9]+$")
 
-SERVICE_CATEGORIES = frozenset({
-    "AI and Machine Learning", "Analytics", "Business Applications", "Compute", "Databases", "Developer Tools",
-    "Multicloud", "Identity", "Integration", "Internet of Things", "Management and Governance", "Media",
-    "Migration", "Mobile", "Networking", "Security", "Storage", "Web", "Other",
-})  # fmt: skip
-AI_SUBCATEGORIES = frozenset({
-    "AI Platforms", "Bots", "Generative AI", "Machine Learning", "Natural Language Processing",
-    "Other (AI and Machine Learning)",
-})  # fmt: skip
+SERVICE_CATEGORIES = frozenset(
+    {
+        "AI and Machine Learning",
+        "Analytics",
+        "Business Applications",
+        "Compute",
+        "Databases",
+        "Developer Tools",
+        "Multicloud",
+        "Identity",
+        "Integration",
+        "Internet of Things",
+        "Management and Governance",
+        "Media",
+        "Migration",
+        "Mobile",
+        "Networking",
+        "Security",
+        "Storage",
+        "Web",
+        "Other",
+    }
+)
+AI_SUBCATEGORIES = frozenset(
+    {
+        "AI Platforms",
+        "Bots",
+        "Generative AI",
+        "Machine Learning",
+        "Natural Language Processing",
+        "Other (AI and Machine Learning)",
+    }
+)
 
 # Allowed values per column; None in a set means the column may be null.
 ENUMS: dict[str, frozenset[str | None]] = {
@@ -65,14 +89,29 @@ EQUALS = (
 )
 MAX_REPORTED = 10
 # Columns that hold a new value on nearly every row: checked per row rather than remembered.
-PER_ROW = frozenset({"BilledCost", "EffectiveCost", "PricingCurrencyEffectiveCost", "ListCost", "ContractedCost",
-                     "ConsumedQuantity", "PricingQuantity", "Tags", "ChargePeriodStart", "ChargePeriodEnd"})  # fmt: skip
+PER_ROW = frozenset(
+    {
+        "BilledCost",
+        "EffectiveCost",
+        "PricingCurrencyEffectiveCost",
+        "ListCost",
+        "ContractedCost",
+        "ConsumedQuantity",
+        "PricingQuantity",
+        "Tags",
+        "ChargePeriodStart",
+        "ChargePeriodEnd",
+    }
+)
 
 
 def check_header(columns: Sequence[str]) -> list[str]:
     """Problems with a header: duplicates, and custom columns without the `x_` prefix."""
-    problems = [f"column {c!r} is not FOCUS and lacks the x_ prefix" for c in columns
-                if c not in ALL_FOCUS and not CUSTOM_COLUMN_RE.match(c)]  # fmt: skip
+    problems = [
+        f"column {c!r} is not FOCUS and lacks the x_ prefix"
+        for c in columns
+        if c not in ALL_FOCUS and not CUSTOM_COLUMN_RE.match(c)
+    ]
     problems += [f"column {c!r} appears twice" for c in sorted({c for c in columns if list(columns).count(c) > 1})]
     return problems
 
@@ -141,8 +180,11 @@ class RowChecker:
         problems: list[str] = []
         values = self._not_null_values(row)
         if None in values or "" in values:
-            problems += [f"{c} is null but FOCUS requires a value" for c, v in zip(self._not_null, values, strict=True)
-                         if v in (None, "")]  # fmt: skip
+            problems += [
+                f"{c} is null but FOCUS requires a value"
+                for c, v in zip(self._not_null, values, strict=True)
+                if v in (None, "")
+            ]
         repeated = self._repeated_values(row)
         if repeated not in self._repeated_seen:
             found = [p for c, v in zip(self._repeated, repeated, strict=True) for p in _VALUE_CHECKS[c](c, v)]
@@ -155,7 +197,11 @@ class RowChecker:
         for column in self._unique:
             problems += _VALUE_CHECKS[column](column, row[column])
         subcategory = row["ServiceSubcategory"] if self._service else None
-        if self._service and row["ServiceCategory"] == "AI and Machine Learning" and subcategory not in AI_SUBCATEGORIES:
+        if (
+            self._service
+            and row["ServiceCategory"] == "AI and Machine Learning"
+            and subcategory not in AI_SUBCATEGORIES
+        ):
             problems.append(f"ServiceSubcategory={subcategory!r} is not under AI and Machine Learning")
         return problems + _check_semantics(row, self.present)
 
@@ -183,13 +229,14 @@ def _check_semantics(row: FocusRow, present: set[str]) -> list[str]:
         for column in ("ConsumedQuantity", "PricingQuantity"):
             if column in present and not get(column):
                 problems.append(f"{column} must not be null on a Usage row")
-    quantity = _number(row, "PricingQuantity", present)
+    pricing_quantity = _number(row, "PricingQuantity", present)
     for unit_price_column, cost_column in IDENTITIES:
         unit_price = _number(row, unit_price_column, present)
         if unit_price is None:
             continue
         cost = _number(row, cost_column, present)
-        if quantity is not None and cost is not None and (product := EXACT.multiply(unit_price, quantity)) != cost:
+        product = EXACT.multiply(unit_price, pricing_quantity) if pricing_quantity is not None else None
+        if product is not None and cost is not None and product != cost:
             problems.append(f"{unit_price_column} x PricingQuantity = {product} but {cost_column} = {cost}")
         if unit_price < 0:
             problems.append(f"{unit_price_column} is negative")

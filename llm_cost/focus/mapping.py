@@ -11,9 +11,9 @@ Rows are `dict[column, str | None]`, already formatted: decimals in fixed point 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from decimal import ROUND_DOWN, Decimal
-from collections.abc import Iterable
 from functools import lru_cache
 
 import msgspec
@@ -40,12 +40,30 @@ _LABELS = {
 }
 
 # Keys the mapping writes into Tags. User and request tags can never override them (nor a source's system tags).
-RESERVED_TAG_KEYS: frozenset[str] = frozenset({
-    "llm-cost-type", "provider", "model", "model_group", "effective-cost", "resource-name", "token-type",
-    "x-token-count-input", "x-token-count-output", "x-cost-allocation", "x-price-source", "x-price-tier",
-    "x-list-price", "team_id", "team_alias", "api_key_alias", "user_id", "user_email", "end_user",
-    "organization_id",
-})  # fmt: skip
+RESERVED_TAG_KEYS: frozenset[str] = frozenset(
+    {
+        "llm-cost-type",
+        "provider",
+        "model",
+        "model_group",
+        "effective-cost",
+        "resource-name",
+        "token-type",
+        "x-token-count-input",
+        "x-token-count-output",
+        "x-cost-allocation",
+        "x-price-source",
+        "x-price-tier",
+        "x-list-price",
+        "team_id",
+        "team_alias",
+        "api_key_alias",
+        "user_id",
+        "user_email",
+        "end_user",
+        "organization_id",
+    }
+)
 
 
 def format_decimal(value: Decimal) -> str:
@@ -97,9 +115,10 @@ def _sku_columns(model: str, token_type: TokenType, pricing: Pricing) -> dict[st
         "SkuPriceDetails": tags_json({"x_PriceTier": pricing.tier, "x_TokenType": token_type.value}),
         "x_TokenType": token_type.value,
     }
-    for prices, unit_col, pricing_col in ((pricing.list_prices, "ListUnitPrice", "PricingCurrencyListUnitPrice"),
-                                          (pricing.contracted, "ContractedUnitPrice",
-                                           "PricingCurrencyContractedUnitPrice")):  # fmt: skip
+    for prices, unit_col, pricing_col in (
+        (pricing.list_prices, "ListUnitPrice", "PricingCurrencyListUnitPrice"),
+        (pricing.contracted, "ContractedUnitPrice", "PricingCurrencyContractedUnitPrice"),
+    ):
         unit_price = prices.get(token_type) if prices else None
         if unit_price is not None:
             columns[unit_col] = columns[pricing_col] = format_decimal(unit_price)
@@ -219,15 +238,17 @@ def _group_tags(group: UsageGroup, pricing: Pricing, allocation: str) -> dict[st
         "resource-name": group.resource_name,
     }
     tags.update({k: v for k, v in attribution.items() if v})
-    tags.update({
-        "llm-cost-type": "estimate" if group.cost_source == "estimated" else "actual",
-        "provider": group.provider,
-        "model": group.model,
-        "x-token-count-input": group.tokens.total_input,
-        "x-token-count-output": group.tokens.output,
-        "x-cost-allocation": allocation,
-        "x-price-source": pricing.source,
-    })  # fmt: skip
+    tags.update(
+        {
+            "llm-cost-type": "estimate" if group.cost_source == "estimated" else "actual",
+            "provider": group.provider,
+            "model": group.model,
+            "x-token-count-input": group.tokens.total_input,
+            "x-token-count-output": group.tokens.output,
+            "x-cost-allocation": allocation,
+            "x-price-source": pricing.source,
+        }
+    )
     if pricing.tier != "standard":
         tags["x-price-tier"] = pricing.tier
     if pricing.list_prices is None:

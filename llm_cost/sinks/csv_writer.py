@@ -70,8 +70,10 @@ def unencodable(columns: Sequence[str], values: Sequence[str | None], number: in
             str(value).encode("utf-8")
         except UnicodeEncodeError as exc:
             char = ord(exc.object[exc.start])
-            return (f"row {number}: column {column} holds a lone surrogate (U+{char:04X}), which cannot be written as "
-                    "UTF-8; the source sent invalid text")  # fmt: skip
+            return (
+                f"row {number}: column {column} holds a lone surrogate (U+{char:04X}), which cannot be written as "
+                "UTF-8; the source sent invalid text"
+            )
     return f"row {number} cannot be written as UTF-8"
 
 

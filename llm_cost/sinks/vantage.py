@@ -31,8 +31,8 @@ from llm_cost.http import ApiClient, RetryingHttp, RetryPolicy, attempts_of, tri
 from llm_cost.records import EXACT
 from llm_cost.reports import Table
 from llm_cost.secrets import Masker
-from llm_cost.sinks.interface import Destination
 from llm_cost.sinks.csv_writer import encode_row, unencodable
+from llm_cost.sinks.interface import Destination
 
 DEFAULT_BASE_URL = "https://api.vantage.sh"
 MAX_ROWS = 10_000
@@ -135,7 +135,9 @@ class BatchWriter(Destination):
     unless every row is acceptable. A row too large for a file on its own fails at once, naming the row.
     """
 
-    def __init__(self, columns: Sequence[str] = VANTAGE, *, max_rows: int = MAX_ROWS, max_bytes: int = MAX_BYTES) -> None:
+    def __init__(
+        self, columns: Sequence[str] = VANTAGE, *, max_rows: int = MAX_ROWS, max_bytes: int = MAX_BYTES
+    ) -> None:
         self.columns = tuple(columns)
         self._header = _encode(self.columns)
         if len(self._header) >= max_bytes:
@@ -212,8 +214,9 @@ class BatchWriter(Destination):
         self._directory.cleanup()
 
 
-def build_batches(rows: Iterable[FocusRow], *, columns: Sequence[str] = VANTAGE, max_rows: int = MAX_ROWS,
-                  max_bytes: int = MAX_BYTES) -> Batches:  # fmt: skip
+def build_batches(
+    rows: Iterable[FocusRow], *, columns: Sequence[str] = VANTAGE, max_rows: int = MAX_ROWS, max_bytes: int = MAX_BYTES
+) -> Batches:
     """Validate and cut a stream of rows into parts (see BatchWriter)."""
     writer = BatchWriter(columns, max_rows=max_rows, max_bytes=max_bytes)
     try:
@@ -278,14 +281,20 @@ class VantageClient(ApiClient):
         self._token = integration_token
 
         def unreachable(exc: Exception, count: int) -> DestinationError:
-            return DestinationError(self.mask(
-                f"Vantage at {root} could not be reached after {tries(count)} ({type(exc).__name__}: {exc}); "
-                "check VANTAGE_BASE_URL and the network"))  # fmt: skip
+            return DestinationError(
+                self.mask(
+                    f"Vantage at {root} could not be reached after {tries(count)} ({type(exc).__name__}: {exc}); "
+                    "check VANTAGE_BASE_URL and the network"
+                )
+            )
 
         self._http = RetryingHttp(
             base_url=f"{root}/v2",
-            headers={"Authorization": f"Bearer {api_key}", "Accept": "application/json",
-                     "User-Agent": f"llm-cost/{__version__}"},  # fmt: skip
+            headers={
+                "Authorization": f"Bearer {api_key}",
+                "Accept": "application/json",
+                "User-Agent": f"llm-cost/{__version__}",
+            },
             masker=self.mask,
             unreachable=unreachable,
             retry_statuses=RETRY_STATUSES,
@@ -304,17 +313,25 @@ class VantageClient(ApiClient):
         errors = _errors(response)
         status = response.status_code
         if status in (401, 403):
-            message = (f"Vantage refused the API key while trying to {action} (HTTP {status}); check VANTAGE_API_KEY "
-                       "or --vantage-api-key (uploads need a key with the write scope)")  # fmt: skip
+            message = (
+                f"Vantage refused the API key while trying to {action} (HTTP {status}); check VANTAGE_API_KEY "
+                "or --vantage-api-key (uploads need a key with the write scope)"
+            )
         elif status == 404:
-            message = (f"Vantage does not know this integration (HTTP 404 while trying to {action}); check "
-                       "VANTAGE_INTEGRATION_TOKEN or --integration-token (a Custom Provider token, accss_crdntl_...)")  # fmt: skip
+            message = (
+                f"Vantage does not know this integration (HTTP 404 while trying to {action}); check "
+                "VANTAGE_INTEGRATION_TOKEN or --integration-token (a Custom Provider token, accss_crdntl_...)"
+            )
         elif status == 429:
-            message = (f"Vantage kept rate-limiting the request to {action} (HTTP 429, {tries(attempts_of(response))})"
-                       f"; {_when_reset(response)}")  # fmt: skip
+            message = (
+                f"Vantage kept rate-limiting the request to {action} (HTTP 429, {tries(attempts_of(response))})"
+                f"; {_when_reset(response)}"
+            )
         elif status >= 500:
             first = f": {errors[0]}" if errors else ""
-            message = f"Vantage failed on the request to {action} after {tries(attempts_of(response))} (HTTP {status}){first}"
+            message = (
+                f"Vantage failed on the request to {action} after {tries(attempts_of(response))} (HTTP {status}){first}"
+            )
         else:
             first = f": {errors[0]}" if errors else ""
             message = f"Vantage rejected the request to {action} (HTTP {status}){first}"
@@ -325,9 +342,11 @@ class VantageClient(ApiClient):
     def upload(self, filename: str, data: bytes) -> dict[str, Any]:
         """POST one CSV part; returns Vantage's UserCostsUpload."""
         response = self._request(
-            "POST", f"/integrations/{self._token}/costs.csv",
-            files={"csv": (filename, data, "text/csv")}, data={"auto_transform": "false"},
-        )  # fmt: skip
+            "POST",
+            f"/integrations/{self._token}/costs.csv",
+            files={"csv": (filename, data, "text/csv")},
+            data={"auto_transform": "false"},
+        )
         if response.status_code not in (200, 201):
             raise self._fail(response, f"upload {filename}")
         return _json(response, self.mask)
@@ -345,7 +364,9 @@ class VantageClient(ApiClient):
             body = _json(response, self.mask)
             page = body.get("user_costs_uploads")
             if not isinstance(page, list):
-                raise DestinationError("Vantage's upload list has no user_costs_uploads array; is VANTAGE_BASE_URL right?")
+                raise DestinationError(
+                    "Vantage's upload list has no user_costs_uploads array; is VANTAGE_BASE_URL right?"
+                )
             uploads += [u for u in page if isinstance(u, dict)]
             url = self._next_page(body, response.request.url, seen)
         return uploads
@@ -360,12 +381,20 @@ class VantageClient(ApiClient):
             return None
         url = current.join(str(target))
         if (url.scheme, url.host, url.port) != (current.scheme, current.host, current.port):
-            raise DestinationError(self.mask(f"Vantage's upload list points its next page at another host "
-                                             f"({url.scheme}://{url.host}); refusing to send the API key there"))  # fmt: skip
+            raise DestinationError(
+                self.mask(
+                    f"Vantage's upload list points its next page at another host "
+                    f"({url.scheme}://{url.host}); refusing to send the API key there"
+                )
+            )
         next_url = str(url)
         if next_url in seen or len(seen) >= MAX_LIST_PAGES:
-            raise DestinationError(self.mask(f"Vantage's upload list does not end (page {len(seen) + 1}, next "
-                                             f"{next_url}); cannot tell which uploads to replace"))  # fmt: skip
+            raise DestinationError(
+                self.mask(
+                    f"Vantage's upload list does not end (page {len(seen) + 1}, next "
+                    f"{next_url}); cannot tell which uploads to replace"
+                )
+            )
         return next_url
 
     def delete(self, upload_token: str) -> bool:
@@ -403,7 +432,9 @@ def _json(response: httpx.Response, mask: Masker) -> dict[str, Any]:
     try:
         body = response.json(parse_float=Decimal)  # an amount sent as a JSON number keeps its digits
     except ValueError:
-        raise DestinationError(mask(f"Vantage answered HTTP {response.status_code} with a body that is not JSON")) from None
+        raise DestinationError(
+            mask(f"Vantage answered HTTP {response.status_code} with a body that is not JSON")
+        ) from None
     if not isinstance(body, dict):
         raise DestinationError(f"Vantage answered HTTP {response.status_code} with unexpected JSON")
     return body
@@ -429,27 +460,41 @@ class UploadResult:
     requests: int = 0
     retries: int = 0
 
-
     def table(self, source: str) -> Table:
         """The upload summary: files, rows, bytes, cost, Vantage's tokens, and what was (or would be) replaced."""
         tokens = [str(u.get("token", "")) for u in self.uploaded]
-        rows = [(part.filename, str(part.rows), f"{part.size:,}", format_decimal(part.cost),
-                 tokens[index] if index < len(tokens) else ("(dry run)" if self.dry_run else ""))
-                for index, part in enumerate(self.parts)]  # fmt: skip
+        rows = [
+            (
+                part.filename,
+                str(part.rows),
+                f"{part.size:,}",
+                format_decimal(part.cost),
+                tokens[index] if index < len(tokens) else ("(dry run)" if self.dry_run else ""),
+            )
+            for index, part in enumerate(self.parts)
+        ]
         verb = "would upload" if self.dry_run else "uploaded"
-        lines = [f"{verb} {len(self.parts)} file(s), {self.rows} rows, {self.size:,} bytes, "
-                 f"total cost {format_decimal(self.cost)}"]  # fmt: skip
+        lines = [
+            f"{verb} {len(self.parts)} file(s), {self.rows} rows, {self.size:,} bytes, "
+            f"total cost {format_decimal(self.cost)}"
+        ]
         if self.replaced is None:
-            lines.append("append mode: earlier uploads are kept" if self.append else
-                         "no credentials: earlier uploads not listed")  # fmt: skip
+            lines.append(
+                "append mode: earlier uploads are kept" if self.append else "no credentials: earlier uploads not listed"
+            )
         elif self.replaced:
             names = ", ".join(f"{u.get('filename')} ({u.get('token')})" for u in self.replaced)
             replaced_verb = "would replace" if self.dry_run else "replaced (deleted)"
             lines.append(f"{replaced_verb} {len(self.replaced)} earlier upload(s): {names}")
         else:
             lines.append("no earlier llm-cost upload of this period to replace")
-        return Table(f"Vantage upload of {source} (run {self.run_id})", ("File", "Rows", "Bytes", "Cost", "Upload token"),
-                     rows, lines, right=frozenset({"Rows", "Bytes", "Cost"}))  # fmt: skip
+        return Table(
+            f"Vantage upload of {source} (run {self.run_id})",
+            ("File", "Rows", "Bytes", "Cost", "Upload token"),
+            rows,
+            lines,
+            right=frozenset({"Rows", "Bytes", "Cost"}),
+        )
 
 
 def uploads_table(results: Iterable[tuple[str, UploadResult]]) -> Table:
@@ -459,8 +504,12 @@ def uploads_table(results: Iterable[tuple[str, UploadResult]]) -> Table:
         tokens = ", ".join(f"`{u.get('token')}`" for u in result.uploaded) or ("dry run" if result.dry_run else "")
         replaced = "kept (append)" if result.replaced is None else str(len(result.replaced))
         rows.append((source, str(len(result.parts)), str(result.rows), format_decimal(result.cost), tokens, replaced))
-    return Table("llm-cost upload to Vantage", ("Period source", "Files", "Rows", "Cost", "Upload tokens", "Replaced"),
-                 rows, right=frozenset({"Files", "Rows", "Cost", "Replaced"}))  # fmt: skip
+    return Table(
+        "llm-cost upload to Vantage",
+        ("Period source", "Files", "Rows", "Cost", "Upload tokens", "Replaced"),
+        rows,
+        right=frozenset({"Files", "Rows", "Cost", "Replaced"}),
+    )
 
 
 def estimated_requests(parts: int, replaced: int, append: bool) -> int:
@@ -496,8 +545,16 @@ def upload_batches(
     prefix = period_prefix(start, end)
     for part in batches.parts:
         part.filename = part_filename(start, end, run_id, part.number)
-    result = UploadResult(run_id, prefix, batches.parts, batches.rows, sum(p.size for p in batches.parts), batches.cost,
-                          dry_run=dry_run, append=append)  # fmt: skip
+    result = UploadResult(
+        run_id,
+        prefix,
+        batches.parts,
+        batches.rows,
+        sum(p.size for p in batches.parts),
+        batches.cost,
+        dry_run=dry_run,
+        append=append,
+    )
     earlier: list[dict[str, Any]] = []
     if client is not None and not append:
         earlier = [u for u in client.list_uploads() if str(u.get("filename", "")).startswith(prefix)]
@@ -519,8 +576,9 @@ def upload_batches(
                 f"{_period_text(start, end)} is half-replaced: {failure}, and the rollback could not delete "
                 f"{len(left)} uploaded part(s) of run {run_id} ({left[0]}), so Vantage counts them on top of the "
                 "earlier uploads; re-run the same command to repair it (it replaces every llm-cost upload of the "
-                "period)", details=getattr(failure, "details", []),
-            ) from None  # fmt: skip
+                "period)",
+                details=getattr(failure, "details", []),
+            ) from None
         raise
     if not append:
         for number, upload in enumerate(earlier):
@@ -531,8 +589,9 @@ def upload_batches(
                     f"{_period_text(start, end)} is counted twice in Vantage: the new upload (run {run_id}, "
                     f"{len(result.uploaded)} part(s)) landed, but {len(earlier) - number} earlier upload(s) could not "
                     f"be deleted ({exc}); re-run the same command to repair it (it replaces every llm-cost upload "
-                    "of the period)", details=exc.details,
-                ) from None  # fmt: skip
+                    "of the period)",
+                    details=exc.details,
+                ) from None
     _check_amount(result, warn)
     result.requests, result.retries = client.requests, client.retries
     return result
@@ -558,8 +617,13 @@ def _roll_back(client: VantageClient, result: UploadResult, warn: Callable[[str]
     upload of this run that its list shows (a part stored although its answer was lost)."""
     mine = {str(u.get("token")): str(u.get("filename")) for u in result.uploaded}
     try:
-        mine.update({str(u.get("token")): str(u.get("filename")) for u in client.list_uploads()
-                     if str(u.get("filename", "")).startswith(result.prefix + result.run_id)})  # fmt: skip
+        mine.update(
+            {
+                str(u.get("token")): str(u.get("filename"))
+                for u in client.list_uploads()
+                if str(u.get("filename", "")).startswith(result.prefix + result.run_id)
+            }
+        )
     except DestinationError as exc:
         warn(f"rollback: could not list the uploads to find every part of run {result.run_id} ({exc})")
     left: list[str] = []
@@ -581,13 +645,21 @@ def _check_amount(result: UploadResult, warn: Callable[[str], None]) -> None:
     except (InvalidOperation, ValueError):
         return
     if amount != result.cost:
-        warn(f"Vantage reports {format_decimal(amount)} for the uploaded parts, the CSV holds {format_decimal(result.cost)}")
+        warn(
+            f"Vantage reports {format_decimal(amount)} for the uploaded parts, "
+            f"the CSV holds {format_decimal(result.cost)}"
+        )
 
 
 def wait_until_imported(
-    client: VantageClient, tokens: Iterable[str], *, timeout: float, interval: float = 10.0,
-    sleep: Callable[[float], None] | None = None, clock: Callable[[], float] = time.monotonic,
-) -> dict[str, str]:  # fmt: skip
+    client: VantageClient,
+    tokens: Iterable[str],
+    *,
+    timeout: float,
+    interval: float = 10.0,
+    sleep: Callable[[float], None] | None = None,
+    clock: Callable[[], float] = time.monotonic,
+) -> dict[str, str]:
     """Poll the upload list until every token's import_status is complete; raise on error or timeout."""
     pending = set(tokens)
     deadline = clock() + timeout

@@ -15,8 +15,19 @@ from llm_cost.sources.manifest import load_manifest, slugify
 PROMPT_SUFFIXES = (".txt", ".md", ".prompt")
 SKIP_DIRS = frozenset({"node_modules", "venv", "__pycache__", "site-packages", "dist", "build"})
 # Project documents, not prompts.
-SKIP_STEMS = frozenset({"readme", "changelog", "license", "contributing", "code_of_conduct", "security", "notice",
-                        "authors", "requirements"})  # fmt: skip
+SKIP_STEMS = frozenset(
+    {
+        "readme",
+        "changelog",
+        "license",
+        "contributing",
+        "code_of_conduct",
+        "security",
+        "notice",
+        "authors",
+        "requirements",
+    }
+)
 
 HEADER = """\
 # llm-cost manifest: the prompts whose cost `llm-cost export` estimates for each charge day.

@@ -144,10 +144,14 @@ def _describe(error: ValidationError, data: dict[str, Any]) -> str:
     if loc[:1] == ["prompts"] and len(loc) >= 2 and isinstance(loc[1], int):
         number = loc[1] + 1
         prompt = data.get("prompts", [])[loc[1]] if isinstance(data.get("prompts"), list) else {}
-        label = f"[[prompts]] #{number}" + (f" ({prompt.get('path')})" if isinstance(prompt, dict) and prompt.get("path") else "")
+        label = f"[[prompts]] #{number}" + (
+            f" ({prompt.get('path')})" if isinstance(prompt, dict) and prompt.get("path") else ""
+        )
         rest = ".".join(str(p) for p in loc[2:])
         if first["type"] == "missing":
-            return f"{label} has no '{rest}' (every prompt needs a path)" if rest == "path" else f"{label} has no '{rest}'"
+            return (
+                f"{label} has no '{rest}' (every prompt needs a path)" if rest == "path" else f"{label} has no '{rest}'"
+            )
         where = f"{label} '{rest}'"
     if first["type"] == "extra_forbidden":
         return f"unknown key {where} (check the spelling; see llm-cost.toml.example)"
@@ -193,14 +197,18 @@ def estimate(
     global_tags = {k: _tag_text(v) for k, v in manifest.tags.items()}
     _warn_reserved(global_tags, "[tags]", warn)
     seen: dict[tuple[str, str], str] = {}
-    for number, prompt in enumerate(manifest.prompts, start=1):
+    for prompt in manifest.prompts:
         model = prompt.model or manifest.defaults.model
         rid = resource_id(prompt)
         if (rid, model) in seen:
-            warn(f"prompts {seen[(rid, model)]} and {prompt.path} share ResourceId {rid!r} and model {model}; "
-                 "their costs are summed into one row set (give each a distinct prompt_id)")  # fmt: skip
+            warn(
+                f"prompts {seen[(rid, model)]} and {prompt.path} share ResourceId {rid!r} and model {model}; "
+                "their costs are summed into one row set (give each a distinct prompt_id)"
+            )
         seen[(rid, model)] = prompt.path
-        yield _estimate_prompt(manifest, prompt, model, rid, window, prices, counter, cache_hit_ratio, global_tags, warn)
+        yield _estimate_prompt(
+            manifest, prompt, model, rid, window, prices, counter, cache_hit_ratio, global_tags, warn
+        )
 
 
 def _estimate_prompt(
@@ -231,12 +239,17 @@ def _estimate_prompt(
         counted = counter.count(text, model)
         per_call_input = counted.tokens
         system_tags["x-token-method"] = counted.method
-    ratio = next((r for r in (ratio_override, prompt.cache_hit_ratio, manifest.defaults.cache_hit_ratio) if r is not None), Decimal(0))
+    ratio = next(
+        (r for r in (ratio_override, prompt.cache_hit_ratio, manifest.defaults.cache_hit_ratio) if r is not None),
+        Decimal(0),
+    )
     if ratio:
         system_tags["x-cache-hit-ratio"] = str(ratio)
     input_total = per_call_input * prompt.calls
     cached = int((ratio * input_total).to_integral_value(ROUND_HALF_EVEN))
-    tokens = TokenCounts(input=input_total - cached, cache_read=cached, output=prompt.expected_output_tokens * prompt.calls)
+    tokens = TokenCounts(
+        input=input_total - cached, cache_read=cached, output=prompt.expected_output_tokens * prompt.calls
+    )
     pricing = prices.pricing(model, match.provider_id if match else None, window.start, per_call_input)
     cost = Decimal(0)
     for token_type in TOKEN_TYPES:
@@ -284,7 +297,9 @@ def _read_prompt(path: Path, as_written: str) -> str:
     try:
         return path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigError(f"prompt file not found: {as_written} (looked for {path}; paths are relative to the manifest)") from None
+        raise ConfigError(
+            f"prompt file not found: {as_written} (looked for {path}; paths are relative to the manifest)"
+        ) from None
     except UnicodeDecodeError:
         raise ConfigError(f"prompt file {as_written} is not UTF-8 text") from None
     except OSError as exc:
@@ -316,8 +331,16 @@ class ManifestSource(Source):
         manifest = load_manifest(settings.manifest)
         self.prices = PriceBook(manifest.price_overrides())
         counter = TokenCounter(settings.vocab_dir, warn=warn)
-        self.records = list(estimate(manifest, day=settings.date, prices=self.prices, counter=counter,
-                                     cache_hit_ratio=settings.cache_hit_ratio, warn=warn))  # fmt: skip
+        self.records = list(
+            estimate(
+                manifest,
+                day=settings.date,
+                prices=self.prices,
+                counter=counter,
+                cache_hit_ratio=settings.cache_hit_ratio,
+                warn=warn,
+            )
+        )
         if not self.records:
             warn(f"manifest {settings.manifest} lists no prompts; there are no rows")
         self.label = f"manifest {settings.manifest}"

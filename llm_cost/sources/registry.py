@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from llm_cost.errors import ConfigError
+from llm_cost.settings import ExportSettings
 from llm_cost.sources import manifest
 from llm_cost.sources.interface import Source, Warn
 from llm_cost.sources.litellm import source as litellm
@@ -38,24 +39,27 @@ SOURCES: dict[str, SourceSpec] = {
 }
 
 
-def _spec(settings: BaseModel) -> tuple[SourceSpec, Any]:
+def _spec(settings: ExportSettings) -> tuple[SourceSpec, Any]:
     """The source's spec and its own settings, taken from the run's (flat, already validated) settings."""
-    mode = str(getattr(settings, "mode"))
+    mode = str(settings.mode)
     spec = SOURCES[mode]
-    if getattr(settings, "reconcile", False) and not spec.verifies:
-        raise ConfigError("--reconcile compares the two LiteLLM endpoints; use it with --mode spend-logs or daily-activity")
-    own = spec.settings.model_validate({name: getattr(settings, name) for name in spec.settings.model_fields
-                                        if hasattr(settings, name)})  # fmt: skip
+    if settings.reconcile and not spec.verifies:
+        raise ConfigError(
+            "--reconcile compares the two LiteLLM endpoints; use it with --mode spend-logs or daily-activity"
+        )
+    own = spec.settings.model_validate(
+        {name: getattr(settings, name) for name in spec.settings.model_fields if hasattr(settings, name)}
+    )
     return spec, own
 
 
-def open_source(settings: BaseModel, warn: Warn) -> Source:
+def open_source(settings: ExportSettings, warn: Warn) -> Source:
     """The configured source, opened (a LiteLLM source has checked its proxy and key by then)."""
     spec, own = _spec(settings)
     return spec.build(own, warn)
 
 
-def upload_periods(settings: BaseModel) -> Periods:
+def upload_periods(settings: ExportSettings) -> Periods:
     """The replaceable periods of an upload from this source, each with the settings updates that select it."""
     spec, own = _spec(settings)
     return spec.upload_periods(own)

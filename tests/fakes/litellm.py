@@ -64,7 +64,7 @@ import zlib
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, localcontext
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -112,7 +112,7 @@ PROXY_ADMIN_USER_ID = "default_user_id"
 SPEND_LOGS_CAP = 10_000
 
 _DAY_MS = 86_400_000
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def hash_key(raw_key: str) -> str:
@@ -163,22 +163,80 @@ class Deployment:
 D = Decimal
 #: The deployments. ``gpt-4o`` is load-balanced over OpenAI and Azure (same model name, two providers).
 DEPLOYMENTS: tuple[Deployment, ...] = (
-    Deployment("gpt-4o", "gpt-4o", "openai", "openai/gpt-4o", "0b9c6a57-5c3e-4e1f-9d53-2f4b0a6e1c01",
-               "https://api.openai.com/v1", D("0.0000025"), D("0.00001"), D("0.00000125"), weight=18),
-    Deployment("gpt-4o", "gpt-4o", "azure", "azure/gpt-4o-eastus", "7d3e2f10-8a41-4c55-b0e2-9c6d5f4a3b02",
-               "https://acme-eastus.openai.azure.com/", D("0.0000025"), D("0.00001"), D("0.00000125"), weight=8),
-    Deployment("gpt-4o-mini", "gpt-4o-mini", "openai", "openai/gpt-4o-mini", "3a1f9e84-2b6c-4d7a-8e15-6f0c2d9b4a03",
-               "https://api.openai.com/v1", D("0.00000015"), D("0.0000006"), D("0.000000075"), weight=28),
-    Deployment("claude-sonnet-4-0", "claude-sonnet-4-20250514", "anthropic", "anthropic/claude-sonnet-4-20250514",
-               "c4e8b2d6-1f3a-4b9c-a7d5-0e2f6b8c1d04", "https://api.anthropic.com", D("0.000003"), D("0.000015"),
-               D("0.0000003"), D("0.00000375"), weight=18),
-    Deployment("claude-3-5-haiku", "anthropic.claude-3-5-haiku-20241022-v1:0", "bedrock",
-               "bedrock/anthropic.claude-3-5-haiku-20241022-v1:0", "e6a0c3f2-9d8b-4e7a-b1c4-5d2e7f9a0b05",
-               "https://bedrock-runtime.us-east-1.amazonaws.com", D("0.0000008"), D("0.000004"), D("0.00000008"),
-               D("0.000001"), weight=10),
-    Deployment("text-embedding-3-small", "text-embedding-3-small", "openai", "openai/text-embedding-3-small",
-               "f1b7d9e3-6c2a-4f8d-9e0b-3a5c7e1d2f06", "https://api.openai.com/v1", D("0.00000002"), D(0),
-               mode="embedding", weight=5),
+    Deployment(
+        "gpt-4o",
+        "gpt-4o",
+        "openai",
+        "openai/gpt-4o",
+        "0b9c6a57-5c3e-4e1f-9d53-2f4b0a6e1c01",
+        "https://api.openai.com/v1",
+        D("0.0000025"),
+        D("0.00001"),
+        D("0.00000125"),
+        weight=18,
+    ),
+    Deployment(
+        "gpt-4o",
+        "gpt-4o",
+        "azure",
+        "azure/gpt-4o-eastus",
+        "7d3e2f10-8a41-4c55-b0e2-9c6d5f4a3b02",
+        "https://acme-eastus.openai.azure.com/",
+        D("0.0000025"),
+        D("0.00001"),
+        D("0.00000125"),
+        weight=8,
+    ),
+    Deployment(
+        "gpt-4o-mini",
+        "gpt-4o-mini",
+        "openai",
+        "openai/gpt-4o-mini",
+        "3a1f9e84-2b6c-4d7a-8e15-6f0c2d9b4a03",
+        "https://api.openai.com/v1",
+        D("0.00000015"),
+        D("0.0000006"),
+        D("0.000000075"),
+        weight=28,
+    ),
+    Deployment(
+        "claude-sonnet-4-0",
+        "claude-sonnet-4-20250514",
+        "anthropic",
+        "anthropic/claude-sonnet-4-20250514",
+        "c4e8b2d6-1f3a-4b9c-a7d5-0e2f6b8c1d04",
+        "https://api.anthropic.com",
+        D("0.000003"),
+        D("0.000015"),
+        D("0.0000003"),
+        D("0.00000375"),
+        weight=18,
+    ),
+    Deployment(
+        "claude-3-5-haiku",
+        "anthropic.claude-3-5-haiku-20241022-v1:0",
+        "bedrock",
+        "bedrock/anthropic.claude-3-5-haiku-20241022-v1:0",
+        "e6a0c3f2-9d8b-4e7a-b1c4-5d2e7f9a0b05",
+        "https://bedrock-runtime.us-east-1.amazonaws.com",
+        D("0.0000008"),
+        D("0.000004"),
+        D("0.00000008"),
+        D("0.000001"),
+        weight=10,
+    ),
+    Deployment(
+        "text-embedding-3-small",
+        "text-embedding-3-small",
+        "openai",
+        "openai/text-embedding-3-small",
+        "f1b7d9e3-6c2a-4f8d-9e0b-3a5c7e1d2f06",
+        "https://api.openai.com/v1",
+        D("0.00000002"),
+        D(0),
+        mode="embedding",
+        weight=5,
+    ),
 )
 del D
 
@@ -237,11 +295,20 @@ USERS: tuple[UserSpec, ...] = (
 _USER_EMAIL = {u.user_id: u.user_email for u in USERS}
 
 TEAMS: tuple[TeamSpec, ...] = (
-    TeamSpec("8f14e45f-ceea-467f-a0e6-91d4c2b1a001", "Search & Discovery", "org-acme",
-             (("user-alice", "admin"), ("user-dave", "user")), old_alias="Search"),
+    TeamSpec(
+        "8f14e45f-ceea-467f-a0e6-91d4c2b1a001",
+        "Search & Discovery",
+        "org-acme",
+        (("user-alice", "admin"), ("user-dave", "user")),
+        old_alias="Search",
+    ),
     TeamSpec("c9f0f895-fb98-4b91-9f6d-5e2a7b3c4002", "Chat Platform", "org-acme", (("user-bob", "admin"),)),
-    TeamSpec("45c48cce-2e2d-4fbd-8c3a-6b7e9d1f0003", "Data Engineering", None,
-             (("user-carol", "admin"), ("user-dave", "user"))),
+    TeamSpec(
+        "45c48cce-2e2d-4fbd-8c3a-6b7e9d1f0003",
+        "Data Engineering",
+        None,
+        (("user-carol", "admin"), ("user-dave", "user")),
+    ),
 )
 _TEAM_BY_ID = {t.team_id: t for t in TEAMS}
 _TEAM_MEMBERS = {t.team_id: frozenset(t.members) for t in TEAMS}
@@ -354,7 +421,8 @@ class Truth:
         """Rows with ``start <= startTime < end`` (``<= end`` with ``end_inclusive``); naive datetimes are UTC."""
         lo, hi = _aware(start), _aware(end)
         return [
-            r for r in self._rows(include_health_checks)
+            r
+            for r in self._rows(include_health_checks)
             if lo <= r["startTime"] and (r["startTime"] <= hi if end_inclusive else r["startTime"] < hi)
         ]
 
@@ -371,7 +439,7 @@ class SpendDataset(list):
     start_day: date
     days: int
     #: "field:shape" -> rows given that shape by ``variety=True`` (empty otherwise).
-    shapes: dict[str, int] = {}  # noqa: RUF012 (a class default, replaced per instance)
+    shapes: dict[str, int] = {}
 
     @property
     def truth(self) -> Truth:
@@ -392,14 +460,14 @@ class SpendDataset(list):
 
 def _utc_day(moment: datetime) -> date:
     tz = moment.tzinfo
-    return moment.date() if tz is timezone.utc or tz is None else moment.astimezone(timezone.utc).date()
+    return moment.date() if tz is UTC or tz is None else moment.astimezone(UTC).date()
 
 
 def _aware(moment: datetime) -> datetime:
     tz = moment.tzinfo
-    if tz is timezone.utc:
+    if tz is UTC:
         return moment
-    return moment.replace(tzinfo=timezone.utc) if tz is None else moment.astimezone(timezone.utc)
+    return moment.replace(tzinfo=UTC) if tz is None else moment.astimezone(UTC)
 
 
 @contextlib.contextmanager
@@ -415,7 +483,7 @@ def _gc_paused() -> Iterator[None]:
 
 
 def _uuid(rng: random.Random) -> str:
-    h = "%032x" % rng.getrandbits(128)
+    h = f"{rng.getrandbits(128):032x}"
     return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{'89ab'[int(h[16], 16) & 3]}{h[17:20]}-{h[20:]}"
 
 
@@ -478,15 +546,29 @@ def generate_dataset(
 
 
 def _generate_rows(
-    seed: int, days: int, requests: int, start_day: date, burst_size: int, crowded_second: int, tie_groups: int,
-    midnight_rows: int, last_second_rows: int, master_key_share: float, health_check_share: float,
-    unattributed_share: float, failure_share: float, cache_hit_share: float, cost_breakdown_share: float,
-    variety: bool = False, key_pool: int = 0, key_pool_share: float = 0.9,
+    seed: int,
+    days: int,
+    requests: int,
+    start_day: date,
+    burst_size: int,
+    crowded_second: int,
+    tie_groups: int,
+    midnight_rows: int,
+    last_second_rows: int,
+    master_key_share: float,
+    health_check_share: float,
+    unattributed_share: float,
+    failure_share: float,
+    cache_hit_share: float,
+    cost_breakdown_share: float,
+    variety: bool = False,
+    key_pool: int = 0,
+    key_pool_share: float = 0.9,
 ) -> SpendDataset:
     if days < 1 or requests < 0:
         raise ValueError("days must be >= 1 and requests >= 0")
     rng = random.Random(seed)
-    base = datetime(start_day.year, start_day.month, start_day.day, tzinfo=timezone.utc)
+    base = datetime(start_day.year, start_day.month, start_day.day, tzinfo=UTC)
 
     # ---- timestamps (ms offsets from base), with the tie structure ----
     quotas = [requests // days + (1 if d < requests % days else 0) for d in range(days)]
@@ -535,8 +617,10 @@ def _generate_rows(
         return a + int(rnd() * (b - a + 1))
 
     tokens = {k.raw_key: k.token for k in KEYS}
-    pool = [KeySpec(f"sk-pool-{i:05d}", f"pool-{i:05d}", ("", *(t.team_id for t in TEAMS))[i % 4],
-                    f"user-pool-{i:05d}", 1) for i in range(key_pool)]  # fmt: skip
+    pool = [
+        KeySpec(f"sk-pool-{i:05d}", f"pool-{i:05d}", ("", *(t.team_id for t in TEAMS))[i % 4], f"user-pool-{i:05d}", 1)
+        for i in range(key_pool)
+    ]
     tokens.update((k.raw_key, k.token) for k in pool)
     pool_turn = [i * max(1, key_pool // len(deployments)) for i in range(len(deployments))]
     rows = SpendDataset()
@@ -581,13 +665,26 @@ def _generate_rows(
             env = key.env
         elif kind == "master":
             api_key, user, team_id, alias, team_alias, org_id, env = (
-                MASTER_KEY_LITERAL, PROXY_ADMIN_USER_ID, "", None, None, None, "prod")
+                MASTER_KEY_LITERAL,
+                PROXY_ADMIN_USER_ID,
+                "",
+                None,
+                None,
+                None,
+                "prod",
+            )
         elif kind == "unattributed":
             api_key, user, team_id, alias, team_alias, org_id, env = ("", "user-erin", "", None, None, None, "prod")
         else:
             api_key = HEALTH_CHECK_KEY_HASH if rnd() < 0.2 else HEALTH_CHECK_KEY
             user, team_id, alias, team_alias, org_id, env = (
-                HEALTH_CHECK_KEY, HEALTH_CHECK_KEY, HEALTH_CHECK_KEY, None, None, "internal")
+                HEALTH_CHECK_KEY,
+                HEALTH_CHECK_KEY,
+                HEALTH_CHECK_KEY,
+                None,
+                None,
+                "internal",
+            )
 
         # usage
         r = rnd()
@@ -613,8 +710,11 @@ def _generate_rows(
             status = "failure"
             prompt = completion = cache_read = cache_creation = 0
             error_information = {
-                "error_code": "429", "error_class": "RateLimitError", "llm_provider": provider,
-                "error_message": "litellm.RateLimitError: rate limit reached", "traceback": "",
+                "error_code": "429",
+                "error_class": "RateLimitError",
+                "llm_provider": provider,
+                "error_message": "litellm.RateLimitError: rate limit reached",
+                "traceback": "",
             }
             if rnd() < 0.3:  # rejected before routing: no resolved model
                 model, model_id, provider, api_base = "", "", "", ""
@@ -631,10 +731,18 @@ def _generate_rows(
             spend = (input_cost + output_cost + cache_read_cost + cache_creation_cost).normalize()
             if rnd() < cost_breakdown_share:
                 components = {
-                    "input_cost": input_cost, "output_cost": output_cost, "cache_read_cost": cache_read_cost,
-                    "cache_creation_cost": cache_creation_cost, "reasoning_cost": zero, "tool_usage_cost": zero,
-                    "total_cost": spend, "discount_percent": zero, "discount_amount": zero,
-                    "margin_percent": zero, "margin_total_amount": zero, "additional_costs": {},
+                    "input_cost": input_cost,
+                    "output_cost": output_cost,
+                    "cache_read_cost": cache_read_cost,
+                    "cache_creation_cost": cache_creation_cost,
+                    "reasoning_cost": zero,
+                    "tool_usage_cost": zero,
+                    "total_cost": spend,
+                    "discount_percent": zero,
+                    "discount_amount": zero,
+                    "margin_percent": zero,
+                    "margin_total_amount": zero,
+                    "additional_costs": {},
                 }
 
         total_tokens = prompt + completion
@@ -665,7 +773,9 @@ def _generate_rows(
         session_id = f"sess-{rng.getrandbits(48):012x}" if rnd() < 0.3 else None
 
         usage_object: dict[str, Any] = {
-            "prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": total_tokens,
+            "prompt_tokens": prompt,
+            "completion_tokens": completion,
+            "total_tokens": total_tokens,
         }
         additional: dict[str, Any] = {}
         if not embedding and not failed:
@@ -698,44 +808,46 @@ def _generate_rows(
         if components is not None:
             metadata["cost_breakdown"] = components
 
-        rows.append({
-            "request_id": request_id,
-            "call_type": dep.call_type,
-            "api_key": api_key,
-            "spend": spend,
-            "total_tokens": total_tokens,
-            "prompt_tokens": prompt,
-            "completion_tokens": completion,
-            "startTime": start,
-            "endTime": end,
-            "completionStartTime": completion_start,
-            "request_duration_ms": duration,
-            "model": model,
-            "model_id": model_id,
-            "model_group": dep.model_group,
-            "custom_llm_provider": provider,
-            "api_base": api_base,
-            "user": user,
-            "metadata": metadata,
-            "cache_hit": "None" if kind == "health" else ("True" if cache_hit else "False"),
-            "cache_key": f"{rng.getrandbits(256):064x}" if cache_hit else "Cache OFF",
-            "request_tags": tags,
-            "team_id": team_id,
-            "organization_id": org_id or "",
-            "end_user": end_user,
-            "requester_ip_address": ip,
-            "messages": {},
-            "response": {},
-            "proxy_server_request": {},
-            "session_id": session_id,
-            "status": status,
-            "mcp_namespaced_tool_name": None,
-            "agent_id": None,
-            "billing_agent_id": None,
-            "litellm_call_id": call_id,
-            "created_at": written,
-            "updated_at": written,
-        })
+        rows.append(
+            {
+                "request_id": request_id,
+                "call_type": dep.call_type,
+                "api_key": api_key,
+                "spend": spend,
+                "total_tokens": total_tokens,
+                "prompt_tokens": prompt,
+                "completion_tokens": completion,
+                "startTime": start,
+                "endTime": end,
+                "completionStartTime": completion_start,
+                "request_duration_ms": duration,
+                "model": model,
+                "model_id": model_id,
+                "model_group": dep.model_group,
+                "custom_llm_provider": provider,
+                "api_base": api_base,
+                "user": user,
+                "metadata": metadata,
+                "cache_hit": "None" if kind == "health" else ("True" if cache_hit else "False"),
+                "cache_key": f"{rng.getrandbits(256):064x}" if cache_hit else "Cache OFF",
+                "request_tags": tags,
+                "team_id": team_id,
+                "organization_id": org_id or "",
+                "end_user": end_user,
+                "requester_ip_address": ip,
+                "messages": {},
+                "response": {},
+                "proxy_server_request": {},
+                "session_id": session_id,
+                "status": status,
+                "mcp_namespaced_tool_name": None,
+                "agent_id": None,
+                "billing_agent_id": None,
+                "litellm_call_id": call_id,
+                "created_at": written,
+                "updated_at": written,
+            }
+        )
     if variety:
         _apply_variety(rows, random.Random(seed ^ _VARIETY_SALT))
     return rows
@@ -762,14 +874,28 @@ def _float_repr(value: Decimal) -> Decimal:
 _VARIETY_SALT = 0xC0_57_7A9E
 _DEP_BY_ID = {dep.model_id: dep for dep in DEPLOYMENTS}
 _ATTRIBUTION_KEYS = (
-    "user_api_key", "user_api_key_alias", "user_api_key_team_id", "user_api_key_team_alias", "user_api_key_org_id",
-    "user_api_key_user_id", "user_api_key_user_email", "user_api_key_end_user_id", "spend_logs_metadata",
-    "requester_ip_address", "user_agent",
-)  # fmt: skip
+    "user_api_key",
+    "user_api_key_alias",
+    "user_api_key_team_id",
+    "user_api_key_team_alias",
+    "user_api_key_org_id",
+    "user_api_key_user_id",
+    "user_api_key_user_email",
+    "user_api_key_end_user_id",
+    "spend_logs_metadata",
+    "requester_ip_address",
+    "user_agent",
+)
 _ODD_KEY_ALIAS = 'prod, "search" ✨\nkey; ü'
 _ODD_TEAM_ALIAS = 'Équipe «Recherche», "R&D"\n🚀'
-_BD_COLUMNS = ("input_cost", "output_cost", "cache_read_cost", "cache_creation_cost", "reasoning_cost",
-               "tool_usage_cost")  # fmt: skip
+_BD_COLUMNS = (
+    "input_cost",
+    "output_cost",
+    "cache_read_cost",
+    "cache_creation_cost",
+    "reasoning_cost",
+    "tool_usage_cost",
+)
 
 
 def _shift(row: dict[str, Any], start: datetime) -> None:
@@ -800,8 +926,14 @@ def _exact_parts(row: dict[str, Any], dep: Deployment) -> dict[str, Decimal]:
 def _breakdown(parts: dict[str, Any], total: Decimal, **extra: Any) -> dict[str, Any]:
     zero = Decimal(0)
     out: dict[str, Any] = {name: parts.get(name, zero) for name in _BD_COLUMNS}
-    out.update(total_cost=total, discount_percent=zero, discount_amount=zero, margin_percent=zero,
-               margin_total_amount=zero, additional_costs={})  # fmt: skip
+    out.update(
+        total_cost=total,
+        discount_percent=zero,
+        discount_amount=zero,
+        margin_percent=zero,
+        margin_total_amount=zero,
+        additional_costs={},
+    )
     out.update(extra)
     return out
 
@@ -835,8 +967,11 @@ def _bd_shape(name: str, row: dict[str, Any], dep: Deployment, rng: random.Rando
     elif name == "partial":  # output_cost and cache_read_cost missing although output (and cache) tokens exist
         if not (chat and row["completion_tokens"]):
             return False
-        meta["cost_breakdown"] = {"input_cost": parts["input_cost"], "cache_creation_cost": parts["cache_creation_cost"],
-                                  "total_cost": spend}  # fmt: skip
+        meta["cost_breakdown"] = {
+            "input_cost": parts["input_cost"],
+            "cache_creation_cost": parts["cache_creation_cost"],
+            "total_cost": spend,
+        }
     elif name == "output-zero":  # free output (a promotion): output tokens, output_cost 0, sums to spend
         if not (chat and row["completion_tokens"]):
             return False
@@ -845,9 +980,18 @@ def _bd_shape(name: str, row: dict[str, Any], dep: Deployment, rng: random.Rando
         meta["cost_breakdown"] = _breakdown(parts, row["spend"])
     elif name == "audio":  # a transcription: input seconds billed, a transcript without output cost
         seconds, words = rng.randint(30, 900), rng.randint(20, 2000)
-        row.update(call_type="atranscription", model="whisper-1", model_group="whisper-1", model_id="",
-                   custom_llm_provider="openai", api_base="https://api.openai.com/v1", prompt_tokens=seconds,
-                   completion_tokens=words, total_tokens=seconds + words, spend=(seconds * Decimal("0.0001")).normalize())  # fmt: skip
+        row.update(
+            call_type="atranscription",
+            model="whisper-1",
+            model_group="whisper-1",
+            model_id="",
+            custom_llm_provider="openai",
+            api_base="https://api.openai.com/v1",
+            prompt_tokens=seconds,
+            completion_tokens=words,
+            total_tokens=seconds + words,
+            spend=(seconds * Decimal("0.0001")).normalize(),
+        )
         meta["additional_usage_values"] = {}
         meta["cost_breakdown"] = _breakdown({"input_cost": row["spend"], "output_cost": zero}, row["spend"])
     elif name == "cached-prompt":  # the whole prompt read from the provider's cache: input_cost 0
@@ -855,8 +999,12 @@ def _bd_shape(name: str, row: dict[str, Any], dep: Deployment, rng: random.Rando
             return False
         prompt = row["prompt_tokens"]
         _set_usage(row, prompt)
-        parts = {"input_cost": zero, "output_cost": (row["completion_tokens"] * dep.output_cost).normalize(),
-                 "cache_read_cost": (prompt * dep.cache_read_cost).normalize(), "cache_creation_cost": zero}  # fmt: skip
+        parts = {
+            "input_cost": zero,
+            "output_cost": (row["completion_tokens"] * dep.output_cost).normalize(),
+            "cache_read_cost": (prompt * dep.cache_read_cost).normalize(),
+            "cache_creation_cost": zero,
+        }
         row["spend"] = sum(parts.values(), zero).normalize()
         meta["cost_breakdown"] = _breakdown(parts, row["spend"])
     elif name == "input-free":  # uncached input tokens, input_cost 0 (the other components add up)
@@ -878,11 +1026,13 @@ def _bd_shape(name: str, row: dict[str, Any], dep: Deployment, rng: random.Rando
     elif name == "more":  # components add up to more than spend
         meta["cost_breakdown"] = _breakdown({k: v * 2 for k, v in parts.items()}, spend)
     elif name == "larger":  # one component larger than the whole cost (a discount applied after it)
-        meta["cost_breakdown"] = _breakdown({**parts, "input_cost": spend * 3}, spend, discount_percent=Decimal("0.5"),
-                                            discount_amount=spend * 2)  # fmt: skip
+        meta["cost_breakdown"] = _breakdown(
+            {**parts, "input_cost": spend * 3}, spend, discount_percent=Decimal("0.5"), discount_amount=spend * 2
+        )
     elif name == "strings":  # every number as a string
-        meta["cost_breakdown"] = {k: (format(v, "f") if isinstance(v, Decimal) else v)
-                                  for k, v in _breakdown(parts, spend).items()}  # fmt: skip
+        meta["cost_breakdown"] = {
+            k: (format(v, "f") if isinstance(v, Decimal) else v) for k, v in _breakdown(parts, spend).items()
+        }
     elif name == "reasoning":  # reasoning tokens billed as reasoning_cost next to output_cost
         completion = row["completion_tokens"]
         if not (chat and completion >= 2):
@@ -905,29 +1055,81 @@ def _bd_shape(name: str, row: dict[str, Any], dep: Deployment, rng: random.Rando
         meta["cost_breakdown"] = _breakdown({**parts, "cache_creation_cost": extra}, row["spend"])
     elif name == "exponents":  # spend and components spelled like float reprs (1.5e-05)
         row["spend"] = JsonNumber("1.5e-05")
-        parts = ({"input_cost": JsonNumber("1e-05"), "output_cost": JsonNumber("5e-06")} if row["completion_tokens"]
-                 else {"input_cost": JsonNumber("1.5e-05")})  # fmt: skip
+        parts = (
+            {"input_cost": JsonNumber("1e-05"), "output_cost": JsonNumber("5e-06")}
+            if row["completion_tokens"]
+            else {"input_cost": JsonNumber("1.5e-05")}
+        )
         meta["cost_breakdown"] = _breakdown(parts, row["spend"])
     else:
         raise ValueError(f"unknown breakdown shape {name!r}")
     return True
 
 
-_BD_SHAPES = ("absent", "null", "exact", "minimal", "partial", "output-zero", "audio", "cached-prompt", "input-free",
-              "tool-only", "free-zero", "free-paid", "less", "more", "larger", "strings", "reasoning", "additional",
-              "unused-type", "exponents")  # fmt: skip
-_USAGE_SHAPES = ("both", "absent", "empty", "null", "cached-tokens-only", "cache-read-only", "creation", "reasoning",
-                 "nulls-inside")  # fmt: skip
-_NUMBER_SHAPES = ("as-is", "float-repr", "tiny", "many-digits", "int-zero", "float-zero", "int-three", "huge-tokens",
-                  "float-repr", "float-repr")  # the proxy stores float8: most real spends are float reprs
+_BD_SHAPES = (
+    "absent",
+    "null",
+    "exact",
+    "minimal",
+    "partial",
+    "output-zero",
+    "audio",
+    "cached-prompt",
+    "input-free",
+    "tool-only",
+    "free-zero",
+    "free-paid",
+    "less",
+    "more",
+    "larger",
+    "strings",
+    "reasoning",
+    "additional",
+    "unused-type",
+    "exponents",
+)
+_USAGE_SHAPES = (
+    "both",
+    "absent",
+    "empty",
+    "null",
+    "cached-tokens-only",
+    "cache-read-only",
+    "creation",
+    "reasoning",
+    "nulls-inside",
+)
+_NUMBER_SHAPES = (
+    "as-is",
+    "float-repr",
+    "tiny",
+    "many-digits",
+    "int-zero",
+    "float-zero",
+    "int-three",
+    "huge-tokens",
+    "float-repr",
+    "float-repr",
+)  # the proxy stores float8: most real spends are float reprs
 _METADATA_SHAPES = ("object", "null", "empty", "sparse", "nulls", "odd-aliases", "extra-keys")
-_TAG_SHAPES = ("list", "null", "empty", "plain", "user-agent-only", "colon-values", "duplicate-keys", "odd-values",
-               "reserved-keys", "empty-parts")  # fmt: skip
+_TAG_SHAPES = (
+    "list",
+    "null",
+    "empty",
+    "plain",
+    "user-agent-only",
+    "colon-values",
+    "duplicate-keys",
+    "odd-values",
+    "reserved-keys",
+    "empty-parts",
+)
 _LIST_TAG_SHAPES = tuple(t for t in _TAG_SHAPES if t not in ("null", "empty"))
 
 
-def _cycle(rows: Sequence[dict[str, Any]], shapes: Sequence[str], rng: random.Random,
-           share: float) -> list[tuple[dict[str, Any], str]]:  # fmt: skip
+def _cycle(
+    rows: Sequence[dict[str, Any]], shapes: Sequence[str], rng: random.Random, share: float
+) -> list[tuple[dict[str, Any], str]]:
     """Each shape for one row at first (in a random order of the rows), then a random shape for ``share`` of the
     rest; the other rows keep the first (default) shape."""
     order = list(rows)
@@ -955,10 +1157,14 @@ def _apply_variety(rows: SpendDataset, rng: random.Random) -> None:
     for row in rows:
         by_day.setdefault(_utc_day(row["startTime"]), []).append(row)
     for day, day_rows in by_day.items():
-        midnight = datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
-        movable = [r for r in day_rows if timedelta(hours=1) < r["startTime"] - midnight < timedelta(hours=23)
-                   and r["startTime"].replace(microsecond=0) != midnight + timedelta(hours=15, minutes=30, seconds=7)
-                   and r["startTime"] != midnight + timedelta(hours=12, milliseconds=250)]  # fmt: skip
+        midnight = datetime(day.year, day.month, day.day, tzinfo=UTC)
+        movable = [
+            r
+            for r in day_rows
+            if timedelta(hours=1) < r["startTime"] - midnight < timedelta(hours=23)
+            and r["startTime"].replace(microsecond=0) != midnight + timedelta(hours=15, minutes=30, seconds=7)
+            and r["startTime"] != midnight + timedelta(hours=12, milliseconds=250)
+        ]
         rng.shuffle(movable)
         for size, at in ((100, timedelta(hours=6, milliseconds=500)), (200, timedelta(hours=9))):
             if len(movable) < size * 3:
@@ -1034,8 +1240,11 @@ def _apply_variety(rows: SpendDataset, rng: random.Random) -> None:
             count("breakdown", name)
 
     # ---- additional_usage_values (unlabelled chat rows that succeeded)
-    chat = [r for r in succeeded if id(r) not in labelled and r["call_type"] == "acompletion"
-            and r["metadata"].get("additional_usage_values")]  # fmt: skip
+    chat = [
+        r
+        for r in succeeded
+        if id(r) not in labelled and r["call_type"] == "acompletion" and r["metadata"].get("additional_usage_values")
+    ]
     for r, shape in _cycle(chat, _USAGE_SHAPES, rng, 0.4):
         meta = r["metadata"]
         cache_read, cache_creation = _usage(r)
@@ -1056,9 +1265,12 @@ def _apply_variety(rows: SpendDataset, rng: random.Random) -> None:
         elif shape == "reasoning":
             _set_usage(r, cache_read, cache_creation, r["completion_tokens"] // 3)
         elif shape == "nulls-inside":
-            meta["additional_usage_values"] = {"prompt_tokens_details": None, "completion_tokens_details":
-                                               {"reasoning_tokens": None}, "cache_read_input_tokens": None,
-                                               "cache_creation_input_tokens": None}  # fmt: skip
+            meta["additional_usage_values"] = {
+                "prompt_tokens_details": None,
+                "completion_tokens_details": {"reasoning_tokens": None},
+                "cache_read_input_tokens": None,
+                "cache_creation_input_tokens": None,
+            }
         count("usage", shape)
 
     # ---- numbers (unlabelled priced rows: their breakdown, if any, then no longer adds up, which is a shape too)
@@ -1095,9 +1307,14 @@ def _apply_variety(rows: SpendDataset, rng: random.Random) -> None:
             meta["user_api_key_alias"] = _ODD_KEY_ALIAS
             meta["user_api_key_team_alias"] = _ODD_TEAM_ALIAS
         elif shape == "extra-keys":
-            meta.update(applied_guardrails=["pii-mask"], mcp_tool_call_metadata=None, cold_storage_object_key=None,
-                        litellm_overhead_time_ms=Decimal("3.25"), routing_decision={"strategy": "simple-shuffle",
-                        "weights": [Decimal("0.5"), 1, None]}, spend_logs_metadata={"nested": {"deep": [1, "two"]}})  # fmt: skip
+            meta.update(
+                applied_guardrails=["pii-mask"],
+                mcp_tool_call_metadata=None,
+                cold_storage_object_key=None,
+                litellm_overhead_time_ms=Decimal("3.25"),
+                routing_decision={"strategy": "simple-shuffle", "weights": [Decimal("0.5"), 1, None]},
+                spend_logs_metadata={"nested": {"deep": [1, "two"]}},
+            )
         count("metadata", shape)
 
     # ---- request_tags (labelled rows keep a list, with their label)
@@ -1118,8 +1335,13 @@ def _apply_variety(rows: SpendDataset, rng: random.Random) -> None:
         elif shape == "duplicate-keys":
             r["request_tags"] = ["env:prod", "env:staging", "feature:chat", "feature:search", *label]
         elif shape == "odd-values":
-            r["request_tags"] = ["team:Søk & Oppdag ✨", 'note:a,b "quoted"\nnext line', "emoji:🚀🔥", "env:prod",
-                                 *label]  # fmt: skip
+            r["request_tags"] = [
+                "team:Søk & Oppdag ✨",
+                'note:a,b "quoted"\nnext line',
+                "emoji:🚀🔥",
+                "env:prod",
+                *label,
+            ]
         elif shape == "reserved-keys":  # keys the export owns: dropped, never overriding its own
             r["request_tags"] = ["model:evil", "team_id:evil", "x-cost-allocation:evil", "provider:evil", *label]
         elif shape == "empty-parts":
@@ -1148,13 +1370,27 @@ def _parse_version(text: str) -> tuple[int, int, int]:
 
 
 _BASE_METRICS = (
-    "spend", "prompt_tokens", "completion_tokens", "cache_read_input_tokens", "cache_creation_input_tokens",
-    "total_tokens", "successful_requests", "failed_requests", "api_requests",
+    "spend",
+    "prompt_tokens",
+    "completion_tokens",
+    "cache_read_input_tokens",
+    "cache_creation_input_tokens",
+    "total_tokens",
+    "successful_requests",
+    "failed_requests",
+    "api_requests",
 )
-_FLOAT_METRICS = frozenset({
-    "spend", "flat_cost", "ptu_hours", "compression_savings_spend", "prompt_caching_savings_spend",
-    "gateway_injected_caching_savings_spend", "autorouter_savings_spend",
-})
+_FLOAT_METRICS = frozenset(
+    {
+        "spend",
+        "flat_cost",
+        "ptu_hours",
+        "compression_savings_spend",
+        "prompt_caching_savings_spend",
+        "gateway_injected_caching_savings_spend",
+        "autorouter_savings_spend",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -1304,11 +1540,35 @@ class Flavor:
     def spend_log_columns(self) -> tuple[str, ...]:
         """Columns of a full spend-log row (legacy rows; v2 rows before 1.83)."""
         cols = [
-            "request_id", "call_type", "api_key", "spend", "total_tokens", "prompt_tokens", "completion_tokens",
-            "startTime", "endTime", "completionStartTime", "model", "model_id", "model_group",
-            "custom_llm_provider", "api_base", "user", "metadata", "cache_hit", "cache_key", "request_tags",
-            "team_id", "end_user", "requester_ip_address", "messages", "response", "proxy_server_request",
-            "session_id", "status", "mcp_namespaced_tool_name",
+            "request_id",
+            "call_type",
+            "api_key",
+            "spend",
+            "total_tokens",
+            "prompt_tokens",
+            "completion_tokens",
+            "startTime",
+            "endTime",
+            "completionStartTime",
+            "model",
+            "model_id",
+            "model_group",
+            "custom_llm_provider",
+            "api_base",
+            "user",
+            "metadata",
+            "cache_hit",
+            "cache_key",
+            "request_tags",
+            "team_id",
+            "end_user",
+            "requester_ip_address",
+            "messages",
+            "response",
+            "proxy_server_request",
+            "session_id",
+            "status",
+            "mcp_namespaced_tool_name",
         ]
         if self.at_least(1, 80):
             cols += ["organization_id", "agent_id"]
@@ -1325,11 +1585,34 @@ class Flavor:
         if not self.v2_raw_sql:
             return self.spend_log_columns()
         cols = [
-            "request_id", "call_type", "api_key", "spend", "total_tokens", "prompt_tokens", "completion_tokens",
-            "startTime", "endTime", "completionStartTime", "model", "model_id", "model_group",
-            "custom_llm_provider", "api_base", "user", "metadata", "cache_hit", "cache_key", "request_tags",
-            "team_id", "organization_id", "end_user", "requester_ip_address", "session_id", "status",
-            "mcp_namespaced_tool_name", "agent_id",
+            "request_id",
+            "call_type",
+            "api_key",
+            "spend",
+            "total_tokens",
+            "prompt_tokens",
+            "completion_tokens",
+            "startTime",
+            "endTime",
+            "completionStartTime",
+            "model",
+            "model_id",
+            "model_group",
+            "custom_llm_provider",
+            "api_base",
+            "user",
+            "metadata",
+            "cache_hit",
+            "cache_key",
+            "request_tags",
+            "team_id",
+            "organization_id",
+            "end_user",
+            "requester_ip_address",
+            "session_id",
+            "status",
+            "mcp_namespaced_tool_name",
+            "agent_id",
         ]
         if self.at_least(1, 104):
             cols.append("litellm_call_id")
@@ -1369,14 +1652,14 @@ def _dumps(payload: Any, *, compact: bool = True) -> str:
 
 def format_v2_datetime(moment: datetime) -> str:
     """v2 raw-SQL spelling: ``2025-06-01T00:01:29.928+00:00``, no fraction on a whole second."""
-    if moment.tzinfo is not timezone.utc:
+    if moment.tzinfo is not UTC:
         moment = _aware(moment)
     return moment.isoformat(timespec="milliseconds") if moment.microsecond else moment.isoformat()
 
 
 def format_v1_datetime(moment: datetime) -> str:
     """Legacy (find_many) spelling: ``2025-06-01T00:01:29.928000Z``, or ``…T00:00:00Z`` on a whole second."""
-    if moment.tzinfo is not timezone.utc:
+    if moment.tzinfo is not UTC:
         moment = _aware(moment)
     return moment.isoformat()[:-6] + "Z"
 
@@ -1547,7 +1830,7 @@ class _Handler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True
     server: _Server
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: Any) -> None:
         return
 
     def _dispatch(self) -> None:
@@ -1619,21 +1902,35 @@ class _Params:
         try:
             value = int(text.strip())
         except ValueError:
-            self.errors.append({
-                "type": "int_parsing", "loc": ["query", name],
-                "msg": "Input should be a valid integer, unable to parse string as an integer", "input": text,
-            })
+            self.errors.append(
+                {
+                    "type": "int_parsing",
+                    "loc": ["query", name],
+                    "msg": "Input should be a valid integer, unable to parse string as an integer",
+                    "input": text,
+                }
+            )
             return default
         if ge is not None and value < ge:
-            self.errors.append({
-                "type": "greater_than_equal", "loc": ["query", name],
-                "msg": f"Input should be greater than or equal to {ge}", "input": text, "ctx": {"ge": ge},
-            })
+            self.errors.append(
+                {
+                    "type": "greater_than_equal",
+                    "loc": ["query", name],
+                    "msg": f"Input should be greater than or equal to {ge}",
+                    "input": text,
+                    "ctx": {"ge": ge},
+                }
+            )
         elif le is not None and value > le:
-            self.errors.append({
-                "type": "less_than_equal", "loc": ["query", name],
-                "msg": f"Input should be less than or equal to {le}", "input": text, "ctx": {"le": le},
-            })
+            self.errors.append(
+                {
+                    "type": "less_than_equal",
+                    "loc": ["query", name],
+                    "msg": f"Input should be less than or equal to {le}",
+                    "input": text,
+                    "ctx": {"le": le},
+                }
+            )
         return value
 
     def bool(self, name: str, default: bool | None) -> bool | None:
@@ -1645,10 +1942,14 @@ class _Params:
             return True
         if lowered in _FALSE:
             return False
-        self.errors.append({
-            "type": "bool_parsing", "loc": ["query", name],
-            "msg": "Input should be a valid boolean, unable to interpret input", "input": text,
-        })
+        self.errors.append(
+            {
+                "type": "bool_parsing",
+                "loc": ["query", name],
+                "msg": "Input should be a valid boolean, unable to interpret input",
+                "input": text,
+            }
+        )
         return default
 
     def float(self, name: str) -> float | None:
@@ -1661,10 +1962,14 @@ class _Params:
                 raise ValueError
             return value
         except ValueError:
-            self.errors.append({
-                "type": "float_parsing", "loc": ["query", name],
-                "msg": "Input should be a valid number, unable to parse string as a number", "input": text,
-            })
+            self.errors.append(
+                {
+                    "type": "float_parsing",
+                    "loc": ["query", name],
+                    "msg": "Input should be a valid number, unable to parse string as a number",
+                    "input": text,
+                }
+            )
             return None
 
 
@@ -1876,7 +2181,8 @@ class FakeLiteLLM(LoopbackFake):
         """Requests seen whose path contains ``path_contains`` (all if None), optionally with that status."""
         with self._lock:
             return sum(
-                1 for r in self._requests
+                1
+                for r in self._requests
                 if (path_contains is None or path_contains in r.path) and (status is None or r.status == status)
             )
 
@@ -1938,8 +2244,9 @@ class FakeLiteLLM(LoopbackFake):
         else:
             body = _dumps(resp.payload).encode("utf-8")
         if fault is not None and fault.kind == "short_body":
-            handler.write_response(resp.status, body[: len(body) // 2], resp.content_type, resp.headers,
-                                   length=len(body))
+            handler.write_response(
+                resp.status, body[: len(body) // 2], resp.content_type, resp.headers, length=len(body)
+            )
             return
         handler.write_response(resp.status, body, resp.content_type, resp.headers)
 
@@ -1952,8 +2259,9 @@ class FakeLiteLLM(LoopbackFake):
             html = b"<html><head><title>Welcome</title></head><body><h1>It works!</h1></body></html>"
             return _Resp(resp.status, raw=html, headers=resp.headers, content_type="text/html; charset=utf-8")
         if kind == "schema":
-            return _Resp(resp.status, {"object": "list", "items": {"unexpected": True}, "next": None},
-                         headers=resp.headers)
+            return _Resp(
+                resp.status, {"object": "list", "items": {"unexpected": True}, "next": None}, headers=resp.headers
+            )
         if kind == "truncated":
             body = resp.raw if resp.raw is not None else _dumps(resp.payload).encode("utf-8")
             cut = body[: max(1, len(body) // 2)]
@@ -1965,13 +2273,15 @@ class FakeLiteLLM(LoopbackFake):
     def _fault_response(self, status: int, body: Any, headers: dict[str, str]) -> _Resp:
         if body is None:
             kind = {429: "rate_limit_error", 401: "auth_error", 404: "not_found_error"}.get(
-                status, "internal_error" if status >= 500 else "bad_request_error")
+                status, "internal_error" if status >= 500 else "bad_request_error"
+            )
             return self._error(f"Injected failure (FakeLiteLLM): HTTP {status}", kind, status, headers=dict(headers))
         if isinstance(body, bytes):
             return _Resp(status, raw=body, headers=dict(headers), content_type="text/plain; charset=utf-8")
         if isinstance(body, str):
-            return _Resp(status, raw=body.encode("utf-8"), headers=dict(headers),
-                         content_type="text/plain; charset=utf-8")
+            return _Resp(
+                status, raw=body.encode("utf-8"), headers=dict(headers), content_type="text/plain; charset=utf-8"
+            )
         return _Resp(status, body, headers=dict(headers))
 
     def _random_fault(self, record: RequestRecord) -> _Resp | None:
@@ -1983,11 +2293,14 @@ class FakeLiteLLM(LoopbackFake):
             status = self._fault_statuses_choice()
         record.injected = "random"
         if status == 429:
-            return self._error("Rate limit exceeded. Try again later.", "rate_limit_error", 429,
-                               headers={"Retry-After": "0"})
+            return self._error(
+                "Rate limit exceeded. Try again later.", "rate_limit_error", 429, headers={"Retry-After": "0"}
+            )
         if status == 503:
-            html = (b"<html>\r\n<head><title>503 Service Temporarily Unavailable</title></head>\r\n<body>\r\n"
-                    b"<center><h1>503 Service Temporarily Unavailable</h1></center>\r\n</body>\r\n</html>\r\n")
+            html = (
+                b"<html>\r\n<head><title>503 Service Temporarily Unavailable</title></head>\r\n<body>\r\n"
+                b"<center><h1>503 Service Temporarily Unavailable</h1></center>\r\n</body>\r\n</html>\r\n"
+            )
             return _Resp(503, raw=html, content_type="text/html")
         return self._error("Internal Server Error", "internal_error", status)
 
@@ -2071,14 +2384,16 @@ class FakeLiteLLM(LoopbackFake):
         if custom is not None and custom.strip():
             key = custom.strip()
             if key.startswith("Bearer "):
-                key = key[len("Bearer "):].strip()
+                key = key[len("Bearer ") :].strip()
         elif authorization is not None and authorization.strip():
             value = authorization.strip()
             if not value.startswith("Bearer "):
                 return self._error(
                     "Authentication Error, Malformed API Key passed in. Ensure Key has `Bearer ` prefix.",
-                    "auth_error", 401)
-            key = value[len("Bearer "):].strip()
+                    "auth_error",
+                    401,
+                )
+            key = value[len("Bearer ") :].strip()
         else:
             key = None
         if not key:
@@ -2117,9 +2432,13 @@ class FakeLiteLLM(LoopbackFake):
             "db": "connected" if self.db else "Not connected",
             "cache": None,
             "litellm_version": self.version,
-            "success_callbacks": ["_PROXY_VirtualKeyModelMaxBudgetLimiter", "_PROXY_MaxBudgetLimiter",
-                                  "_PROXY_MaxParallelRequestsHandler", "_PROXY_CacheControlCheck",
-                                  "ServiceLogging"],
+            "success_callbacks": [
+                "_PROXY_VirtualKeyModelMaxBudgetLimiter",
+                "_PROXY_MaxBudgetLimiter",
+                "_PROXY_MaxParallelRequestsHandler",
+                "_PROXY_CacheControlCheck",
+                "ServiceLogging",
+            ],
             "use_aiohttp_transport": True,
             "log_level": "WARNING",
             "is_detailed_debug": False,
@@ -2157,14 +2476,17 @@ class FakeLiteLLM(LoopbackFake):
             if moment is None:
                 return self._error(
                     f"Invalid date format: {text}. Expected: 'YYYY-MM-DD' or 'YYYY-MM-DD HH:MM:SS'",
-                    "internal_server_error", 400)
+                    "internal_server_error",
+                    400,
+                )
             bounds.append(moment)
         sort_by, descending = "startTime", True
         if f.v2_raw_sql:
             sort_by = params.get("sort_by") or "startTime"
             if sort_by not in _V2_SORT_COLUMNS:
                 return self._error(
-                    f"Invalid sort_by: {sort_by}. Must be one of {list(_V2_SORT_COLUMNS)}", "bad_request", 400)
+                    f"Invalid sort_by: {sort_by}. Must be one of {list(_V2_SORT_COLUMNS)}", "bad_request", 400
+                )
             order = (params.get("sort_order") or "desc").lower()
             if order not in ("asc", "desc"):
                 return self._error(f"Invalid sort_order: {order}. Must be 'asc' or 'desc'", "bad_request", 400)
@@ -2174,13 +2496,14 @@ class FakeLiteLLM(LoopbackFake):
         if not caller.is_admin and caller.user_id is not None:
             if user_id is not None and user_id != caller.user_id:
                 return self._error(
-                    f"User={caller.user_id} is not allowed to view spend logs of user_id={user_id}",
-                    "auth_error", 403)
+                    f"User={caller.user_id} is not allowed to view spend logs of user_id={user_id}", "auth_error", 403
+                )
             user_id = caller.user_id
             team_id = params.get("team_id")
             if team_id is not None and (caller.user_id, "admin") not in _TEAM_MEMBERS.get(team_id, ()):
                 return self._error(  # an HTTPException(403) converted to the error envelope (§1b)
-                    f"User={caller.user_id} is not a team admin of team_id={team_id}", "auth_error", 403)
+                    f"User={caller.user_id} is not a team admin of team_id={team_id}", "auth_error", 403
+                )
 
         predicates = self._v2_predicates(params, user_id, exclude_hc, min_spend, max_spend)
         lo = bisect.bisect_left(self._keys_ms, _ms(bounds[0]))
@@ -2209,7 +2532,11 @@ class FakeLiteLLM(LoopbackFake):
         return _Resp(200, body)
 
     def _v2_predicates(
-        self, params: _Params, user_id: str | None, exclude_hc: bool | None, min_spend: float | None,
+        self,
+        params: _Params,
+        user_id: str | None,
+        exclude_hc: bool | None,
+        min_spend: float | None,
         max_spend: float | None,
     ) -> list[Callable[[dict[str, Any]], bool]]:
         f = self.flavor
@@ -2222,8 +2549,12 @@ class FakeLiteLLM(LoopbackFake):
             preds.append(lambda row: row.get("api_key") not in _HEALTH_KEYS)
         if user_id is not None:
             preds.append(equals("user", user_id))
-        for name, column in (("api_key", "api_key"), ("team_id", "team_id"), ("model", "model"),
-                             ("end_user", "end_user")):
+        for name, column in (
+            ("api_key", "api_key"),
+            ("team_id", "team_id"),
+            ("model", "model"),
+            ("end_user", "end_user"),
+        ):
             value = params.get(name)
             if value is not None:
                 preds.append(equals(column, value))
@@ -2303,8 +2634,8 @@ class FakeLiteLLM(LoopbackFake):
             # The reversed segment covers descending positions [n - ghi, n - glo); we want [offset, offset + count).
             segment.reverse()
             first = offset - (n - ghi)
-            return segment[first: first + (hi - lo)]
-        return segment[lo - glo: hi - glo]
+            return segment[first : first + (hi - lo)]
+        return segment[lo - glo : hi - glo]
 
     def _v2_row(self, row: dict[str, Any]) -> dict[str, Any]:
         columns, datetimes = self._v2_plan
@@ -2356,8 +2687,8 @@ class FakeLiteLLM(LoopbackFake):
 
         if start_text is not None and end_text is not None:
             try:
-                start = datetime.strptime(start_text, "%Y-%m-%d").replace(tzinfo=timezone.utc)
-                end = datetime.strptime(end_text, "%Y-%m-%d").replace(tzinfo=timezone.utc)
+                start = datetime.strptime(start_text, "%Y-%m-%d").replace(tzinfo=UTC)
+                end = datetime.strptime(end_text, "%Y-%m-%d").replace(tzinfo=UTC)
             except ValueError as exc:
                 return self._error(f"/spend/logs Error{exc}", "internal_error", 500)
             lo = bisect.bisect_left(self._keys_ms, _ms(start))
@@ -2401,8 +2732,10 @@ class FakeLiteLLM(LoopbackFake):
             row = e.row
             if hashed is not None and row.get("api_key") != hashed:
                 continue
-            if request_id is not None and request_id != row.get("request_id") and not (
-                call_id and request_id == row.get("litellm_call_id")
+            if (
+                request_id is not None
+                and request_id != row.get("request_id")
+                and not (call_id and request_id == row.get("litellm_call_id"))
             ):
                 continue
             if user_id is not None and row.get("user") != user_id:
@@ -2466,16 +2799,28 @@ class FakeLiteLLM(LoopbackFake):
             model = row.get("model") or None
             provider = row.get("custom_llm_provider") or None
             endpoint = "/embeddings" if row.get("call_type") == "aembedding" else "/chat/completions"
-            key = (entity, day, row.get("api_key") or "", model, provider, row.get("mcp_namespaced_tool_name"),
-                   endpoint)
+            key = (
+                entity,
+                day,
+                row.get("api_key") or "",
+                model,
+                provider,
+                row.get("mcp_namespaced_tool_name"),
+                endpoint,
+            )
             daily = rows.get(key)
             if daily is None:
                 ident = hashlib.sha256(repr((table,) + key).encode()).hexdigest()
                 daily = rows[key] = DailyRow(
                     id=f"{ident[:8]}-{ident[8:12]}-{ident[12:16]}-{ident[16:20]}-{ident[20:32]}",
-                    entity_id=entity, date=day, api_key=key[2], model=model,
-                    model_group=row.get("model_group") or None, custom_llm_provider=provider,
-                    mcp_namespaced_tool_name=key[5], endpoint=endpoint,
+                    entity_id=entity,
+                    date=day,
+                    api_key=key[2],
+                    model=model,
+                    model_group=row.get("model_group") or None,
+                    custom_llm_provider=provider,
+                    mcp_namespaced_tool_name=key[5],
+                    endpoint=endpoint,
                 )
             usage = _metadata_of(row).get("additional_usage_values") or {}
             daily.prompt_tokens += row.get("prompt_tokens") or 0
@@ -2513,8 +2858,9 @@ class FakeLiteLLM(LoopbackFake):
         if api_key == "" and f.unattributed_key:
             meta = {"key_alias": "Unattributed", "team_id": None}
         if f.key_metadata_extended:
-            meta.update({"user_id": user_id, "user_email": _USER_EMAIL.get(user_id) if user_id else None,
-                         "key_exists": exists})
+            meta.update(
+                {"user_id": user_id, "user_email": _USER_EMAIL.get(user_id) if user_id else None, "key_exists": exists}
+            )
         return meta
 
     def _daily_params(self, params: _Params, *, paginated: bool, default_page_size: int) -> tuple[int, int, int | None]:
@@ -2596,15 +2942,20 @@ class FakeLiteLLM(LoopbackFake):
             cached = {}
             for r in self._daily(table):
                 model = r.model if r.model and r.model != "unknown-model" else "unknown-model"
-                for key in ((r.date, None, None), (r.date, model, None), (r.date, None, r.api_key),
-                            (r.date, model, r.api_key)):  # fmt: skip
+                for key in (
+                    (r.date, None, None),
+                    (r.date, model, None),
+                    (r.date, None, r.api_key),
+                    (r.date, model, r.api_key),
+                ):
                     cached.setdefault(key, []).append(r)
             with self._daily_lock:
                 self._daily_index_cache[table] = cached
         return cached
 
-    def _filter_daily(self, rows: Sequence[DailyRow], params: _Params, start: str, end: str,
-                      table: str | None = None) -> list[DailyRow]:  # fmt: skip
+    def _filter_daily(
+        self, rows: Sequence[DailyRow], params: _Params, start: str, end: str, table: str | None = None
+    ) -> list[DailyRow]:
         """The rows of ``[start, end]`` matching the ``model`` / ``api_key`` filters, in table order. With ``table``
         (whose rows ``rows`` are) a one-day query is answered from :meth:`_daily_index`."""
         f = self.flavor
@@ -2628,9 +2979,7 @@ class FakeLiteLLM(LoopbackFake):
             out = [r for r in out if r.api_key == api_key]
         return out
 
-    def _daily_response(
-        self, rows: list[DailyRow], page: int, page_size: int, paginated: bool, table: str
-    ) -> _Resp:
+    def _daily_response(self, rows: list[DailyRow], page: int, page_size: int, paginated: bool, table: str) -> _Resp:
         f = self.flavor
         total_count = len(rows)
         if paginated:
@@ -2648,7 +2997,7 @@ class FakeLiteLLM(LoopbackFake):
                     shuffled += group
                     i = j
                 rows = shuffled
-            page_rows = rows[(page - 1) * page_size: page * page_size]
+            page_rows = rows[(page - 1) * page_size : page * page_size]
             total_pages = (total_count + page_size - 1) // page_size
             has_more = page * page_size < total_count
         else:
@@ -2759,17 +3108,18 @@ class FakeLiteLLM(LoopbackFake):
             add(key_bucket(entry["api_key_breakdown"], api_key)["metrics"], v)
 
         def as_dict(vec: list[Any]) -> dict[str, Any]:
-            return dict(zip(names, vec))
+            return dict(zip(names, vec, strict=False))
 
         def convert(node: Any) -> Any:
             if isinstance(node, dict):
-                return {k: (as_dict(v) if k == "metrics" and isinstance(v, list) else convert(v))
-                        for k, v in node.items()}
+                return {
+                    k: (as_dict(v) if k == "metrics" and isinstance(v, list) else convert(v)) for k, v in node.items()
+                }
             return node
 
         out_results = [convert(day) for day in results.values()]
         metadata: dict[str, Any] = {}
-        for name, value in zip(names, totals):
+        for name, value in zip(names, totals, strict=False):
             metadata[name if name.startswith("total_") else f"total_{name}"] = value
         metadata.update({"page": page, "total_pages": total_pages, "has_more": has_more})
         if f.metadata_api_key_limit:
@@ -2808,8 +3158,14 @@ class FakeLiteLLM(LoopbackFake):
             }
             if full:
                 item["team_memberships"] = [
-                    {"user_id": u, "team_id": team.team_id, "budget_id": None, "spend": 0.0,
-                     "litellm_budget_table": None} for u, _ in team.members
+                    {
+                        "user_id": u,
+                        "team_id": team.team_id,
+                        "budget_id": None,
+                        "spend": 0.0,
+                        "litellm_budget_table": None,
+                    }
+                    for u, _ in team.members
                 ]
                 item["keys"] = [self._key_object(k) for k in keys]
             elif self.flavor.team_list_counts:
@@ -2823,9 +3179,9 @@ class FakeLiteLLM(LoopbackFake):
         user_id = params.get("user_id")
         if caller.is_admin or (user_id is not None and user_id == caller.user_id):
             return None
-        return self._detail(401, {
-            "error": "Only admin users can query all teams/other teams. Your user role=" + caller.role
-        })
+        return self._detail(
+            401, {"error": "Only admin users can query all teams/other teams. Your user role=" + caller.role}
+        )
 
     def _team_list(self, params: _Params, caller: _Caller | None) -> _Resp:
         assert caller is not None
@@ -2854,13 +3210,16 @@ class FakeLiteLLM(LoopbackFake):
             if value:
                 teams = [t for t in teams if value in (t.get(name) or "")]
         total = len(teams)
-        return _Resp(200, {
-            "teams": teams[(page - 1) * page_size: page * page_size],
-            "total": total,
-            "page": page,
-            "page_size": page_size,
-            "total_pages": (total + page_size - 1) // page_size,
-        })
+        return _Resp(
+            200,
+            {
+                "teams": teams[(page - 1) * page_size : page * page_size],
+                "total": total,
+                "page": page,
+                "page_size": page_size,
+                "total_pages": (total + page_size - 1) // page_size,
+            },
+        )
 
     @staticmethod
     def _filter_teams(teams: list[dict[str, Any]], params: _Params) -> list[dict[str, Any]]:
@@ -2878,29 +3237,31 @@ class FakeLiteLLM(LoopbackFake):
         for dep in DEPLOYMENTS:
             if wanted and dep.model_id != wanted:
                 continue
-            data.append({
-                "model_name": dep.model_group,
-                "litellm_params": {
-                    "model": dep.litellm_model,
-                    "custom_llm_provider": dep.provider,
-                    "api_base": dep.api_base,
-                    "use_in_pass_through": False,
-                    "merge_reasoning_content_in_choices": False,
-                },
-                "model_info": {
-                    "id": dep.model_id,
-                    "db_model": False,
-                    "key": dep.model,
-                    "mode": dep.mode,
-                    "litellm_provider": dep.provider,
-                    "input_cost_per_token": float(dep.input_cost),
-                    "output_cost_per_token": float(dep.output_cost),
-                    "cache_read_input_token_cost": float(dep.cache_read_cost) or None,
-                    "cache_creation_input_token_cost": float(dep.cache_creation_cost) or None,
-                    "max_input_tokens": 8191 if dep.mode == "embedding" else 128000,
-                    "supports_function_calling": dep.mode == "chat",
-                },
-            })
+            data.append(
+                {
+                    "model_name": dep.model_group,
+                    "litellm_params": {
+                        "model": dep.litellm_model,
+                        "custom_llm_provider": dep.provider,
+                        "api_base": dep.api_base,
+                        "use_in_pass_through": False,
+                        "merge_reasoning_content_in_choices": False,
+                    },
+                    "model_info": {
+                        "id": dep.model_id,
+                        "db_model": False,
+                        "key": dep.model,
+                        "mode": dep.mode,
+                        "litellm_provider": dep.provider,
+                        "input_cost_per_token": float(dep.input_cost),
+                        "output_cost_per_token": float(dep.output_cost),
+                        "cache_read_input_token_cost": float(dep.cache_read_cost) or None,
+                        "cache_creation_input_token_cost": float(dep.cache_creation_cost) or None,
+                        "max_input_tokens": 8191 if dep.mode == "embedding" else 128000,
+                        "supports_function_calling": dep.mode == "chat",
+                    },
+                }
+            )
         return _Resp(200, {"data": data})
 
     def _key_object(self, key: KeySpec) -> dict[str, Any]:
@@ -2949,19 +3310,26 @@ class FakeLiteLLM(LoopbackFake):
         user_id = params.get("user_id")
         if not caller.is_admin and caller.user_id is not None:
             user_id = caller.user_id
-        for name, value in (("user_id", user_id), ("team_id", params.get("team_id")),
-                            ("key_alias", params.get("key_alias")), ("key_hash", params.get("key_hash"))):
+        for name, value in (
+            ("user_id", user_id),
+            ("team_id", params.get("team_id")),
+            ("key_alias", params.get("key_alias")),
+            ("key_hash", params.get("key_hash")),
+        ):
             if value:
                 attr = "token" if name == "key_hash" else name
                 keys = [k for k in keys if getattr(k, attr) == value]
         total = len(keys)
-        chosen = keys[(page - 1) * size: page * size]
-        return _Resp(200, {
-            "keys": [self._key_object(k) if full else k.token for k in chosen],
-            "total_count": total,
-            "current_page": page,
-            "total_pages": (total + size - 1) // size,
-        })
+        chosen = keys[(page - 1) * size : page * size]
+        return _Resp(
+            200,
+            {
+                "keys": [self._key_object(k) if full else k.token for k in chosen],
+                "total_count": total,
+                "current_page": page,
+                "total_pages": (total + size - 1) // size,
+            },
+        )
 
     def _key_info(self, params: _Params, caller: _Caller | None) -> _Resp:
         assert caller is not None
@@ -3009,7 +3377,7 @@ def _parse_v2_date(text: str) -> datetime | None:
     """v2's accepted spellings: ``YYYY-MM-DD`` (midnight) or ``YYYY-MM-DD HH:MM:SS``, read as UTC."""
     for pattern in ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d"):
         try:
-            return datetime.strptime(text, pattern).replace(tzinfo=timezone.utc)
+            return datetime.strptime(text, pattern).replace(tzinfo=UTC)
         except ValueError:
             continue
     return None

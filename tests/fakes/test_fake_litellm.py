@@ -10,7 +10,7 @@ import re
 import time
 from collections import Counter
 from collections.abc import Iterator
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from functools import cache
 from typing import Any
@@ -96,7 +96,7 @@ def rows_between(lo: datetime, hi: datetime, *, dataset: SpendDataset | None = N
 
 
 def utc(day: date, hour: int = 0, minute: int = 0, second: int = 0, ms: int = 0) -> datetime:
-    return datetime(day.year, day.month, day.day, hour, minute, second, ms * 1000, tzinfo=timezone.utc)
+    return datetime(day.year, day.month, day.day, hour, minute, second, ms * 1000, tzinfo=UTC)
 
 
 # ---------------------------------------------------------------------------------------------------- generator
@@ -157,8 +157,17 @@ def test_spend_is_exact_decimal_and_cost_breakdown_adds_up():
     breakdowns = [(r["spend"], r["metadata"]["cost_breakdown"]) for r in rows if "cost_breakdown" in r["metadata"]]
     assert len(breakdowns) > len(rows) / 3
     for spend, parts in breakdowns:
-        parts_sum = sum(parts[k] for k in ("input_cost", "output_cost", "cache_read_cost", "cache_creation_cost",
-                                           "reasoning_cost", "tool_usage_cost"))
+        parts_sum = sum(
+            parts[k]
+            for k in (
+                "input_cost",
+                "output_cost",
+                "cache_read_cost",
+                "cache_creation_cost",
+                "reasoning_cost",
+                "tool_usage_cost",
+            )
+        )
         assert parts_sum == parts["total_cost"] == spend
 
 
@@ -186,8 +195,9 @@ def test_generator_and_server_handle_50k_rows_quickly():
     started = time.perf_counter()
     with FakeLiteLLM(rows) as fake, http(fake) as client:
         page = v2(client, "2025-06-03", "2025-06-03 06:00:00", page_size=1000).json()
-        daily = client.get("/user/daily/activity", params={"start_date": "2025-06-03", "end_date": "2025-06-03",
-                                                           "page_size": 1000}).json()
+        daily = client.get(
+            "/user/daily/activity", params={"start_date": "2025-06-03", "end_date": "2025-06-03", "page_size": 1000}
+        ).json()
     assert len(page["data"]) == 1000 and daily["metadata"]["total_api_requests"] > 0
     assert time.perf_counter() - started < 4
 
@@ -224,11 +234,19 @@ def test_unknown_key_is_401_auth_error_or_token_not_found_in_db(new: FakeLiteLLM
 
 def test_x_litellm_api_key_takes_precedence(new: FakeLiteLLM):
     with http(new, key=None) as client:
-        assert client.get("/key/list", headers={"x-litellm-api-key": MASTER,
-                                                "Authorization": "Bearer sk-wrong"}).status_code == 200
+        assert (
+            client.get(
+                "/key/list", headers={"x-litellm-api-key": MASTER, "Authorization": "Bearer sk-wrong"}
+            ).status_code
+            == 200
+        )
         assert client.get("/key/list", headers={"x-litellm-api-key": f"Bearer {MASTER}"}).status_code == 200
-        assert client.get("/key/list", headers={"x-litellm-api-key": "sk-wrong",
-                                                "Authorization": f"Bearer {MASTER}"}).status_code == 401
+        assert (
+            client.get(
+                "/key/list", headers={"x-litellm-api-key": "sk-wrong", "Authorization": f"Bearer {MASTER}"}
+            ).status_code
+            == 401
+        )
 
 
 def test_no_database_behaviours():
@@ -236,8 +254,14 @@ def test_no_database_behaviours():
         assert client.get("/health/readiness").json() == {"status": "healthy", "db": "Not connected"}
         no_prisma = v2(client, "2025-06-01", "2025-06-02")
         assert no_prisma.status_code == 401  # a 401 that is not a credential problem
-        assert no_prisma.json() == {"error": {"message": "Prisma Client is not initialized", "type": "internal_error",
-                                              "param": "None", "code": "401"}}
+        assert no_prisma.json() == {
+            "error": {
+                "message": "Prisma Client is not initialized",
+                "type": "internal_error",
+                "param": "None",
+                "code": "401",
+            }
+        }
         no_db = {"error": {"message": "No connected db.", "type": "no_db_connection", "param": None, "code": "400"}}
         for path in ("/spend/logs", "/user/daily/activity", "/team/list", "/key/list"):
             response = client.get(path, params={"start_date": "2025-06-01", "end_date": "2025-06-01"})
@@ -262,12 +286,15 @@ def test_internal_user_is_narrowed_silently_to_its_own_user(new: FakeLiteLLM):
         own_team = v2(internal, "2025-06-01", "2025-06-02", team_id=TEAMS[0].team_id)  # alice is its admin
         assert own_team.status_code == 200 and own_team.json()["total"] > 0
 
-        legacy = internal.get("/spend/logs", params={"start_date": "2025-06-01", "end_date": "2025-06-02",
-                                                     "summarize": "false", "user_id": "user-bob"}).json()
+        legacy = internal.get(
+            "/spend/logs",
+            params={"start_date": "2025-06-01", "end_date": "2025-06-02", "summarize": "false", "user_id": "user-bob"},
+        ).json()
         assert {row["user"] for row in legacy} == {"user-alice"}  # user_id overwritten, no error
 
-        daily = internal.get("/user/daily/activity", params={"start_date": "2025-06-01", "end_date": "2025-06-01",
-                                                             "page_size": 1000}).json()
+        daily = internal.get(
+            "/user/daily/activity", params={"start_date": "2025-06-01", "end_date": "2025-06-01", "page_size": 1000}
+        ).json()
         assert set(daily["results"][0]["breakdown"]["entities"]) == {"user-alice"}
 
         for path in ("/team/list", "/v2/team/list"):
@@ -277,8 +304,9 @@ def test_internal_user_is_narrowed_silently_to_its_own_user(new: FakeLiteLLM):
         own = internal.get("/team/list", params={"user_id": "user-alice"}).json()
         assert [t["team_alias"] for t in own] == ["Search & Discovery"]
 
-        customer = internal.get("/customer/daily/activity", params={"start_date": "2025-06-01",
-                                                                   "end_date": "2025-06-01"})
+        customer = internal.get(
+            "/customer/daily/activity", params={"start_date": "2025-06-01", "end_date": "2025-06-01"}
+        )
         assert customer.status_code == 401
         assert customer.json() == {"detail": {"error": "Admin-only endpoint. Your user role=internal_user"}}
 
@@ -288,8 +316,10 @@ def test_admin_viewer_sees_everything(new: FakeLiteLLM):
         params = {"start_date": "2025-06-01", "end_date": "2025-06-01", "page_size": 1}
         assert viewer.get("/customer/daily/activity", params=params).status_code == 200
         assert len(viewer.get("/team/list").json()) == len(TEAMS)
-        assert v2(viewer, "2025-06-01", "2025-06-02").json()["total"] == v2(admin, "2025-06-01",
-                                                                            "2025-06-02").json()["total"]
+        assert (
+            v2(viewer, "2025-06-01", "2025-06-02").json()["total"]
+            == v2(admin, "2025-06-01", "2025-06-02").json()["total"]
+        )
 
 
 # ---------------------------------------------------------------------------------------------------- health
@@ -324,13 +354,21 @@ def test_v2_is_absent_before_1_80_8():
 def test_v2_requires_dates_in_its_two_spellings(c: httpx.Client):
     missing = c.get("/spend/logs/v2", params={"start_date": "2025-06-01"})
     assert missing.status_code == 400
-    assert missing.json() == {"error": {"message": "Start date and end date are required", "type": "bad_request",
-                                        "param": None, "code": "400"}}
+    assert missing.json() == {
+        "error": {
+            "message": "Start date and end date are required",
+            "type": "bad_request",
+            "param": None,
+            "code": "400",
+        }
+    }
     iso = v2(c, "2025-06-01T00:00:00Z", "2025-06-02")
     assert iso.status_code == 400
     assert iso.json()["error"] == {
         "message": "Invalid date format: 2025-06-01T00:00:00Z. Expected: 'YYYY-MM-DD' or 'YYYY-MM-DD HH:MM:SS'",
-        "type": "internal_server_error", "param": None, "code": "400",
+        "type": "internal_server_error",
+        "param": None,
+        "code": "400",
     }
     assert v2(c, "2025-06-01 00:00:00", "2025-06-01 23:59:59").status_code == 200
 
@@ -354,15 +392,25 @@ def test_v2_page_size_limits_per_version():
     with serve(MID) as fake, http(fake) as client:
         too_big = v2(client, "2025-06-01", "2025-06-02", page_size=101)
         assert too_big.status_code == 422
-        assert too_big.json() == {"detail": [{"type": "less_than_equal", "loc": ["query", "page_size"],
-                                              "msg": "Input should be less than or equal to 100", "input": "101",
-                                              "ctx": {"le": 100}}]}
+        assert too_big.json() == {
+            "detail": [
+                {
+                    "type": "less_than_equal",
+                    "loc": ["query", "page_size"],
+                    "msg": "Input should be less than or equal to 100",
+                    "input": "101",
+                    "ctx": {"le": 100},
+                }
+            ]
+        }
         assert v2(client, "2025-06-01", "2025-06-02", page_size=100).status_code == 200
     with serve(NEW) as fake, http(fake) as client:
         assert v2(client, "2025-06-01", "2025-06-02", page_size=1000).status_code == 200
         detail = v2(client, "2025-06-01", "2025-06-02", page_size=1001, page=0).json()["detail"]
         assert [(d["type"], d["loc"][1], d.get("ctx")) for d in detail] == [
-            ("greater_than_equal", "page", {"ge": 1}), ("less_than_equal", "page_size", {"le": 1000})]
+            ("greater_than_equal", "page", {"ge": 1}),
+            ("less_than_equal", "page_size", {"le": 1000}),
+        ]
         assert v2(client, "2025-06-01", "2025-06-02", page="x").json()["detail"][0]["type"] == "int_parsing"
 
 
@@ -411,8 +459,9 @@ def test_a_window_without_ties_pages_correctly(c: httpx.Client):
         pytest.fail("no tie-free window")
     seen: list[str] = []
     for page in range(1, 100):
-        data = v2(c, lo.strftime("%Y-%m-%d %H:%M:%S"), hi.strftime("%Y-%m-%d %H:%M:%S"), page=page,
-                  page_size=10).json()["data"]
+        data = v2(
+            c, lo.strftime("%Y-%m-%d %H:%M:%S"), hi.strftime("%Y-%m-%d %H:%M:%S"), page=page, page_size=10
+        ).json()["data"]
         seen += [row["request_id"] for row in data]
         if len(data) < 10:
             break
@@ -457,11 +506,38 @@ def test_v2_filters_and_their_versions(c: httpx.Client):
 
 
 def test_v2_row_shapes_per_version():
-    new_columns = {"request_id", "call_type", "api_key", "spend", "total_tokens", "prompt_tokens",
-                   "completion_tokens", "startTime", "endTime", "completionStartTime", "model", "model_id",
-                   "model_group", "custom_llm_provider", "api_base", "user", "metadata", "cache_hit", "cache_key",
-                   "request_tags", "team_id", "organization_id", "end_user", "requester_ip_address", "session_id",
-                   "status", "mcp_namespaced_tool_name", "agent_id", "litellm_call_id", "request_duration_ms"}
+    new_columns = {
+        "request_id",
+        "call_type",
+        "api_key",
+        "spend",
+        "total_tokens",
+        "prompt_tokens",
+        "completion_tokens",
+        "startTime",
+        "endTime",
+        "completionStartTime",
+        "model",
+        "model_id",
+        "model_group",
+        "custom_llm_provider",
+        "api_base",
+        "user",
+        "metadata",
+        "cache_hit",
+        "cache_key",
+        "request_tags",
+        "team_id",
+        "organization_id",
+        "end_user",
+        "requester_ip_address",
+        "session_id",
+        "status",
+        "mcp_namespaced_tool_name",
+        "agent_id",
+        "litellm_call_id",
+        "request_duration_ms",
+    }
     with serve(NEW) as fake, http(fake) as client:
         row = v2(client, "2025-06-01", "2025-06-02").json()["data"][0]
         assert set(row) == new_columns  # no messages / response / proxy_server_request
@@ -506,10 +582,13 @@ def test_master_key_rows_are_the_hash_of_the_master_key_before_1_86():
 
 
 def test_v2_sort_by(c: httpx.Client):
-    spends = [Decimal(str(r["spend"])) for r in
-              v2(c, "2025-06-01", "2025-06-02", page_size=200, sort_by="spend").json()["data"]]
-    assert spends == sorted(spends, reverse=True) and spends[0] == max(r["spend"] for r in small()
-                                                                        if r["startTime"] <= utc(D2))
+    spends = [
+        Decimal(str(r["spend"]))
+        for r in v2(c, "2025-06-01", "2025-06-02", page_size=200, sort_by="spend").json()["data"]
+    ]
+    assert spends == sorted(spends, reverse=True) and spends[0] == max(
+        r["spend"] for r in small() if r["startTime"] <= utc(D2)
+    )
     assert v2(c, "2025-06-01", "2025-06-02", sort_by="cost").status_code == 400
 
 
@@ -523,12 +602,14 @@ def test_legacy_date_format_errors_are_500(c: httpx.Client):
     assert with_time.json()["error"]["type"] == "internal_error"
     slashes = c.get("/spend/logs", params={"start_date": "2025/06/01", "end_date": "2025-06-02"})
     assert slashes.json()["error"]["message"] == (
-        "/spend/logs Errortime data '2025/06/01' does not match format '%Y-%m-%d'")
+        "/spend/logs Errortime data '2025/06/01' does not match format '%Y-%m-%d'"
+    )
 
 
 def test_legacy_raw_rows_end_exclusive_in_effect_newest_first(c: httpx.Client):
-    rows = c.get("/spend/logs", params={"start_date": "2025-06-01", "end_date": "2025-06-02",
-                                        "summarize": "false"}).json()
+    rows = c.get(
+        "/spend/logs", params={"start_date": "2025-06-01", "end_date": "2025-06-02", "summarize": "false"}
+    ).json()
     expected = rows_between(utc(D1), utc(D2))
     assert len(rows) == len(expected) == 800 + 3
     assert sum(1 for row in rows if row["startTime"] == "2025-06-02T00:00:00Z") == 3  # the end day's midnight
@@ -556,15 +637,17 @@ def test_legacy_summarize_pads_and_gives_the_end_day_its_midnight_rows(c: httpx.
 
 def test_legacy_cap_and_truncation_header_from_1_100():
     with serve(NEW, big_lean()) as fake, http(fake) as client:
-        response = client.get("/spend/logs", params={"start_date": "2025-06-10", "end_date": "2025-06-11",
-                                                     "summarize": "false"})
+        response = client.get(
+            "/spend/logs", params={"start_date": "2025-06-10", "end_date": "2025-06-11", "summarize": "false"}
+        )
         rows = response.json()
         assert len(rows) == SPEND_LOGS_CAP and response.headers["x-litellm-spend-logs-truncated"] == "true"
         newest = sorted(big(), key=lambda r: r["startTime"], reverse=True)[:SPEND_LOGS_CAP]
         assert rows[-1]["startTime"] == newest[-1]["startTime"].isoformat()[:-6] + "Z"
     with serve(MID, big_lean()) as fake, http(fake) as client:
-        response = client.get("/spend/logs", params={"start_date": "2025-06-10", "end_date": "2025-06-11",
-                                                     "summarize": "false"})
+        response = client.get(
+            "/spend/logs", params={"start_date": "2025-06-10", "end_date": "2025-06-11", "summarize": "false"}
+        )
         assert len(response.json()) == 10_050 and "x-litellm-spend-logs-truncated" not in response.headers
 
 
@@ -622,11 +705,23 @@ def test_daily_breakdown_shapes_and_key_metadata_per_version():
         result = daily(client, "2025-06-01", "2025-06-01", page_size=1000).json()["results"][0]
         assert set(result["metrics"]) >= {"ptu_hours", "total_response_time_ms", "timed_requests", "flat_cost"}
         breakdown = result["breakdown"]
-        assert set(breakdown) == {"models", "model_groups", "mcp_servers", "providers", "endpoints", "api_keys",
-                                  "entities", "guardrails"}
-        assert breakdown["api_keys"][chat]["metadata"] == {"key_alias": "prod-chat", "team_id": TEAMS[1].team_id,
-                                                           "user_id": "user-bob", "user_email": "bob@example.com",
-                                                           "key_exists": True}
+        assert set(breakdown) == {
+            "models",
+            "model_groups",
+            "mcp_servers",
+            "providers",
+            "endpoints",
+            "api_keys",
+            "entities",
+            "guardrails",
+        }
+        assert breakdown["api_keys"][chat]["metadata"] == {
+            "key_alias": "prod-chat",
+            "team_id": TEAMS[1].team_id,
+            "user_id": "user-bob",
+            "user_email": "bob@example.com",
+            "key_exists": True,
+        }
         assert breakdown["api_keys"][deleted]["metadata"]["key_exists"] is False
         assert breakdown["api_keys"]["unattributed"]["metadata"]["key_alias"] == "Unattributed"
         assert chat in breakdown["models"]["gpt-4o"]["api_key_breakdown"]
@@ -638,14 +733,24 @@ def test_daily_breakdown_shapes_and_key_metadata_per_version():
         assert not {"ptu_hours", "total_response_time_ms", "timed_requests"} & set(result["metrics"])
         assert not {"total_ptu_hours", "api_key_limit", "total_api_keys"} & set(body["metadata"])
         assert "guardrails" not in result["breakdown"]
-        assert result["breakdown"]["api_keys"][chat]["metadata"] == {"key_alias": "prod-chat",
-                                                                      "team_id": TEAMS[1].team_id}
+        assert result["breakdown"]["api_keys"][chat]["metadata"] == {
+            "key_alias": "prod-chat",
+            "team_id": TEAMS[1].team_id,
+        }
         assert "" in result["breakdown"]["api_keys"] and "unknown-model" not in result["breakdown"]["models"]
     with serve(MID) as fake, http(fake) as client:
         metrics = daily(client, "2025-06-01", "2025-06-01", page_size=1000).json()["results"][0]["metrics"]
-        assert set(metrics) == {"spend", "prompt_tokens", "completion_tokens", "cache_read_input_tokens",
-                                "cache_creation_input_tokens", "total_tokens", "successful_requests",
-                                "failed_requests", "api_requests"}
+        assert set(metrics) == {
+            "spend",
+            "prompt_tokens",
+            "completion_tokens",
+            "cache_read_input_tokens",
+            "cache_creation_input_tokens",
+            "total_tokens",
+            "successful_requests",
+            "failed_requests",
+            "api_requests",
+        }
     with serve(OLD) as fake, http(fake) as client:
         keys = daily(client, "2025-06-01", "2025-06-01", page_size=1000).json()["results"][0]["breakdown"]["api_keys"]
         assert keys[deleted]["metadata"] == {"key_alias": None, "team_id": None}  # no deleted-key recovery yet
@@ -653,8 +758,10 @@ def test_daily_breakdown_shapes_and_key_metadata_per_version():
 
 def test_daily_order_is_stable_from_1_95_and_unstable_within_a_day_before():
     with serve(NEW) as fake, http(fake) as client:
-        assert daily(client, "2025-06-02", "2025-06-02", page_size=20).json() == daily(
-            client, "2025-06-02", "2025-06-02", page_size=20).json()
+        assert (
+            daily(client, "2025-06-02", "2025-06-02", page_size=20).json()
+            == daily(client, "2025-06-02", "2025-06-02", page_size=20).json()
+        )
     with serve(MID) as fake, http(fake) as client:
         first = daily(client, "2025-06-02", "2025-06-02", page_size=20).json()
         second = daily(client, "2025-06-02", "2025-06-02", page_size=20).json()
@@ -682,8 +789,9 @@ def test_daily_activity_skew_makes_the_endpoints_disagree():
 
 
 def test_daily_aggregated_and_filters(c: httpx.Client):
-    aggregated = c.get("/user/daily/activity/aggregated", params={"start_date": "2025-06-01",
-                                                                  "end_date": "2025-06-03"}).json()
+    aggregated = c.get(
+        "/user/daily/activity/aggregated", params={"start_date": "2025-06-01", "end_date": "2025-06-03"}
+    ).json()
     truth = small().truth
     assert aggregated["metadata"]["total_spend"] == pytest.approx(float(truth.total(include_health_checks=True)))
     assert [r["date"] for r in aggregated["results"]] == ["2025-06-03", "2025-06-02", "2025-06-01"]
@@ -715,7 +823,9 @@ def test_model_info_and_key_list(c: httpx.Client):
     assert len(data) == len(DEPLOYMENTS)
     gpt = [m for m in data if m["model_name"] == "gpt-4o"]
     assert {(m["litellm_params"]["model"], m["litellm_params"]["custom_llm_provider"]) for m in gpt} == {
-        ("openai/gpt-4o", "openai"), ("azure/gpt-4o-eastus", "azure")}
+        ("openai/gpt-4o", "openai"),
+        ("azure/gpt-4o-eastus", "azure"),
+    }
     keys = c.get("/key/list", params={"size": 100, "return_full_object": "true"}).json()
     assert keys["total_count"] == len(KEYS) - 1 and keys["current_page"] == 1
     assert {k["key_alias"] for k in keys["keys"]} == {k.key_alias for k in KEYS if not k.deleted}
@@ -742,9 +852,14 @@ def test_the_three_error_envelopes(c: httpx.Client):
     assert isinstance(daily(c, "2025-06-01", "").json(), dict)
     assert c.get("/user/daily/activity").json() == {"detail": {"error": "Please provide start_date and end_date"}}
     validation = c.get("/key/list", params={"size": "many"}).json()["detail"]
-    assert validation == [{"type": "int_parsing", "loc": ["query", "size"],
-                           "msg": "Input should be a valid integer, unable to parse string as an integer",
-                           "input": "many"}]
+    assert validation == [
+        {
+            "type": "int_parsing",
+            "loc": ["query", "size"],
+            "msg": "Input should be a valid integer, unable to parse string as an integer",
+            "input": "many",
+        }
+    ]
     assert c.post("/spend/logs").status_code == 405
 
 
@@ -809,7 +924,11 @@ def test_garbled_bodies(c: httpx.Client, new: FakeLiteLLM):
         v2(c, "2025-06-01", "2025-06-02")
     assert v2(c, "2025-06-01", "2025-06-02").json()["total"] > 0  # back to normal
     assert [r.injected for r in new.requests if r.injected] == [
-        "garble:non_json", "garble:truncated", "garble:schema", "garble:short_body"]
+        "garble:non_json",
+        "garble:truncated",
+        "garble:schema",
+        "garble:short_body",
+    ]
 
 
 def test_dropped_connections(new: FakeLiteLLM):
@@ -827,9 +946,8 @@ def test_dropped_connections(new: FakeLiteLLM):
 
 def test_delay_next_trips_a_read_timeout(new: FakeLiteLLM):
     new.delay_next("/key/list", seconds=0.5)
-    with http(new, timeout=0.1) as client:
-        with pytest.raises(httpx.ReadTimeout):
-            client.get("/key/list")
+    with http(new, timeout=0.1) as client, pytest.raises(httpx.ReadTimeout):
+        client.get("/key/list")
 
 
 def test_request_log_records_roles(new: FakeLiteLLM):
@@ -851,4 +969,4 @@ def test_fixture_generator_stops_the_server():
 
 def test_hash_key_is_sha256():
     assert hash_key("sk-1234") == hashlib.sha256(b"sk-1234").hexdigest()
-    assert (datetime(2025, 6, 2, tzinfo=timezone.utc) - timedelta(days=1)).date() == D1
+    assert (datetime(2025, 6, 2, tzinfo=UTC) - timedelta(days=1)).date() == D1

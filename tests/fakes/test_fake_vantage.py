@@ -114,7 +114,14 @@ def test_valid_upload_returns_201_user_costs_upload_with_exact_amount(fake: Fake
     assert_rate_headers(response)
     body = response.json()
     assert set(body) == {
-        "token", "filename", "amount", "start_date", "end_date", "import_status", "created_by_token", "created_at",
+        "token",
+        "filename",
+        "amount",
+        "start_date",
+        "end_date",
+        "import_status",
+        "created_by_token",
+        "created_at",
     }
     assert all(isinstance(value, str) for value in body.values())
     assert re.fullmatch(r"usr_csts_upld_[0-9a-f]{16}", body["token"])
@@ -440,7 +447,10 @@ def test_row_limit(fake: FakeVantage, client: httpx.Client):
     assert any("10,000 rows" in e for e in response.json()["errors"])
     [violation] = fake.limit_violations
     assert (violation.kind, violation.actual, violation.limit, violation.filename) == (
-        "rows", MAX_ROWS + 1, MAX_ROWS, "too-many.csv",
+        "rows",
+        MAX_ROWS + 1,
+        MAX_ROWS,
+        "too-many.csv",
     )
     assert len(fake.uploads) == 1
     assert fake.total_cost() == Decimal("100.00")
@@ -465,7 +475,10 @@ def test_byte_limit(fake: FakeVantage, client: httpx.Client):
     assert any("2 MB" in e and "2,000,001 bytes" in e for e in response.json()["errors"])
     [violation] = fake.limit_violations
     assert (violation.kind, violation.actual, violation.limit, violation.filename) == (
-        "bytes", MAX_BYTES + 1, MAX_BYTES, "too-big.csv",
+        "bytes",
+        MAX_BYTES + 1,
+        MAX_BYTES,
+        "too-big.csv",
     )
     assert len(fake.uploads) == 1
 
@@ -554,7 +567,9 @@ def test_drop_next_closes_the_connection_without_a_response(fake: FakeVantage, c
         client.get(LIST_PATH)
     assert client.get(LIST_PATH).status_code == 200  # the client reconnects
     assert [(r.method, r.status, r.dropped) for r in fake.requests] == [
-        ("POST", None, True), ("GET", None, True), ("GET", 200, False),
+        ("POST", None, True),
+        ("GET", None, True),
+        ("GET", 200, False),
     ]
 
 

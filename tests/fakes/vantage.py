@@ -43,7 +43,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from email import policy as email_policy
 from email.parser import BytesParser
@@ -224,7 +224,7 @@ def parse_day(value: str) -> date:
         return date.fromisoformat(text)
     moment = datetime.fromisoformat(text)
     if moment.tzinfo is not None:
-        moment = moment.astimezone(timezone.utc)
+        moment = moment.astimezone(UTC)
     return moment.date()
 
 
@@ -290,7 +290,7 @@ def validate_costs_csv(data: bytes, *, max_rows: int = MAX_ROWS, max_bytes: int 
         if len(record) != len(header):
             errors.append(f"{prefix}has {len(record)} fields but the header has {len(header)}")
             continue
-        row = dict(zip(header, record))
+        row = dict(zip(header, record, strict=False))
         rows.append(row)
         if row["ChargeCategory"] not in CHARGE_CATEGORIES:
             errors.append(prefix + CHARGE_CATEGORY_ERROR)
@@ -401,7 +401,7 @@ class _Handler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True  # no 40 ms Nagle/delayed-ACK stalls between small writes
     server: _Server
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - silence the default stderr log
+    def log_message(self, format: str, *args: Any) -> None:
         return
 
     def _dispatch(self) -> None:
@@ -960,7 +960,7 @@ class FakeVantage(LoopbackFake):
             end_date=end.isoformat() if end else "",
             import_status="processing",
             created_by_token=self.created_by_token,
-            created_at=datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            created_at=datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
             auto_transform=auto_transform,
             size_bytes=len(data),
             columns=result.columns,
@@ -991,9 +991,12 @@ class FakeVantage(LoopbackFake):
             size = self.list_page_size
             pages = max(1, math.ceil(len(listed) / size))
             listed = listed[(page - 1) * size : page * size]
-            links.update(self=f"{url}?page={page}", last=f"{url}?page={pages}",
-                         next=f"{url}?page={page + 1}" if page < pages else None,
-                         prev=f"{url}?page={page - 1}" if page > 1 else None)  # fmt: skip
+            links.update(
+                self=f"{url}?page={page}",
+                last=f"{url}?page={pages}",
+                next=f"{url}?page={page + 1}" if page < pages else None,
+                prev=f"{url}?page={page - 1}" if page > 1 else None,
+            )
         return 200, {"links": links, "user_costs_uploads": listed}, {}
 
     def _delete_upload(self, integration: str, upload_token: str) -> tuple[int, Any, dict[str, str]]:

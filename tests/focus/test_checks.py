@@ -62,7 +62,9 @@ def test_a_mapped_row_is_clean(row: dict[str, str | None]) -> None:
         ("PricingQuantity", None, "PricingQuantity must not be null on a Usage row"),
     ],
 )
-def test_each_mutation_is_caught(row: dict[str, str | None], column: str, value: str | None, fragment: str | None) -> None:
+def test_each_mutation_is_caught(
+    row: dict[str, str | None], column: str, value: str | None, fragment: str | None
+) -> None:
     row[column] = value
     problems = check_row(row, COLUMNS)
     if fragment is None:

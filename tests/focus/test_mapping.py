@@ -32,9 +32,17 @@ def _group(cost: str, tokens: TokenCounts, **extra: object):
 
 @pytest.mark.parametrize(
     ("value", "text"),
-    [("3", "3.0"), ("3.125", "3.125"), ("1E-7", "0.0000001"), ("2.50", "2.5"), ("-0", "0.0"), ("1E+16", "10000000000000000.0"),
-     ("0.000000000001", "0.000000000001"), ("-1.5", "-1.5")],
-)  # fmt: skip
+    [
+        ("3", "3.0"),
+        ("3.125", "3.125"),
+        ("1E-7", "0.0000001"),
+        ("2.50", "2.5"),
+        ("-0", "0.0"),
+        ("1E+16", "10000000000000000.0"),
+        ("0.000000000001", "0.000000000001"),
+        ("-1.5", "-1.5"),
+    ],
+)
 def test_format_decimal_is_fixed_point_with_a_dot(value: str, text: str) -> None:
     assert format_decimal(Decimal(value)) == text
 
@@ -91,8 +99,10 @@ def test_unknown_price_is_said_in_tags_not_invented() -> None:
 
 
 def test_no_tokens_or_no_split_gives_one_requests_row() -> None:
-    for group, split in ((_group("0.04", TokenCounts(), requests=4), True),
-                         (_group("0.04", TokenCounts(input=10), requests=4), False)):  # fmt: skip
+    for group, split in (
+        (_group("0.04", TokenCounts(), requests=4), True),
+        (_group("0.04", TokenCounts(input=10), requests=4), False),
+    ):
         (row,) = map_group(group, PRICED, split_tokens=split)
         assert row["ConsumedUnit"] == row["PricingUnit"] == "Requests"
         assert row["ConsumedQuantity"] == "4.0" and row["BilledCost"] == "0.04"
@@ -110,11 +120,22 @@ def test_reserved_tag_keys_cannot_be_overridden() -> None:
 
 
 def test_attribution_columns() -> None:
-    group = _group("1", TokenCounts(input=10), api_key_hash="abc123hash", key_alias="prod", team_id="t1",
-                   team_alias="Team, \"One\"\nNew", model_group="gpt-4o-group")  # fmt: skip
+    group = _group(
+        "1",
+        TokenCounts(input=10),
+        api_key_hash="abc123hash",
+        key_alias="prod",
+        team_id="t1",
+        team_alias='Team, "One"\nNew',
+        model_group="gpt-4o-group",
+    )
     row = map_group(group, PRICED)[0]
-    assert (row["BillingAccountId"], row["BillingAccountName"], row["BillingAccountType"]) == ("abc123hash", "prod", "API Key")
-    assert (row["SubAccountId"], row["SubAccountName"], row["SubAccountType"]) == ("t1", "Team, \"One\"\nNew", "Team")
+    assert (row["BillingAccountId"], row["BillingAccountName"], row["BillingAccountType"]) == (
+        "abc123hash",
+        "prod",
+        "API Key",
+    )
+    assert (row["SubAccountId"], row["SubAccountName"], row["SubAccountType"]) == ("t1", 'Team, "One"\nNew', "Team")
     assert row["ServiceName"] == "gpt-4o-group"
     assert row["ProviderName"] == row["PublisherName"] == row["InvoiceIssuerName"] == "OpenAI"
 
@@ -135,25 +156,55 @@ def test_mapping_is_deterministic() -> None:
     ("tokens", "components", "cost", "billed", "basis"),
     [
         # audio transcription: input seconds billed, no output cost although output tokens exist
-        (TokenCounts(input=600, output=40), {TokenType.INPUT: Decimal("0.006"), TokenType.OUTPUT: Decimal(0)}, "0.006",
-         ["0.006", "0.0"], "cost-breakdown"),
+        (
+            TokenCounts(input=600, output=40),
+            {TokenType.INPUT: Decimal("0.006"), TokenType.OUTPUT: Decimal(0)},
+            "0.006",
+            ["0.006", "0.0"],
+            "cost-breakdown",
+        ),
         # a fully cached prompt: no uncached input cost, the input tokens are still there
-        (TokenCounts(input=5, output=100, cache_read=2000), {TokenType.CACHE_READ: Decimal("0.0025"),
-         TokenType.OUTPUT: Decimal("0.001")}, "0.0035", ["0.0", "0.001", "0.0025"], "cost-breakdown"),
+        (
+            TokenCounts(input=5, output=100, cache_read=2000),
+            {TokenType.CACHE_READ: Decimal("0.0025"), TokenType.OUTPUT: Decimal("0.001")},
+            "0.0035",
+            ["0.0", "0.001", "0.0025"],
+            "cost-breakdown",
+        ),
         # a partial breakdown that does not cover output, and does not add up to the spend
-        (TokenCounts(input=1000, output=500), {TokenType.INPUT: Decimal("0.002")}, "0.01", ["0.01", "0.0"],
-         "cost-breakdown-scaled"),
+        (
+            TokenCounts(input=1000, output=500),
+            {TokenType.INPUT: Decimal("0.002")},
+            "0.01",
+            ["0.01", "0.0"],
+            "cost-breakdown-scaled",
+        ),
         # tool-only costs sit outside the token types: the breakdown does not add up
-        (TokenCounts(input=10, output=10), {TokenType.INPUT: Decimal("0.001"), TokenType.OUTPUT: Decimal("0.003")},
-         "0.029", ["0.00725", "0.02175"], "cost-breakdown-scaled"),
+        (
+            TokenCounts(input=10, output=10),
+            {TokenType.INPUT: Decimal("0.001"), TokenType.OUTPUT: Decimal("0.003")},
+            "0.029",
+            ["0.00725", "0.02175"],
+            "cost-breakdown-scaled",
+        ),
         # a breakdown larger than the cost (a discount applied after it)
-        (TokenCounts(input=10, output=10), {TokenType.INPUT: Decimal("0.3"), TokenType.OUTPUT: Decimal("0.1")},
-         "0.2", ["0.15", "0.05"], "cost-breakdown-scaled"),
+        (
+            TokenCounts(input=10, output=10),
+            {TokenType.INPUT: Decimal("0.3"), TokenType.OUTPUT: Decimal("0.1")},
+            "0.2",
+            ["0.15", "0.05"],
+            "cost-breakdown-scaled",
+        ),
         # a free tier: every component zero, so the breakdown is unusable and the prices decide
-        (TokenCounts(input=1000, output=100), {TokenType.INPUT: Decimal(0), TokenType.OUTPUT: Decimal(0)}, "0",
-         ["0.0", "0.0"], "unit-price"),
+        (
+            TokenCounts(input=1000, output=100),
+            {TokenType.INPUT: Decimal(0), TokenType.OUTPUT: Decimal(0)},
+            "0",
+            ["0.0", "0.0"],
+            "unit-price",
+        ),
     ],
-)  # fmt: skip
+)
 def test_every_used_token_type_gets_a_share_whatever_the_breakdown(
     tokens: TokenCounts, components: dict[TokenType, Decimal], cost: str, billed: list[str], basis: str
 ) -> None:
@@ -171,11 +222,17 @@ def test_every_used_token_type_gets_a_share_whatever_the_breakdown(
 
 
 def test_allocate_gives_every_key_a_share_and_uses_exact_weights_unrounded() -> None:
-    weights = {TokenType.INPUT: Decimal("0.1234567890123456789"), TokenType.OUTPUT: Decimal(0),
-               TokenType.CACHE_READ: Decimal("-1")}  # fmt: skip
+    weights = {
+        TokenType.INPUT: Decimal("0.1234567890123456789"),
+        TokenType.OUTPUT: Decimal(0),
+        TokenType.CACHE_READ: Decimal("-1"),
+    }
     shares = allocate(Decimal("0.1234567890123456789"), weights)
-    assert shares == {TokenType.INPUT: Decimal("0.1234567890123456789"), TokenType.OUTPUT: Decimal(0),
-                      TokenType.CACHE_READ: Decimal(0)}  # fmt: skip
+    assert shares == {
+        TokenType.INPUT: Decimal("0.1234567890123456789"),
+        TokenType.OUTPUT: Decimal(0),
+        TokenType.CACHE_READ: Decimal(0),
+    }
     with pytest.raises(ValueError):
         allocate(Decimal(1), {TokenType.INPUT: Decimal(0)})
 

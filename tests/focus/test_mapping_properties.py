@@ -45,7 +45,10 @@ components = st.none() | st.dictionaries(
 _PRICE = st.none() | st.just(Decimal(0)) | _money(8, 6)
 unit_prices = st.builds(UnitPrices, _PRICE, _PRICE, _PRICE, _PRICE)
 pricings = st.builds(
-    Pricing, st.none() | unit_prices, st.none() | unit_prices, st.sampled_from(["genai-prices", "override", "unknown"]),
+    Pricing,
+    st.none() | unit_prices,
+    st.none() | unit_prices,
+    st.sampled_from(["genai-prices", "override", "unknown"]),
     st.sampled_from(["standard", "batch"]),
 )
 DAY = datetime(2026, 10, 7, tzinfo=UTC)
@@ -57,12 +60,18 @@ def groups(draw: st.DrawFn) -> UsageGroup:
     count = draw(st.integers(1, 4))
     breakdown = draw(components)
     records = [
-        UsageRecord(DAY + timedelta(seconds=draw(st.integers(0, 86_399))), DAY + timedelta(days=2), "openai",
-                    "gpt-4o", draw(_money() | _money(6, 6, negative=True)), tokens=draw(token_counts),
-                    requests=draw(st.integers(0, 3)), provider_name="OpenAI",
-                    cost_components=breakdown if draw(st.booleans()) or count == 1 else draw(components),
-                    tags=draw(st.dictionaries(st.sampled_from(["team", "model", "feature"]),
-                                              st.text(max_size=8), max_size=2)))  # fmt: skip
+        UsageRecord(
+            DAY + timedelta(seconds=draw(st.integers(0, 86_399))),
+            DAY + timedelta(days=2),
+            "openai",
+            "gpt-4o",
+            draw(_money() | _money(6, 6, negative=True)),
+            tokens=draw(token_counts),
+            requests=draw(st.integers(0, 3)),
+            provider_name="OpenAI",
+            cost_components=breakdown if draw(st.booleans()) or count == 1 else draw(components),
+            tags=draw(st.dictionaries(st.sampled_from(["team", "model", "feature"]), st.text(max_size=8), max_size=2)),
+        )
         for _ in range(count)
     ]
     group_list = list(Aggregator("day").extend([r for r in records if r.tags == records[0].tags] or records).drain())
@@ -82,12 +91,35 @@ def _sum(values: list[str | None]) -> Decimal:
 
 @given(groups(), pricings, st.booleans())
 @example(  # the crash of the issue: a zero component for a used token type
-    UsageGroup(DAY, DAY + timedelta(days=1), "openai", "OpenAI", "gpt-4o", None, None, None, None, None, None, None,
-               None, None, None, {}, {}, "reported", "", None, None, cost=Decimal("0.006"),
-               tokens=TokenCounts(input=600, output=40),
-               cost_components={TokenType.INPUT: Decimal("0.006"), TokenType.OUTPUT: Decimal(0)}),
-    Pricing(None, None, "unknown"), True,
-)  # fmt: skip
+    UsageGroup(
+        DAY,
+        DAY + timedelta(days=1),
+        "openai",
+        "OpenAI",
+        "gpt-4o",
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        {},
+        {},
+        "reported",
+        "",
+        None,
+        None,
+        cost=Decimal("0.006"),
+        tokens=TokenCounts(input=600, output=40),
+        cost_components={TokenType.INPUT: Decimal("0.006"), TokenType.OUTPUT: Decimal(0)},
+    ),
+    Pricing(None, None, "unknown"),
+    True,
+)
 def test_map_group_rows_are_complete_exact_and_valid(group: UsageGroup, pricing: Pricing, split: bool) -> None:
     rows = map_group(group, pricing, split_tokens=split)
     used = _used(group)

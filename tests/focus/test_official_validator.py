@@ -59,7 +59,9 @@ def _is_py312(python: str) -> bool:
     try:
         out = subprocess.run(
             [python, "-c", "import sys; print(sys.version_info[:2] == (3, 12))"],
-            capture_output=True, text=True, timeout=60,
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
     except OSError:
         return False
@@ -91,10 +93,7 @@ def find_python312() -> str | None:
 
 def _venv_ok(venv_python: Path) -> bool:
     """True when the venv imports focus_validator at the pinned version."""
-    check = (
-        "import focus_validator, importlib.metadata as m; "
-        "print(m.version('focus-validator'))"
-    )
+    check = "import focus_validator, importlib.metadata as m; print(m.version('focus-validator'))"
     try:
         out = subprocess.run([str(venv_python), "-c", check], capture_output=True, text=True)
     except OSError:
@@ -115,8 +114,7 @@ def ensure_venv(python312: str) -> Path:
         shutil.rmtree(venv, ignore_errors=True)
         for cmd in (
             [python312, "-m", "venv", str(venv)],
-            [str(venv_python), "-m", "pip", "install", "-q", "--disable-pip-version-check",
-             *REQUIREMENTS],
+            [str(venv_python), "-m", "pip", "install", "-q", "--disable-pip-version-check", *REQUIREMENTS],
         ):
             out = subprocess.run(cmd, capture_output=True, text=True, timeout=1200)
             if out.returncode != 0:
@@ -132,7 +130,9 @@ def run_gate(venv_python: Path, files: list[Path]) -> GateRun:
     """Run validator_gate.py once on ``files`` and split its output per file."""
     proc = subprocess.run(
         [str(venv_python), str(GATE), *map(str, files)],
-        capture_output=True, text=True, timeout=GATE_TIMEOUT,
+        capture_output=True,
+        text=True,
+        timeout=GATE_TIMEOUT,
     )
     blocks: dict[str, str] = {}
     current: list[str] = []
@@ -161,8 +161,7 @@ def gate_python() -> Path:
     python312 = find_python312()
     if python312 is None:
         _fail_or_skip(
-            "no Python 3.12 interpreter found (set LLM_COST_PYTHON312, "
-            "install pyenv 3.12.x, or put python3.12 on PATH)"
+            "no Python 3.12 interpreter found (set LLM_COST_PYTHON312, install pyenv 3.12.x, or put python3.12 on PATH)"
         )
     try:
         return ensure_venv(python312)
@@ -202,9 +201,7 @@ NEGATIVE = {
 
 
 @pytest.fixture(scope="session")
-def negative_run(
-    gate_python: Path, tmp_path_factory: pytest.TempPathFactory
-) -> tuple[GateRun, dict[str, Path]]:
+def negative_run(gate_python: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[GateRun, dict[str, Path]]:
     """Write every negative variant and gate them all in one validator process."""
     text = FIXTURE.read_text()
     assert _edit_column("Tags", str)(text) == text, "CSV round trip must be byte-exact"
@@ -226,9 +223,7 @@ def test_fixture_passes_gate(gate_python: Path) -> None:
 
 
 @pytest.mark.parametrize("variant", list(NEGATIVE))
-def test_negative_control_fails_gate(
-    variant: str, negative_run: tuple[GateRun, dict[str, Path]]
-) -> None:
+def test_negative_control_fails_gate(variant: str, negative_run: tuple[GateRun, dict[str, Path]]) -> None:
     """Negative control: a broken variant fails and names the expected rule."""
     run, files = negative_run
     expected_rule = NEGATIVE[variant][1]

@@ -82,11 +82,7 @@ def excused_rule_ids(result: Any) -> set[str]:
     excused: set[str] = set()
     for rule_id, entry in result.by_rule_id.items():
         details = entry.get("details") or {}
-        if (
-            entry.get("ok")
-            and details.get("check_type") == "composite"
-            and details.get("aggregated") == "any"
-        ):
+        if entry.get("ok") and details.get("check_type") == "composite" and details.get("aggregated") == "any":
             rule = result.rules.get(rule_id)
             if rule is not None:
                 excused |= model_rule_ids(rule.validation_criteria.requirement)
@@ -165,7 +161,7 @@ def main(argv: list[str]) -> int:
         cwd = os.getcwd()
         os.chdir(work)
         try:
-            for arg, path in zip(argv, files):
+            for arg, path in zip(argv, files, strict=False):
                 try:
                     failing |= check_file(path, log_path) > 0
                 except Exception:

@@ -32,8 +32,36 @@ from llm_cost.sinks.csv_writer import CsvSink
 Row = dict[str, str | None]
 
 PROFILES = [columns_for("focus", "1.2"), columns_for("focus", "1.0"), VANTAGE]
-SPECIALS = [",", '"', '""', "\r", "\n", "\r\n", "\n\r", "\r\r", " ", "  ", "\t", "\x00", "é", "Ünï", "日本語",
-            "😀", "👩‍💻", "\u2028", "\x85", "\ufeff", "\x0b", "'", "=", "-", "{", "}", ":", "\\"]  # fmt: skip
+SPECIALS = [
+    ",",
+    '"',
+    '""',
+    "\r",
+    "\n",
+    "\r\n",
+    "\n\r",
+    "\r\r",
+    " ",
+    "  ",
+    "\t",
+    "\x00",
+    "é",
+    "Ünï",
+    "日本語",
+    "😀",
+    "👩‍💻",
+    "\u2028",
+    "\x85",
+    "\ufeff",
+    "\x0b",
+    "'",
+    "=",
+    "-",
+    "{",
+    "}",
+    ":",
+    "\\",
+]
 
 hostile_text = st.lists(st.one_of(st.sampled_from(SPECIALS), st.text(max_size=4)), max_size=6).map("".join)
 values = st.one_of(st.none(), st.just(""), hostile_text)
@@ -48,7 +76,7 @@ def headers_and_rows(draw: st.DrawFn, max_rows: int = 8) -> tuple[tuple[str, ...
     """A header and rows over it; any column may be missing (a null), and a row may carry a column the header
     does not have (ignored)."""
     columns = draw(column_lists)
-    row = st.fixed_dictionaries({}, optional={**{c: values for c in columns}, "x_NotInHeader": values})
+    row = st.fixed_dictionaries({}, optional={**dict.fromkeys(columns, values), "x_NotInHeader": values})
     return columns, draw(st.lists(row, max_size=max_rows))
 
 
@@ -146,8 +174,11 @@ def rows_with_a_surrogate(draw: st.DrawFn) -> tuple[tuple[str, ...], list[Row], 
     bad_column = draw(st.sampled_from(columns))
     bad_value = draw(hostile_text) + draw(surrogate) + draw(hostile_text)
     at = draw(st.integers(0, len(rows)))
-    rows = [*rows[:at], {**draw(st.fixed_dictionaries({c: values for c in columns})), bad_column: bad_value},
-            *rows[at:]]  # fmt: skip
+    rows = [
+        *rows[:at],
+        {**draw(st.fixed_dictionaries(dict.fromkeys(columns, values))), bad_column: bad_value},
+        *rows[at:],
+    ]
     return columns, rows, at, bad_column
 
 

@@ -22,7 +22,7 @@ def test_quoting_and_nulls(tmp_path: Path) -> None:
         sink.write({"A": tricky, "B": None, "C": ""})
         sink.write_many([{"A": "x", "B": "1.0", "C": '{"k":"v"}'}])
     data = out.getvalue()
-    assert data.startswith(b"A,B,C\n") and b"\r\n" not in data.replace(b"\r\"", b"")
+    assert data.startswith(b"A,B,C\n") and b"\r\n" not in data.replace(b'\r"', b"")
     assert b'"{""k"":""v""}"' in data and b",," in data and b'""' not in data.split(b"\n")[-2].split(b",")[1]
     rows = list(csv.reader(io.StringIO(data.decode("utf-8"), newline="")))
     assert rows[1] == [tricky, "", ""] and sink.rows == 2
@@ -78,8 +78,19 @@ def test_bad_output_paths(tmp_path: Path) -> None:
 
 def test_same_bytes_as_csv_writer_except_a_lone_cr_is_quoted() -> None:
     """The hand-written escaper matches csv.writer (QUOTE_MINIMAL, LF) value for value, and round-trips."""
-    values = ["plain", "", None, "a,b", 'say "hi"', "line\nbreak", " spaced ", "Équipe ☃", "{\"k\":1}", "-0.5",
-              "cr\ronly"]  # fmt: skip
+    values = [
+        "plain",
+        "",
+        None,
+        "a,b",
+        'say "hi"',
+        "line\nbreak",
+        " spaced ",
+        "Équipe ☃",
+        '{"k":1}',
+        "-0.5",
+        "cr\ronly",
+    ]
     rows = [{"A": a, "B": b, "C": c} for a in values for b in values[:4] for c in values[-4:]]
     out = io.BytesIO()
     with CsvSink("-", COLUMNS, stdout=out) as sink:

@@ -31,11 +31,20 @@ UPLOADS = f"{BASE}/v2/integrations/{TOKEN}/costs"
 
 def _row(n: int = 0, cost: str = "1.5", name: str = "svc") -> dict[str, str | None]:
     return {
-        "ChargePeriodStart": "2026-10-05T00:00:00Z", "ChargePeriodEnd": "2026-10-06T00:00:00Z",
-        "ChargeCategory": "Usage", "BilledCost": cost, "BillingCurrency": "USD", "ResourceId": f"r{n}",
-        "ResourceType": "LLM", "RegionId": None, "ServiceCategory": "AI and Machine Learning", "ServiceName": name,
-        "ConsumedQuantity": "10.0", "ConsumedUnit": "Tokens", "Tags": json.dumps({"team": f"Équipe, \"{n}\"\nx"}),
-    }  # fmt: skip
+        "ChargePeriodStart": "2026-10-05T00:00:00Z",
+        "ChargePeriodEnd": "2026-10-06T00:00:00Z",
+        "ChargeCategory": "Usage",
+        "BilledCost": cost,
+        "BillingCurrency": "USD",
+        "ResourceId": f"r{n}",
+        "ResourceType": "LLM",
+        "RegionId": None,
+        "ServiceCategory": "AI and Machine Learning",
+        "ServiceName": name,
+        "ConsumedQuantity": "10.0",
+        "ConsumedUnit": "Tokens",
+        "Tags": json.dumps({"team": f'Équipe, "{n}"\nx'}),
+    }
 
 
 def _client(**kwargs: object) -> VantageClient:
@@ -44,10 +53,16 @@ def _client(**kwargs: object) -> VantageClient:
 
 @pytest.mark.parametrize(
     ("column", "value", "problem"),
-    [("ChargeCategory", "Purchase", "ChargeCategory 'Purchase' must be one of"), ("BilledCost", "abc", "valid number"),
-     ("BilledCost", "NaN", "valid number"), ("ChargePeriodStart", "5/1/25", "valid date"), ("Tags", "{x}", "flat JSON"),
-     ("Tags", '{"a":{"b":1}}', "flat JSON"), ("ServiceName", None, "ServiceName is required")],
-)  # fmt: skip
+    [
+        ("ChargeCategory", "Purchase", "ChargeCategory 'Purchase' must be one of"),
+        ("BilledCost", "abc", "valid number"),
+        ("BilledCost", "NaN", "valid number"),
+        ("ChargePeriodStart", "5/1/25", "valid date"),
+        ("Tags", "{x}", "flat JSON"),
+        ("Tags", '{"a":{"b":1}}', "flat JSON"),
+        ("ServiceName", None, "ServiceName is required"),
+    ],
+)
 def test_vantage_validation(column: str, value: str | None, problem: str) -> None:
     row = _row()
     assert vantage_row_problems(row) == []
@@ -94,17 +109,22 @@ def test_invalid_rows_are_all_reported_and_nothing_is_built() -> None:
 
 
 def test_filename_is_traceable() -> None:
-    assert part_filename(date(2026, 10, 5), date(2026, 10, 6), "RUN", 7) == "llm-cost_2026-10-05_2026-10-06_RUN_part007.csv"
+    assert (
+        part_filename(date(2026, 10, 5), date(2026, 10, 6), "RUN", 7)
+        == "llm-cost_2026-10-05_2026-10-06_RUN_part007.csv"
+    )
 
 
 @respx.mock
 def test_retries_429_with_retry_after_then_succeeds() -> None:
     waits: list[float] = []
-    route = respx.post(f"{UPLOADS}.csv").mock(side_effect=[
-        httpx.Response(429, headers={"Retry-After": "7"}, json={"errors": ["slow down"]}),
-        httpx.Response(503),
-        httpx.Response(201, json={"token": "usr_csts_upld_1", "amount": "1.5"}),
-    ])  # fmt: skip
+    route = respx.post(f"{UPLOADS}.csv").mock(
+        side_effect=[
+            httpx.Response(429, headers={"Retry-After": "7"}, json={"errors": ["slow down"]}),
+            httpx.Response(503),
+            httpx.Response(201, json={"token": "usr_csts_upld_1", "amount": "1.5"}),
+        ]
+    )
     client = VantageClient(api_key=KEY, integration_token=TOKEN, base_url=BASE, sleep=waits.append)
     assert client.upload("f.csv", b"data")["token"] == "usr_csts_upld_1"
     assert route.call_count == 3 and waits[0] == 7.0 and client.retries == 2
@@ -117,8 +137,12 @@ def test_retries_429_with_retry_after_then_succeeds() -> None:
 def test_rate_limit_reset_header_is_honoured(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("llm_cost.sinks.vantage.time.time", lambda: 1000.0)
     waits: list[float] = []
-    respx.get(UPLOADS).mock(side_effect=[httpx.Response(429, headers={"x-rate-limit-reset": "1012"}),
-                                         httpx.Response(200, json={"user_costs_uploads": []})])  # fmt: skip
+    respx.get(UPLOADS).mock(
+        side_effect=[
+            httpx.Response(429, headers={"x-rate-limit-reset": "1012"}),
+            httpx.Response(200, json={"user_costs_uploads": []}),
+        ]
+    )
     client = VantageClient(api_key=KEY, integration_token=TOKEN, base_url=BASE, sleep=waits.append)
     assert client.list_uploads() == [] and waits == [12.0]
 
@@ -135,7 +159,9 @@ def test_422_is_not_retried_and_shows_errors() -> None:
 
 
 @respx.mock
-@pytest.mark.parametrize(("status", "hint"), [(401, "VANTAGE_API_KEY"), (403, "VANTAGE_API_KEY"), (404, "VANTAGE_INTEGRATION_TOKEN")])
+@pytest.mark.parametrize(
+    ("status", "hint"), [(401, "VANTAGE_API_KEY"), (403, "VANTAGE_API_KEY"), (404, "VANTAGE_INTEGRATION_TOKEN")]
+)
 def test_auth_and_unknown_token_errors_name_the_setting_and_mask_secrets(status: int, hint: str) -> None:
     respx.get(UPLOADS).mock(return_value=httpx.Response(status, json={"errors": [f"bad {KEY} {TOKEN}"]}))
     with pytest.raises(DestinationError) as info:
@@ -170,8 +196,12 @@ def test_missing_credentials_are_config_errors() -> None:
 def test_failed_part_rolls_back_and_keeps_earlier_uploads() -> None:
     earlier = {"token": "old1", "filename": "llm-cost_2026-10-05_2026-10-06_OLD_part001.csv"}
     respx.get(UPLOADS).mock(return_value=httpx.Response(200, json={"user_costs_uploads": [earlier]}))
-    respx.post(f"{UPLOADS}.csv").mock(side_effect=[httpx.Response(201, json={"token": "new1", "amount": "1"}),
-                                                 httpx.Response(422, json={"errors": ["Row 1: nope"]})])  # fmt: skip
+    respx.post(f"{UPLOADS}.csv").mock(
+        side_effect=[
+            httpx.Response(201, json={"token": "new1", "amount": "1"}),
+            httpx.Response(422, json={"errors": ["Row 1: nope"]}),
+        ]
+    )
     deleted = respx.delete(url__regex=rf"{UPLOADS}/.*").mock(return_value=httpx.Response(204))
     batches = build_batches([_row(i) for i in range(4)], max_rows=2)
     with pytest.raises(DestinationError, match="HTTP 422"):
@@ -195,9 +225,12 @@ def test_replace_deletes_only_earlier_uploads_of_the_same_period_after_success()
 
 
 def test_read_focus_csv_rejects_bad_files(tmp_path: Path) -> None:
-    cases = {"empty.csv": ("", "is empty"), "header.csv": (",".join(VANTAGE) + "\n", "no rows"),
-             "other.csv": ("a,b,c\n1,2,3\n", "not a FOCUS CSV"),
-             "missing.csv": ("ChargePeriodStart,BilledCost,ServiceName\n2026-10-05,1.0,x\n", "ChargeCategory")}  # fmt: skip
+    cases = {
+        "empty.csv": ("", "is empty"),
+        "header.csv": (",".join(VANTAGE) + "\n", "no rows"),
+        "other.csv": ("a,b,c\n1,2,3\n", "not a FOCUS CSV"),
+        "missing.csv": ("ChargePeriodStart,BilledCost,ServiceName\n2026-10-05,1.0,x\n", "ChargeCategory"),
+    }
     for name, (text, message) in cases.items():
         path = tmp_path / name
         path.write_text(text)
@@ -219,8 +252,11 @@ def _page(tokens: list[str], next_url: str | None) -> httpx.Response:
 @pytest.mark.parametrize("spelling", ["absolute", "relative"])
 def test_the_upload_list_follows_links_next(spelling: str) -> None:
     second = f"{UPLOADS}?page=2" if spelling == "absolute" else "costs?page=2"
-    route = respx.get(UPLOADS).mock(side_effect=lambda request: (
-        _page(["b"], None) if request.url.params.get("page") == "2" else _page(["a"], second)))  # fmt: skip
+    route = respx.get(UPLOADS).mock(
+        side_effect=lambda request: (
+            _page(["b"], None) if request.url.params.get("page") == "2" else _page(["a"], second)
+        )
+    )
     assert [u["token"] for u in _client().list_uploads()] == ["a", "b"]
     assert route.call_count == 2
 
@@ -248,8 +284,9 @@ def test_a_numeric_amount_in_the_upload_answer_is_compared_exactly(amount: str, 
     batches = build_batches([_row(cost="1234.567890123456789")])
     respx.get(UPLOADS).mock(return_value=httpx.Response(200, json={"user_costs_uploads": []}))
     body = '{"token": "usr_csts_upld_1", "filename": "f.csv", "amount": ' + amount + "}"
-    respx.post(f"{UPLOADS}.csv").mock(return_value=httpx.Response(201, content=body.encode(),
-                                                                  headers={"content-type": "application/json"}))  # fmt: skip
+    respx.post(f"{UPLOADS}.csv").mock(
+        return_value=httpx.Response(201, content=body.encode(), headers={"content-type": "application/json"})
+    )
     warnings: list[str] = []
     try:
         upload_batches(_client(), batches, run_id="RUN", warn=warnings.append)
@@ -262,10 +299,12 @@ def test_a_numeric_amount_in_the_upload_answer_is_compared_exactly(amount: str, 
 def test_an_http_date_retry_after_is_waited(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("llm_cost.http.time.time", lambda: 1_800_000_000.0)
     waits: list[float] = []
-    respx.get(UPLOADS).mock(side_effect=[
-        httpx.Response(429, headers={"Retry-After": "Fri, 15 Jan 2027 08:00:05 GMT"}),
-        httpx.Response(200, json={"user_costs_uploads": []}),
-    ])  # fmt: skip
+    respx.get(UPLOADS).mock(
+        side_effect=[
+            httpx.Response(429, headers={"Retry-After": "Fri, 15 Jan 2027 08:00:05 GMT"}),
+            httpx.Response(200, json={"user_costs_uploads": []}),
+        ]
+    )
     client = VantageClient(api_key=KEY, integration_token=TOKEN, base_url=BASE, sleep=waits.append)
     assert client.list_uploads() == [] and waits == [5.0]
 
@@ -276,7 +315,9 @@ def test_5xx_never_waits_for_the_hour_long_rate_limit_reset(monkeypatch: pytest.
     monkeypatch.setattr("llm_cost.http.time.time", lambda: 1_800_000_000.0)
     waits: list[float] = []
     reset = {"x-rate-limit-reset": "1800003600", "x-rate-limit-remaining": "900"}
-    route = respx.post(f"{UPLOADS}.csv").mock(return_value=httpx.Response(502, headers=reset, json={"errors": ["bad gateway"]}))
+    route = respx.post(f"{UPLOADS}.csv").mock(
+        return_value=httpx.Response(502, headers=reset, json={"errors": ["bad gateway"]})
+    )
     client = VantageClient(api_key=KEY, integration_token=TOKEN, base_url=BASE, sleep=waits.append)
     with pytest.raises(DestinationError, match=r"after 5 tries \(HTTP 502\): bad gateway"):
         client.upload("f.csv", b"x")
@@ -284,7 +325,9 @@ def test_5xx_never_waits_for_the_hour_long_rate_limit_reset(monkeypatch: pytest.
 
 
 @respx.mock
-def test_a_rate_limit_reset_beyond_the_retry_budget_fails_at_once_naming_the_reset(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_rate_limit_reset_beyond_the_retry_budget_fails_at_once_naming_the_reset(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setattr("llm_cost.http.time.time", lambda: 1_800_000_000.0)
     waits: list[float] = []
     respx.get(UPLOADS).mock(return_value=httpx.Response(429, headers={"x-rate-limit-reset": "1800003600"}))

@@ -42,8 +42,11 @@ Row = dict[str, str | None]
 SPECIALS = [",", '"', "\r", "\n", "\r\n", "\r\r", " ", "\t", "\x00", "é", "日本", "😀", "\u2028", "\ufeff", "{", "\\"]
 hostile_text = st.lists(st.one_of(st.sampled_from(SPECIALS), st.text(max_size=4)), max_size=5).map("".join)
 free_values = st.one_of(st.none(), st.just(""), hostile_text)
-FREE_COLUMNS = [c for c in VANTAGE if c not in ("ChargeCategory", "ChargePeriodStart", "ChargePeriodEnd", "BilledCost",
-                                                "ServiceName", "Tags")]  # fmt: skip
+FREE_COLUMNS = [
+    c
+    for c in VANTAGE
+    if c not in ("ChargeCategory", "ChargePeriodStart", "ChargePeriodEnd", "BilledCost", "ServiceName", "Tags")
+]
 
 offsets = st.one_of(
     st.just(UTC),
@@ -51,7 +54,9 @@ offsets = st.one_of(
     st.timezones(),
 )
 # UTC instants a day inside datetime's range, so that the local time in any offset exists.
-instants = st.datetimes(min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30)).map(lambda m: m.replace(tzinfo=UTC))
+instants = st.datetimes(min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30)).map(
+    lambda m: m.replace(tzinfo=UTC)
+)
 STYLES = ("focus", "iso", "date", "naive", "basic")
 
 
@@ -81,14 +86,20 @@ def cost_text(digits: int, places: int, style: str) -> str:
     return str(value)
 
 
-costs = st.builds(cost_text, st.integers(-(10**18), 10**18), st.integers(0, 30), st.sampled_from(["str", "f", "E", "+"]))
-flat_json_values = st.one_of(hostile_text, st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False,
-                                                                                              allow_infinity=False))  # fmt: skip
+costs = st.builds(
+    cost_text, st.integers(-(10**18), 10**18), st.integers(0, 30), st.sampled_from(["str", "f", "E", "+"])
+)
+flat_json_values = st.one_of(
+    hostile_text, st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False, allow_infinity=False)
+)
 tags = st.one_of(
     st.none(),
     st.just(""),
-    st.builds(lambda d, ascii_only: json.dumps(d, ensure_ascii=ascii_only),
-              st.dictionaries(hostile_text, flat_json_values, max_size=4), st.booleans()),  # fmt: skip
+    st.builds(
+        lambda d, ascii_only: json.dumps(d, ensure_ascii=ascii_only),
+        st.dictionaries(hostile_text, flat_json_values, max_size=4),
+        st.booleans(),
+    ),
 )
 
 
@@ -152,17 +163,33 @@ def exact_sum(texts: Sequence[str | None]) -> Decimal:
 ROW = {"ChargeCategory": "Usage", "ChargePeriodStart": "2026-10-05T00:00:00Z", "BilledCost": "1.5", "ServiceName": "s"}
 
 
-@given(st.lists(vantage_rows(), min_size=1, max_size=14), st.integers(1, 6),
-       st.one_of(st.integers(1, 1500), st.just(1_000_000)))  # fmt: skip
+@given(
+    st.lists(vantage_rows(), min_size=1, max_size=14),
+    st.integers(1, 6),
+    st.one_of(st.integers(1, 1500), st.just(1_000_000)),
+)
 # Regressions: a bare CR split the record (csv.writer leaves it unquoted); an offset or the basic format gave the
 # wrong day or a ValueError; costs beyond 28 significant digits were rounded.
 @example([({**ROW, "ResourceId": "cr\ronly", "RegionId": "end\r"}, date(2026, 10, 5), date(2026, 10, 5))], 1, 1000)
-@example([({**ROW, "ChargePeriodStart": "2026-10-05T23:00:00-05:00"}, date(2026, 10, 6), date(2026, 10, 6)),
-          ({**ROW, "ChargePeriodStart": "20261004T120000Z"}, date(2026, 10, 4), date(2026, 10, 4))], 5, 1000)  # fmt: skip
-@example([({**ROW, "BilledCost": "1000000000000000000.000000000000000000001"}, date(2026, 10, 5), date(2026, 10, 5)),
-          ({**ROW, "BilledCost": "1E-30"}, date(2026, 10, 5), date(2026, 10, 5))], 1, 1000)  # fmt: skip
-def test_parts_hold_the_rows_in_order_within_the_limits(cases: list[tuple[Row, date, date]], max_rows: int,
-                                                         slack: int) -> None:  # fmt: skip
+@example(
+    [
+        ({**ROW, "ChargePeriodStart": "2026-10-05T23:00:00-05:00"}, date(2026, 10, 6), date(2026, 10, 6)),
+        ({**ROW, "ChargePeriodStart": "20261004T120000Z"}, date(2026, 10, 4), date(2026, 10, 4)),
+    ],
+    5,
+    1000,
+)
+@example(
+    [
+        ({**ROW, "BilledCost": "1000000000000000000.000000000000000000001"}, date(2026, 10, 5), date(2026, 10, 5)),
+        ({**ROW, "BilledCost": "1E-30"}, date(2026, 10, 5), date(2026, 10, 5)),
+    ],
+    1,
+    1000,
+)
+def test_parts_hold_the_rows_in_order_within_the_limits(
+    cases: list[tuple[Row, date, date]], max_rows: int, slack: int
+) -> None:
     rows = [row for row, _, _ in cases]
     max_bytes = len(HEADER) + slack
     sizes = [len(line(fields(row))) for row in rows]
@@ -222,16 +249,28 @@ def test_a_row_too_big_for_one_file_is_named_and_nothing_is_left(
 
 
 BREAKS = {
-    "ChargeCategory": st.one_of(st.sampled_from([None, "Purchase", "usage", " Usage", "Adjustment"]),
-                                hostile_text.filter(lambda t: t and t not in CHARGE_CATEGORIES)),  # fmt: skip
+    "ChargeCategory": st.one_of(
+        st.sampled_from([None, "Purchase", "usage", " Usage", "Adjustment"]),
+        hostile_text.filter(lambda t: t and t not in CHARGE_CATEGORIES),
+    ),
     "BilledCost": st.sampled_from([None, "", "abc", "NaN", "-Infinity", "sNaN", "1,5", "1.2.3", "$1", "1e", "--1"]),
-    "ChargePeriodStart": st.sampled_from(["5/1/25", "2024-13-01", "2024-02-30", "yesterday", "2024-01-01T25:00",
-                                          "0001-01-01T00:00:00+05:00", "9999-12-31T23:00:00-01:00"]),  # fmt: skip
+    "ChargePeriodStart": st.sampled_from(
+        [
+            "5/1/25",
+            "2024-13-01",
+            "2024-02-30",
+            "yesterday",
+            "2024-01-01T25:00",
+            "0001-01-01T00:00:00+05:00",
+            "9999-12-31T23:00:00-01:00",
+        ]
+    ),
     "ChargePeriodEnd": st.sampled_from(["soon", "2024-00-10", "0001-01-01T01:00+02:00"]),
     "Tags": st.sampled_from(["{x}", "[]", '"text"', "1", "null", '{"a":{"b":1}}', '{"a":[1]}', "{", "{'a': 1}"]),
     "ServiceName": st.sampled_from([None, ""]),  # required
-    "ResourceId": st.builds(lambda a, s, b: a + s + b, hostile_text,
-                            st.characters(min_codepoint=0xD800, max_codepoint=0xDFFF), hostile_text),  # fmt: skip
+    "ResourceId": st.builds(
+        lambda a, s, b: a + s + b, hostile_text, st.characters(min_codepoint=0xD800, max_codepoint=0xDFFF), hostile_text
+    ),
 }
 
 
@@ -249,8 +288,12 @@ def rows_with_problems(draw: st.DrawFn) -> tuple[list[Row], list[int]]:
 
 
 @given(rows_with_problems(), st.integers(1, 4))
-@example(([{**ROW, "ResourceId": "bad \udc80 text"}], [1]), 1)  # a lone surrogate is a problem, not a UnicodeEncodeError
-@example(([{**ROW, "ChargePeriodStart": "0001-01-01T00:00:00+05:00"}], [1]), 1)  # before year 1 in UTC: not OverflowError
+@example(
+    ([{**ROW, "ResourceId": "bad \udc80 text"}], [1]), 1
+)  # a lone surrogate is a problem, not a UnicodeEncodeError
+@example(
+    ([{**ROW, "ChargePeriodStart": "0001-01-01T00:00:00+05:00"}], [1]), 1
+)  # before year 1 in UTC: not OverflowError
 def test_invalid_rows_are_listed_and_nothing_is_left(case: tuple[list[Row], list[int]], max_rows: int) -> None:
     rows, bad = case
     with own_tempdir() as folder:

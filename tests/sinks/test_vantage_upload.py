@@ -41,11 +41,20 @@ def _records(groups: int) -> list[UsageRecord]:
     """LiteLLM-shaped records, one group each, with hostile aliases and model groups (raw newlines in ServiceName)."""
     models = ["gpt-4o", "gpt-4o-mini", "claude-sonnet-4-0"]
     return [
-        UsageRecord(DAY, DAY, "openai" if i % 3 < 2 else "anthropic", models[i % 3], Decimal(i % 97 + 1) / 1000,
-                    tokens=TokenCounts(input=1000 + i, output=10 + i % 50, cache_read=i % 7 + 1, cache_write=i % 5 + 1),
-                    model_group=f"group {i % 11}, \"prod\"\n{ALIASES[i % 5]}", api_key_hash=f"hash-{i:06d}",
-                    key_alias=ALIASES[(i + 1) % 5], team_id=f"team-{i % 13}", team_alias=ALIASES[i % 5],
-                    source="litellm")  # fmt: skip
+        UsageRecord(
+            DAY,
+            DAY,
+            "openai" if i % 3 < 2 else "anthropic",
+            models[i % 3],
+            Decimal(i % 97 + 1) / 1000,
+            tokens=TokenCounts(input=1000 + i, output=10 + i % 50, cache_read=i % 7 + 1, cache_write=i % 5 + 1),
+            model_group=f'group {i % 11}, "prod"\n{ALIASES[i % 5]}',
+            api_key_hash=f"hash-{i:06d}",
+            key_alias=ALIASES[(i + 1) % 5],
+            team_id=f"team-{i % 13}",
+            team_alias=ALIASES[i % 5],
+            source="litellm",
+        )
         for i in range(groups)
     ]
 
@@ -148,8 +157,10 @@ def test_422_is_shown_and_exits_5(fake: FakeVantage, tmp_path: Path) -> None:
     assert fake.uploads == []
 
 
-@pytest.mark.parametrize(("key", "token", "hint"), [("vk_wrong_key_0000", TOKEN, "VANTAGE_API_KEY"),
-                                                     (KEY, "accss_crdntl_unknown_777", "VANTAGE_INTEGRATION_TOKEN")])  # fmt: skip
+@pytest.mark.parametrize(
+    ("key", "token", "hint"),
+    [("vk_wrong_key_0000", TOKEN, "VANTAGE_API_KEY"), (KEY, "accss_crdntl_unknown_777", "VANTAGE_INTEGRATION_TOKEN")],
+)
 def test_wrong_key_or_unknown_token_exit_5(fake: FakeVantage, tmp_path: Path, key: str, token: str, hint: str) -> None:
     path = tmp_path / "costs.csv"
     _export(path, 5)
@@ -161,9 +172,13 @@ def test_wrong_key_or_unknown_token_exit_5(fake: FakeVantage, tmp_path: Path, ke
 
 @pytest.mark.parametrize(
     ("content", "message"),
-    [("", "is empty"), ("ChargePeriodStart,BilledCost,ServiceName\n2026-10-05,1.0,x\n", "required column"),
-     ("name,amount\nfoo,1\n", "not a FOCUS CSV"), (",".join(VANTAGE) + "\n", "no rows")],
-)  # fmt: skip
+    [
+        ("", "is empty"),
+        ("ChargePeriodStart,BilledCost,ServiceName\n2026-10-05,1.0,x\n", "required column"),
+        ("name,amount\nfoo,1\n", "not a FOCUS CSV"),
+        (",".join(VANTAGE) + "\n", "no rows"),
+    ],
+)
 def test_bad_files_exit_3_and_send_nothing(fake: FakeVantage, tmp_path: Path, content: str, message: str) -> None:
     path = tmp_path / "bad.csv"
     path.write_text(content, encoding="utf-8")
@@ -185,8 +200,9 @@ def test_rows_vantage_would_reject_never_leave_the_machine(fake: FakeVantage, tm
 def _manifest(tmp_path: Path) -> Path:
     (tmp_path / "p.txt").write_text("hello", encoding="utf-8")
     manifest = tmp_path / "m.toml"
-    manifest.write_text('[[prompts]]\npath = "p.txt"\ninput_tokens = 1000\nexpected_output_tokens = 100\ncalls = 10\n',
-                        encoding="utf-8")  # fmt: skip
+    manifest.write_text(
+        '[[prompts]]\npath = "p.txt"\ninput_tokens = 1000\nexpected_output_tokens = 100\ncalls = 10\n', encoding="utf-8"
+    )
     return manifest
 
 
@@ -255,8 +271,10 @@ def test_the_upload_list_is_followed_page_by_page_so_every_earlier_upload_is_rep
     for fake in fake_vantage_fixture(api_key=KEY, integration_token=TOKEN, list_page_size=2):
         for number in range(5):  # other days' uploads fill page 1 and 2
             day = f"2026-09-0{number + 1}"
-            fake.add_upload(f"ChargePeriodStart,ChargeCategory,BilledCost,ServiceName\n{day},Usage,1.0,x\n",
-                            f"llm-cost_{day}_2026-09-0{number + 2}_old_part001.csv")  # fmt: skip
+            fake.add_upload(
+                f"ChargePeriodStart,ChargeCategory,BilledCost,ServiceName\n{day},Usage,1.0,x\n",
+                f"llm-cost_{day}_2026-09-0{number + 2}_old_part001.csv",
+            )
         assert _upload(fake, str(path)).exit_code == 0
         first = {u.token for u in fake.uploads if u.filename.startswith("llm-cost_2026-10-05")}
         assert _upload(fake, str(path)).exit_code == 0  # its earlier upload is on page 3 now

@@ -109,10 +109,21 @@ def test_finds_txt_md_and_prompt_files_sorted(project: Path) -> None:
 
 def test_skips_dotfiles_git_node_modules_and_project_documents(project: Path) -> None:
     found = relative_paths(project)
-    for skipped in ("README.md", "docs/readme.txt", "CHANGELOG.md", "LICENSE.txt", "requirements.txt",
-                    ".hidden.txt", ".git/description.txt", ".github/workflows/notes.md",
-                    "node_modules/pkg/prompt.txt", "venv/lib/thing.txt", "__pycache__/x.txt",
-                    "prompts/code.py", "prompts/notes.rst"):  # fmt: skip
+    for skipped in (
+        "README.md",
+        "docs/readme.txt",
+        "CHANGELOG.md",
+        "LICENSE.txt",
+        "requirements.txt",
+        ".hidden.txt",
+        ".git/description.txt",
+        ".github/workflows/notes.md",
+        "node_modules/pkg/prompt.txt",
+        "venv/lib/thing.txt",
+        "__pycache__/x.txt",
+        "prompts/code.py",
+        "prompts/notes.rst",
+    ):
         assert skipped not in found
 
 

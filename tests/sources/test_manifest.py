@@ -167,7 +167,7 @@ def test_model_fallback_without_defaults_is_gpt_4o(tmp_path: Path) -> None:
 
 def test_defaults_table_without_model_still_falls_back_to_gpt_4o(tmp_path: Path) -> None:
     path = manifest_at(
-        tmp_path, "[defaults]\ncache_hit_ratio = 0.0\n[[prompts]]\npath = \"a.txt\"\ninput_tokens = 1\n", {"a.txt": ""}
+        tmp_path, '[defaults]\ncache_hit_ratio = 0.0\n[[prompts]]\npath = "a.txt"\ninput_tokens = 1\n', {"a.txt": ""}
     )
     assert run(path)[0][0].model == "gpt-4o"
 
@@ -226,9 +226,7 @@ def test_same_resource_id_and_model_warns(tmp_path: Path) -> None:
 # --- paths relative to the manifest ------------------------------------------------------------------------------
 
 
-def test_prompt_paths_are_relative_to_the_manifest_not_the_cwd(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_prompt_paths_are_relative_to_the_manifest_not_the_cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     conf = tmp_path / "conf"
     path = manifest_at(conf, '[[prompts]]\npath = "prompts/a.txt"\n', {"prompts/a.txt": "x" * 40})
     cwd = tmp_path / "cwd"
@@ -322,8 +320,11 @@ def test_known_list_prices() -> None:
     assert gpt is not None and claude is not None
     assert (gpt[0].input, gpt[0].output, gpt[0].cache_read) == (Decimal("2.5"), Decimal("10"), Decimal("1.25"))
     assert (claude[0].input, claude[0].output, claude[0].cache_read, claude[0].cache_write) == (
-        Decimal("3"), Decimal("15"), Decimal("0.3"), Decimal("3.75"),
-    )  # fmt: skip
+        Decimal("3"),
+        Decimal("15"),
+        Decimal("0.3"),
+        Decimal("3.75"),
+    )
 
 
 def test_cache_hit_ratio_prices_cached_input_at_the_cache_read_price(tmp_path: Path) -> None:
@@ -586,9 +587,7 @@ def test_exact_tiktoken_counts(
     expected = len(reference.encode_ordinary(PROMPT_TEXT))
     assert expected != math.ceil(len(PROMPT_TEXT) / 4)  # the text tells an exact count from the approximation
 
-    path = manifest_at(
-        tmp_path, f'[[prompts]]\npath = "p.txt"\nmodel = "{model}"\ncalls = 3\n', {"p.txt": PROMPT_TEXT}
-    )
+    path = manifest_at(tmp_path, f'[[prompts]]\npath = "p.txt"\nmodel = "{model}"\ncalls = 3\n', {"p.txt": PROMPT_TEXT})
     warnings: list[str] = []
     [record], estimate_warnings = run(path, counter=TokenCounter(vocab_dir, warn=warnings.append))
     assert record.tokens.input == 3 * expected

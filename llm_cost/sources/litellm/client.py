@@ -62,7 +62,9 @@ def parse_error(response: httpx.Response) -> ProxyError:
         if isinstance(detail, dict):
             return ProxyError(str(detail.get("error") or detail.get("message") or detail))
         if isinstance(detail, list):
-            parts = [f"{'.'.join(str(p) for p in d.get('loc', []))}: {d.get('msg')}" for d in detail if isinstance(d, dict)]
+            parts = [
+                f"{'.'.join(str(p) for p in d.get('loc', []))}: {d.get('msg')}" for d in detail if isinstance(d, dict)
+            ]
             return ProxyError("; ".join(parts) or str(detail), "validation_error")
     return ProxyError(str(body)[:300])
 
@@ -98,24 +100,34 @@ class LiteLLMClient(ApiClient):
         if not base_url:
             raise ConfigError("no LiteLLM proxy URL: set LITELLM_BASE_URL or pass --litellm-url")
         if not api_key:
-            raise ConfigError(f"no LiteLLM API key: set LITELLM_API_KEY (or LITELLM_MASTER_KEY) or pass --litellm-key; {ADMIN_HINT}")
+            raise ConfigError(
+                f"no LiteLLM API key: set LITELLM_API_KEY (or LITELLM_MASTER_KEY) or pass --litellm-key; {ADMIN_HINT}"
+            )
         self.mask = Masker([api_key])
         root = base_url.rstrip("/")
         if not root.startswith(("http://", "https://")):
-            raise ConfigError(f"LiteLLM URL {self.mask(base_url)!r} must start with http:// or https:// (LITELLM_BASE_URL)")
+            raise ConfigError(
+                f"LiteLLM URL {self.mask(base_url)!r} must start with http:// or https:// (LITELLM_BASE_URL)"
+            )
         self.base_url = root
         self.api_key = api_key
         self.retry = retry or RetryPolicy()
 
         def unreachable(exc: Exception, count: int) -> SourceError:
-            return SourceError(self.mask(
-                f"cannot reach the LiteLLM proxy at {root} after {tries(count)} ({type(exc).__name__}: {exc}); "
-                "check LITELLM_BASE_URL / --litellm-url" + (" and --ca-bundle" if "SSL" in str(exc) else "")))  # fmt: skip
+            return SourceError(
+                self.mask(
+                    f"cannot reach the LiteLLM proxy at {root} after {tries(count)} ({type(exc).__name__}: {exc}); "
+                    "check LITELLM_BASE_URL / --litellm-url" + (" and --ca-bundle" if "SSL" in str(exc) else "")
+                )
+            )
 
         self._http = RetryingHttp(
             base_url=root,
-            headers={"Authorization": f"Bearer {api_key}", "Accept": "application/json",
-                     "User-Agent": f"llm-cost/{__version__}"},  # fmt: skip
+            headers={
+                "Authorization": f"Bearer {api_key}",
+                "Accept": "application/json",
+                "User-Agent": f"llm-cost/{__version__}",
+            },
             masker=self.mask,
             unreachable=unreachable,
             retry_statuses=RETRY_STATUSES,
@@ -142,7 +154,9 @@ class LiteLLMClient(ApiClient):
             raise self.explain(response, path)
         return response
 
-    def get_json(self, path: str, params: dict[str, Any] | None = None, decoder: msgspec.json.Decoder[Any] = ANY_JSON) -> Any:
+    def get_json(
+        self, path: str, params: dict[str, Any] | None = None, decoder: msgspec.json.Decoder[Any] = ANY_JSON
+    ) -> Any:
         """GET and decode JSON with exact decimals; a non-JSON or truncated body is a SourceError."""
         return self.decode(self.get(path, params), path, decoder)
 
@@ -155,8 +169,11 @@ class LiteLLMClient(ApiClient):
             raise SourceError(self.mask(f"unexpected response from {path}: {exc}")) from None
         except msgspec.DecodeError as exc:
             kind = "truncated" if response.content.strip()[:1] in (b"{", b"[") else "not JSON"
-            raise SourceError(self.mask(
-                f"LiteLLM answered {path} with a body that is {kind} ({exc}); is LITELLM_BASE_URL the proxy itself?"))  # fmt: skip
+            raise SourceError(
+                self.mask(
+                    f"LiteLLM answered {path} with a body that is {kind} ({exc}); is LITELLM_BASE_URL the proxy itself?"
+                )
+            ) from None
 
     def explain(self, response: httpx.Response, path: str) -> SourceError:
         """The one-line error for a failed response, naming the setting to fix."""
@@ -165,19 +182,25 @@ class LiteLLMClient(ApiClient):
         message = error.message
         lowered = message.lower()
         if any(marker in lowered for marker in NO_DB_MARKERS) or error.type == "no_db_connection":
-            text = (f"the LiteLLM proxy has no database connected ({path}: HTTP {status}: {message}); spend data "
-                    "needs a proxy with DATABASE_URL set")  # fmt: skip
+            text = (
+                f"the LiteLLM proxy has no database connected ({path}: HTTP {status}: {message}); spend data "
+                "needs a proxy with DATABASE_URL set"
+            )
         elif status in (401, 403) and ROLE_DENIED in lowered:  # LiteLLM's route check: a valid key, the wrong role
             text = f"LiteLLM refused {path} to this key's role (HTTP {status}: {message}); {ADMIN_HINT}"
-        elif status in (401, 403) and (error.type in BAD_CREDENTIAL_TYPES or message.startswith("Authentication Error")):
+        elif status in (401, 403) and (
+            error.type in BAD_CREDENTIAL_TYPES or message.startswith("Authentication Error")
+        ):
             text = f"LiteLLM rejected the API key (HTTP {status}: {message}); {KEY_HINT}; {ADMIN_HINT}"
         elif status in (401, 403):
             text = f"LiteLLM refused {path} (HTTP {status}: {message}); {ADMIN_HINT}"
         elif status == 404:
             return EndpointMissing(self.mask(f"LiteLLM has no {path} (HTTP 404: {message}); the proxy may be too old"))
         elif status == 429:
-            text = (f"LiteLLM kept rate-limiting {path} (HTTP 429) after {tries(attempts_of(response))}"
-                    f"{_asked(response)}; try again later, or raise --retry-budget / --max-tries")  # fmt: skip
+            text = (
+                f"LiteLLM kept rate-limiting {path} (HTTP 429) after {tries(attempts_of(response))}"
+                f"{_asked(response)}; try again later, or raise --retry-budget / --max-tries"
+            )
         elif status >= 500:
             text = f"LiteLLM failed on {path} after {tries(attempts_of(response))} (HTTP {status}: {message})"
         else:
@@ -197,8 +220,10 @@ class LiteLLMClient(ApiClient):
                 if isinstance(body, dict) and body.get("litellm_version"):
                     return str(body["litellm_version"])
                 if isinstance(body, dict) and str(body.get("db", "")).lower() in ("not connected", "disconnected"):
-                    raise SourceError(f"the LiteLLM proxy at {self.base_url} has no database connected "
-                                      f"(readiness says db={body.get('db')!r}); spend data needs DATABASE_URL")  # fmt: skip
+                    raise SourceError(
+                        f"the LiteLLM proxy at {self.base_url} has no database connected "
+                        f"(readiness says db={body.get('db')!r}); spend data needs DATABASE_URL"
+                    )
             elif response.status_code in (401, 403):
                 error = parse_error(response)
                 if error.type in BAD_CREDENTIAL_TYPES or error.message.startswith("Authentication Error"):

@@ -61,7 +61,9 @@ class Cell:
             self.cache_write += _count_of(metrics, "cache_creation_input_tokens")
             self.requests += _count_of(metrics, "api_requests")
         except (ArithmeticError, TypeError, ValueError):
-            raise SourceError(f"unexpected response from {PATH}: a metric of {str(metrics)[:160]} is not a number") from None
+            raise SourceError(
+                f"unexpected response from {PATH}: a metric of {str(metrics)[:160]} is not a number"
+            ) from None
         if not self.spend.is_finite():
             raise SourceError(f"unexpected response from {PATH}: spend {metrics.get('spend')!r} is not a finite number")
         self.metadata.update({k: v for k, v in metadata.items() if v not in (None, "")})
@@ -85,16 +87,22 @@ def _entries(result: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any],
     for model, entry in (models or {}).items():
         keys = entry.get("api_key_breakdown") if isinstance(entry, dict) else entry
         if not isinstance(keys or {}, dict):
-            raise SourceError(f"unexpected response from {PATH}: breakdown.models[{str(model)[:60]!r}] has no "
-                              "api_key_breakdown object")  # fmt: skip
+            raise SourceError(
+                f"unexpected response from {PATH}: breakdown.models[{str(model)[:60]!r}] has no "
+                "api_key_breakdown object"
+            )
         for key, key_entry in (keys or {}).items():
             if not isinstance(key_entry, dict):
-                raise SourceError(f"unexpected response from {PATH}: the api_key_breakdown entry of model "
-                                  f"{str(model)[:60]!r} is not an object")  # fmt: skip
+                raise SourceError(
+                    f"unexpected response from {PATH}: the api_key_breakdown entry of model "
+                    f"{str(model)[:60]!r} is not an object"
+                )
             metrics, metadata = key_entry.get("metrics") or {}, key_entry.get("metadata") or {}
             if not isinstance(metrics, dict) or not isinstance(metadata, dict):
-                raise SourceError(f"unexpected response from {PATH}: metrics or metadata of model "
-                                  f"{str(model)[:60]!r} is not an object")  # fmt: skip
+                raise SourceError(
+                    f"unexpected response from {PATH}: metrics or metadata of model "
+                    f"{str(model)[:60]!r} is not an object"
+                )
             yield str(model), str(key), metrics, metadata
 
 
@@ -112,23 +120,33 @@ class DailyActivityReader:
         body = self.client.get_json(path, params)
         self.stats.pages += 1
         if not isinstance(body, dict) or not isinstance(body.get("results"), list):
-            raise SourceError(self.client.mask(f"unexpected response from {path}: expected an object with a 'results' "
-                                               f"list, got {type(body).__name__} {str(body)[:120]}"))  # fmt: skip
+            raise SourceError(
+                self.client.mask(
+                    f"unexpected response from {path}: expected an object with a 'results' "
+                    f"list, got {type(body).__name__} {str(body)[:120]}"
+                )
+            )
         return body
 
-    def _pages(self, day: date, filters: dict[str, str], *,
-               first_only: bool = False) -> tuple[list[dict[str, Any]], int]:  # fmt: skip
+    def _pages(
+        self, day: date, filters: dict[str, str], *, first_only: bool = False
+    ) -> tuple[list[dict[str, Any]], int]:
         """Every page for one day (and filters); returns the results and the number of pages. With `first_only`,
         a first page that has more after it is returned alone, as 2 pages."""
         results: list[dict[str, Any]] = []
         page = 1
         while True:
-            params = {"start_date": day.isoformat(), "end_date": day.isoformat(), "page": page,
-                      "page_size": PAGE_SIZE, **filters}  # fmt: skip
+            params = {
+                "start_date": day.isoformat(),
+                "end_date": day.isoformat(),
+                "page": page,
+                "page_size": PAGE_SIZE,
+                **filters,
+            }
             body = self._body(PATH, params)
             results += [r for r in body["results"] if isinstance(r, dict)]
-            metadata = body.get("metadata") if isinstance(body.get("metadata"), dict) else {}
-            if not metadata.get("has_more"):
+            metadata = body.get("metadata")
+            if not (isinstance(metadata, dict) and metadata.get("has_more")):
                 return results, page
             if first_only:
                 return results, page + 1
@@ -156,8 +174,9 @@ class DailyActivityReader:
         except EndpointMissing:
             self.has_aggregated = False
             return None
-        self.stats.notes.append(f"days over one page were read from {AGGREGATED_PATH} (this proxy pages {PATH} in "
-                                "an unstable order)")  # fmt: skip
+        self.stats.notes.append(
+            f"days over one page were read from {AGGREGATED_PATH} (this proxy pages {PATH} in an unstable order)"
+        )
         return [r for r in body["results"] if isinstance(r, dict)]
 
     def cells(self, day: date, filters: dict[str, str] | None = None) -> dict[tuple[str, str], Cell]:
@@ -189,9 +208,11 @@ class DailyActivityReader:
         values of every read are united, and the parts' exact row counts must add up to the whole's (else the
         split fails loudly, rather than dropping a part)."""
         if "api_key" in filters:
-            raise SourceError(f"{PATH} for {day} needs more than one page even for model {filters['model']} and one "
-                              "key, and this proxy pages in an unstable order without /aggregated (<1.77); upgrade it "
-                              "or use --mode spend-logs")  # fmt: skip
+            raise SourceError(
+                f"{PATH} for {day} needs more than one page even for model {filters['model']} and one "
+                "key, and this proxy pages in an unstable order without /aggregated (<1.77); upgrade it "
+                "or use --mode spend-logs"
+            )
         self.stats.splits += 1
         dimension = "model" if "model" not in filters else "api_key"
         values = _values(results, dimension)
@@ -199,9 +220,11 @@ class DailyActivityReader:
             values |= _values(self._pages(day, filters)[0], dimension)
             self.stats.requeries += 1
         if dimension == "api_key" and "" in values:  # an empty api_key filter is no filter at all
-            raise SourceError(f"{PATH} for {day} needs more than one page for model {filters['model']}, and its "
-                              "unattributed requests (api_key \"\") cannot be read on their own on this proxy "
-                              "(unstable page order, no /aggregated: <1.77); upgrade it or use --mode spend-logs")  # fmt: skip
+            raise SourceError(
+                f"{PATH} for {day} needs more than one page for model {filters['model']}, and its "
+                'unattributed requests (api_key "") cannot be read on their own on this proxy '
+                "(unstable page order, no /aggregated: <1.77); upgrade it or use --mode spend-logs"
+            )
         self._check_parts(day, filters, dimension, values)
         merged: dict[tuple[str, str], Cell] = {}
         for value in sorted(values):
@@ -222,10 +245,12 @@ class DailyActivityReader:
             counted += self._count(day, {**filters, "model": "unknown-model"}) or 0
         if counted != whole:
             within = f" for model {filters['model']}" if "model" in filters else ""
-            raise SourceError(f"{PATH} for {day}{within} has {whole} rows, but its {len(parts)} {dimension}s found "
-                              f"over {ENUMERATION_READS + 1} reads hold {counted}: this proxy pages in an unstable "
-                              "order and has no /aggregated (<1.77), so the day cannot be read exactly; upgrade it or "
-                              "use --mode spend-logs")  # fmt: skip
+            raise SourceError(
+                f"{PATH} for {day}{within} has {whole} rows, but its {len(parts)} {dimension}s found "
+                f"over {ENUMERATION_READS + 1} reads hold {counted}: this proxy pages in an unstable "
+                "order and has no /aggregated (<1.77), so the day cannot be read exactly; upgrade it or "
+                "use --mode spend-logs"
+            )
 
 
 def _values(results: list[dict[str, Any]], dimension: str) -> set[str]:
@@ -233,18 +258,32 @@ def _values(results: list[dict[str, Any]], dimension: str) -> set[str]:
     return {model if dimension == "model" else key for result in results for model, key, _, _ in _entries(result)}
 
 
-def daily_activity_records(client: LiteLLMClient, window: Window, stats: PullStats, lookups: Lookups, *,
-                           version: str | None, include_health_checks: bool = False) -> Iterator[UsageRecord]:  # fmt: skip
+def daily_activity_records(
+    client: LiteLLMClient,
+    window: Window,
+    stats: PullStats,
+    lookups: Lookups,
+    *,
+    version: str | None,
+    include_health_checks: bool = False,
+) -> Iterator[UsageRecord]:
     """One record per day x model x key. Aliases and team ids come from the key metadata, team aliases from
     /v2/team/list, providers from /model/info (else genai-prices)."""
-    for partition in daily_activity_partitions(client, window, stats, lookups, version=version,
-                                               include_health_checks=include_health_checks):  # fmt: skip
+    for partition in daily_activity_partitions(
+        client, window, stats, lookups, version=version, include_health_checks=include_health_checks
+    ):
         yield from partition()
 
 
-def daily_activity_partitions(client: LiteLLMClient, window: Window, stats: PullStats, lookups: Lookups, *,
-                              version: str | None, include_health_checks: bool = False,
-                              ) -> Iterator[Callable[[], Iterator[UsageRecord]]]:  # fmt: skip
+def daily_activity_partitions(
+    client: LiteLLMClient,
+    window: Window,
+    stats: PullStats,
+    lookups: Lookups,
+    *,
+    version: str | None,
+    include_health_checks: bool = False,
+) -> Iterator[Callable[[], Iterator[UsageRecord]]]:
     """The window's records as one partition per UTC day, each counted into `stats` when done, so the days can
     be fetched concurrently. A partial day is refused before anything is read."""
     stats.endpoint = PATH
@@ -256,18 +295,26 @@ def daily_activity_partitions(client: LiteLLMClient, window: Window, stats: Pull
         yield partial(_day_records, client, day, stats, lookups, version, include_health_checks)
 
 
-def _day_records(client: LiteLLMClient, day: Window, stats: PullStats, lookups: Lookups, version: str | None,
-                 include_health_checks: bool) -> Iterator[UsageRecord]:  # fmt: skip
+def _day_records(
+    client: LiteLLMClient,
+    day: Window,
+    stats: PullStats,
+    lookups: Lookups,
+    version: str | None,
+    include_health_checks: bool,
+) -> Iterator[UsageRecord]:
     part = PullStats(endpoint=PATH, version=stats.version)
     try:
-        yield from _records(DailyActivityReader(client, part, version=version), day, part, lookups,
-                            include_health_checks)  # fmt: skip
+        yield from _records(
+            DailyActivityReader(client, part, version=version), day, part, lookups, include_health_checks
+        )
     finally:
         stats.absorb(part)
 
 
-def _records(reader: DailyActivityReader, day: Window, stats: PullStats, lookups: Lookups,
-             include_health_checks: bool) -> Iterator[UsageRecord]:  # fmt: skip
+def _records(
+    reader: DailyActivityReader, day: Window, stats: PullStats, lookups: Lookups, include_health_checks: bool
+) -> Iterator[UsageRecord]:
     # Master-key traffic is stored as the literal since ~1.86 and as the sha256 of the master key before (as in
     # spend logs, whose reader knows both).
     master_keys = {MASTER_KEY_LITERAL, reader.client.key_hash}
@@ -303,5 +350,8 @@ def _records(reader: DailyActivityReader, day: Window, stats: PullStats, lookups
 
 
 def _tokens(cell: Cell) -> TokenCounts:
-    return token_counts(cell.prompt, cell.completion,
-                        {"cache_read_input_tokens": cell.cache_read, "cache_creation_input_tokens": cell.cache_write})  # fmt: skip
+    return token_counts(
+        cell.prompt,
+        cell.completion,
+        {"cache_read_input_tokens": cell.cache_read, "cache_creation_input_tokens": cell.cache_write},
+    )

@@ -31,10 +31,14 @@ class Lookups:
         if response.status_code in (401, 403):
             error = parse_error(response)
             if "only admin" in error.message.lower() or "admin-only" in error.message.lower():
-                raise SourceError(self.client.mask(
-                    "the LiteLLM key is not an admin key: the proxy would narrow every spend query to that key's own "
-                    f"user without an error ({error.message}); use the master key or a proxy_admin / "
-                    "proxy_admin_viewer key in LITELLM_API_KEY"))  # fmt: skip
+                raise SourceError(
+                    self.client.mask(
+                        "the LiteLLM key is not an admin key: the proxy would narrow every spend query to that key's "
+                        "own "
+                        f"user without an error ({error.message}); use the master key or a proxy_admin / "
+                        "proxy_admin_viewer key in LITELLM_API_KEY"
+                    )
+                )
             raise self.client.explain(response, "/v2/team/list")
         if response.status_code >= 400 and response.status_code != 404:
             raise self.client.explain(response, "/v2/team/list")
@@ -105,5 +109,8 @@ class Lookups:
 
 
 def _aliases(items: list[Any]) -> dict[str, str]:
-    return {str(t["team_id"]): str(t["team_alias"]) for t in items
-            if isinstance(t, dict) and t.get("team_id") and t.get("team_alias")}  # fmt: skip
+    return {
+        str(t["team_id"]): str(t["team_alias"])
+        for t in items
+        if isinstance(t, dict) and t.get("team_id") and t.get("team_alias")
+    }

@@ -63,7 +63,9 @@ def compare(spend_logs: SpendTap, daily: SpendTap, *, tolerance: Decimal, tolera
     for day in sorted(set(spend_logs.by_day) | set(daily.by_day)):
         a, b = spend_logs.by_day.get(day, Decimal(0)), daily.by_day.get(day, Decimal(0))
         rows.append(Difference(day, "", a, b, within(a, b)))
-        models = sorted({m for d, m in spend_logs.by_day_model if d == day} | {m for d, m in daily.by_day_model if d == day})
+        models = sorted(
+            {m for d, m in spend_logs.by_day_model if d == day} | {m for d, m in daily.by_day_model if d == day}
+        )
         for model in models:
             a = spend_logs.by_day_model.get((day, model), Decimal(0))
             b = daily.by_day_model.get((day, model), Decimal(0))
@@ -73,8 +75,20 @@ def compare(spend_logs: SpendTap, daily: SpendTap, *, tolerance: Decimal, tolera
 
 def differences_table(differences: list[Difference]) -> Table:
     """The --reconcile table: spend per day (and per day x model) from both endpoints, and the difference."""
-    rows = [(d.day, d.model or "(all)", format_decimal(d.spend_logs), format_decimal(d.daily_activity),
-             format_decimal(d.difference), "ok" if d.within else "MISMATCH") for d in differences]  # fmt: skip
-    return Table("reconcile: /spend/logs vs /user/daily/activity",
-                 ("Day", "Model", "spend-logs", "daily-activity", "Difference", ""), rows,
-                 right=frozenset({"spend-logs", "daily-activity", "Difference"}))  # fmt: skip
+    rows = [
+        (
+            d.day,
+            d.model or "(all)",
+            format_decimal(d.spend_logs),
+            format_decimal(d.daily_activity),
+            format_decimal(d.difference),
+            "ok" if d.within else "MISMATCH",
+        )
+        for d in differences
+    ]
+    return Table(
+        "reconcile: /spend/logs vs /user/daily/activity",
+        ("Day", "Model", "spend-logs", "daily-activity", "Difference", ""),
+        rows,
+        right=frozenset({"spend-logs", "daily-activity", "Difference"}),
+    )

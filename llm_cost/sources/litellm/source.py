@@ -29,13 +29,22 @@ class LiteLLMSource(Source):
 
     def __init__(self, settings: LiteLLMSettings, warn: Warn, *, now: datetime | None = None) -> None:
         if settings.mode == "daily-activity" and settings.granularity != "day":
-            raise ConfigError(f"--mode daily-activity is per day; --granularity {settings.granularity} needs --mode spend-logs")
+            raise ConfigError(
+                f"--mode daily-activity is per day; --granularity {settings.granularity} needs --mode spend-logs"
+            )
         self.settings = settings
-        self.window = resolve_window(start=settings.start, end=settings.end, day=settings.day, month=settings.month,
-                                     now=now or datetime.now(UTC), include_partial=settings.include_partial)  # fmt: skip
+        self.window = resolve_window(
+            start=settings.start,
+            end=settings.end,
+            day=settings.day,
+            month=settings.month,
+            now=now or datetime.now(UTC),
+            include_partial=settings.include_partial,
+        )
         key = settings.litellm_key.get_secret_value() if settings.litellm_key else None
-        self.client = LiteLLMClient(base_url=settings.litellm_url, api_key=key, ca_bundle=settings.ca_bundle,
-                                    retry=settings.retry)  # fmt: skip
+        self.client = LiteLLMClient(
+            base_url=settings.litellm_url, api_key=key, ca_bundle=settings.ca_bundle, retry=settings.retry
+        )
         try:
             self.prices = PriceBook()
             self.stats = PullStats(version=self.client.version())
@@ -55,8 +64,14 @@ class LiteLLMSource(Source):
     def _partitions(self, mode: str, stats: PullStats) -> Iterator[Partition]:
         """One partition per UTC day of the window (per hour at finer grains of spend-logs), from one endpoint."""
         if mode == "daily-activity":
-            return daily_activity_partitions(self.client, self.window, stats, self.lookups, version=stats.version,
-                                             include_health_checks=self.settings.include_health_checks)  # fmt: skip
+            return daily_activity_partitions(
+                self.client,
+                self.window,
+                stats,
+                self.lookups,
+                version=stats.version,
+                include_health_checks=self.settings.include_health_checks,
+            )
         options = RowOptions(
             tag_keys=frozenset(self.settings.tag_keys) if self.settings.tag_keys else None,
             include_health_checks=self.settings.include_health_checks,
@@ -72,9 +87,12 @@ class LiteLLMSource(Source):
                 record.provider_name = name
                 yield record
 
-        return (partial(lambda part: named(part()), part)
-                for part in spend_log_partitions(self.client, self.window, stats, options, version=stats.version,
-                                                 grain=self.grain))  # fmt: skip
+        return (
+            partial(lambda part: named(part()), part)
+            for part in spend_log_partitions(
+                self.client, self.window, stats, options, version=stats.version, grain=self.grain
+            )
+        )
 
     def report(self) -> list[str]:
         self.stats.http_requests, self.stats.retries = self.client.requests, self.client.retries
@@ -91,22 +109,38 @@ class LiteLLMSource(Source):
             for record in part():
                 other_tap.add(record)
         spend_logs, daily = (self._tap, other_tap) if self.settings.mode == "spend-logs" else (other_tap, self._tap)
-        differences = compare(spend_logs, daily, tolerance=self.settings.tolerance, tolerance_pct=self.settings.tolerance_pct)
+        differences = compare(
+            spend_logs, daily, tolerance=self.settings.tolerance, tolerance_pct=self.settings.tolerance_pct
+        )
         table: Table = differences_table(differences)
         bad = [d for d in differences if not d.within]
-        failure = (f"--reconcile: {len(bad)} difference(s) beyond the tolerance between /spend/logs and "
-                   "/user/daily/activity; nothing was written") if bad else None  # fmt: skip
+        failure = (
+            (
+                f"--reconcile: {len(bad)} difference(s) beyond the tolerance between /spend/logs and "
+                "/user/daily/activity; nothing was written"
+            )
+            if bad
+            else None
+        )
         return Verification(table, failure)
 
     def close(self) -> None:
         self.client.close()
 
 
-def upload_periods(settings: LiteLLMSettings, now: datetime | None = None) -> list[tuple[dict[str, object], tuple[date, date]]]:
+def upload_periods(
+    settings: LiteLLMSettings, now: datetime | None = None
+) -> list[tuple[dict[str, object], tuple[date, date]]]:
     """The replaceable periods of an upload: every UTC day of the window, each pulled on its own (a backfill re-run
     replaces day by day), with the settings that select it. A window that cuts a day is refused."""
-    window = resolve_window(start=settings.start, end=settings.end, day=settings.day, month=settings.month,
-                            now=now or datetime.now(UTC), include_partial=settings.include_partial)  # fmt: skip
+    window = resolve_window(
+        start=settings.start,
+        end=settings.end,
+        day=settings.day,
+        month=settings.month,
+        now=now or datetime.now(UTC),
+        include_partial=settings.include_partial,
+    )
     days = list(window.days())
     if not all(d.is_whole_day() for d in days):
         raise ConfigError(f"upload replaces whole UTC days, but {window} cuts a day; give --start/--end at midnight")

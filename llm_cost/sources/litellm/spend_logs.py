@@ -81,8 +81,17 @@ class PullStats:
         ]
 
 
-_SUMMED = ("windows", "pages", "rows_read", "requests", "duplicates", "splits", "requeries", "health_checks",
-           "master_key_requests")  # fmt: skip
+_SUMMED = (
+    "windows",
+    "pages",
+    "rows_read",
+    "requests",
+    "duplicates",
+    "splits",
+    "requeries",
+    "health_checks",
+    "master_key_requests",
+)
 
 
 # ------------------------------------------------------------------------------------------------------ parsing
@@ -105,8 +114,10 @@ def started(row: SpendRow) -> datetime:
     try:
         return parse_time(row.startTime)
     except (ValueError, TypeError, OverflowError):
-        raise SourceError(f"unexpected spend-log row from LiteLLM (missing or malformed startTime "
-                          f"{str(row.startTime)[:40]!r}); request_id={str(row.request_id)[:60]!r}") from None  # fmt: skip
+        raise SourceError(
+            f"unexpected spend-log row from LiteLLM (missing or malformed startTime "
+            f"{str(row.startTime)[:40]!r}); request_id={str(row.request_id)[:60]!r}"
+        ) from None
 
 
 class Metadata(msgspec.Struct):
@@ -222,9 +233,13 @@ def parse_tags(raw: Any, tag_keys: frozenset[str] | None, keep_user_agent: bool)
     return tags
 
 
-_COMPONENTS = (("input_cost", TokenType.INPUT), ("output_cost", TokenType.OUTPUT),
-               ("reasoning_cost", TokenType.OUTPUT), ("cache_read_cost", TokenType.CACHE_READ),
-               ("cache_creation_cost", TokenType.CACHE_WRITE))  # fmt: skip
+_COMPONENTS = (
+    ("input_cost", TokenType.INPUT),
+    ("output_cost", TokenType.OUTPUT),
+    ("reasoning_cost", TokenType.OUTPUT),
+    ("cache_read_cost", TokenType.CACHE_READ),
+    ("cache_creation_cost", TokenType.CACHE_WRITE),
+)
 
 
 def _cost_components(breakdown: Any) -> dict[TokenType, Decimal] | None:
@@ -252,8 +267,13 @@ def token_counts(prompt: int, completion: int, usage: dict[str, Any]) -> TokenCo
     cache_write = _int(usage.get("cache_creation_input_tokens"))
     completion_details = usage.get("completion_tokens_details")
     reasoning = _int(completion_details.get("reasoning_tokens")) if isinstance(completion_details, dict) else 0
-    return TokenCounts(input=max(prompt - cache_read - cache_write, 0), output=completion, cache_read=cache_read,
-                       cache_write=cache_write, reasoning=reasoning)  # fmt: skip
+    return TokenCounts(
+        input=max(prompt - cache_read - cache_write, 0),
+        output=completion,
+        cache_read=cache_read,
+        cache_write=cache_write,
+        reasoning=reasoning,
+    )
 
 
 @dataclass(slots=True, frozen=True)
@@ -277,15 +297,21 @@ def parse_spend_row(row: SpendRow, options: RowOptions, source: str) -> UsageRec
         spend = row.spend
         cost = Decimal(0) if spend is None else spend if isinstance(spend, Decimal) else Decimal(str(spend))
     except (ValueError, TypeError, ArithmeticError) as exc:
-        raise SourceError(f"unexpected spend-log row from LiteLLM ({type(exc).__name__}: {exc}); "
-                          f"request_id={str(row.request_id)[:60]!r}") from None  # fmt: skip
+        raise SourceError(
+            f"unexpected spend-log row from LiteLLM ({type(exc).__name__}: {exc}); "
+            f"request_id={str(row.request_id)[:60]!r}"
+        ) from None
     api_key = intern(str(row.api_key or ""))
     if api_key in HEALTH_CHECK_KEYS and not options.include_health_checks:
         return None
     metadata = read_metadata(row.metadata)
     usage = metadata.additional_usage_values
-    tokens = token_counts(_int(row.prompt_tokens), _int(row.completion_tokens), usage if isinstance(usage, dict) else {})
-    master = api_key == MASTER_KEY_LITERAL or (options.master_key_hash is not None and api_key == options.master_key_hash)
+    tokens = token_counts(
+        _int(row.prompt_tokens), _int(row.completion_tokens), usage if isinstance(usage, dict) else {}
+    )
+    master = api_key == MASTER_KEY_LITERAL or (
+        options.master_key_hash is not None and api_key == options.master_key_hash
+    )
     system_tags = {"x-master-key": "true"} if master else {}
     if str(row.cache_hit) == "True":
         system_tags["x-cache-hit"] = "true"
@@ -296,8 +322,7 @@ def parse_spend_row(row: SpendRow, options: RowOptions, source: str) -> UsageRec
     second = start.replace(microsecond=0)
     return UsageRecord(
         period_start=second,
-        period_end=max(end.replace(microsecond=0) + (ONE_SECOND if end.microsecond else ZERO),
-                       second + ONE_SECOND),  # fmt: skip
+        period_end=max(end.replace(microsecond=0) + (ONE_SECOND if end.microsecond else ZERO), second + ONE_SECOND),
         provider=_text(row.custom_llm_provider) or "unknown",
         model=_text(row.model) or "unknown-model",
         cost=cost,
@@ -332,8 +357,9 @@ def _v2_time(moment: datetime) -> str:
 class SpendLogsReader:
     """Reads every spend-log row of a window exactly once, from v2 or the legacy endpoint."""
 
-    def __init__(self, client: LiteLLMClient, stats: PullStats, *, version: str | None,
-                 exclude_health_checks: bool = True) -> None:  # fmt: skip
+    def __init__(
+        self, client: LiteLLMClient, stats: PullStats, *, version: str | None, exclude_health_checks: bool = True
+    ) -> None:
         self.client = client
         self.stats = stats
         self.exclude_health_checks = exclude_health_checks
@@ -366,8 +392,12 @@ class SpendLogsReader:
         yield from self._legacy_day(day)
 
     def _v2_page(self, start: datetime, end: datetime, page: int) -> tuple[list[SpendRow], int | None, bool]:
-        params: dict[str, Any] = {"start_date": _v2_time(start), "end_date": _v2_time(end), "page": page,
-                                  "page_size": self.page_size}  # fmt: skip
+        params: dict[str, Any] = {
+            "start_date": _v2_time(start),
+            "end_date": _v2_time(end),
+            "page": page,
+            "page_size": self.page_size,
+        }
         if self.sortable:
             params.update(sort_by="startTime", sort_order="asc")
         if self.exclude_health_checks:
@@ -386,16 +416,19 @@ class SpendLogsReader:
         self.stats.rows_read += len(rows)
         return rows, total, capped
 
-    def _whole_window(self, start: datetime, end: datetime, rows: list[SpendRow], total: int | None,
-                      capped: bool) -> list[SpendRow] | None:  # fmt: skip
+    def _whole_window(
+        self, start: datetime, end: datetime, rows: list[SpendRow], total: int | None, capped: bool
+    ) -> list[SpendRow] | None:
         """The window's rows when page 1 holds all of it (a short page, or exactly the server's total), else None.
         Rows outside [start, end) are dropped: the server's bounds are inclusive and whole seconds."""
         exact = total is not None and not capped
         if len(rows) >= self.page_size and not (exact and total == len(rows)):
             return None
         if exact and total != len(rows):
-            raise SourceError(f"/spend/logs/v2 said {total} rows for [{_v2_time(start)}, {_v2_time(end)}] but "
-                              f"returned {len(rows)} on one page; the window is not closed or the proxy is busy")  # fmt: skip
+            raise SourceError(
+                f"/spend/logs/v2 said {total} rows for [{_v2_time(start)}, {_v2_time(end)}] but "
+                f"returned {len(rows)} on one page; the window is not closed or the proxy is busy"
+            )
         return self._unique([r for r in rows if start <= started(r) < end])
 
     def _unique(self, rows: list[SpendRow]) -> list[SpendRow]:
@@ -421,8 +454,10 @@ class SpendLogsReader:
                 return
             times = [started(r) for r in rows]
             if any(later < earlier for earlier, later in zip(times, times[1:], strict=False)):
-                raise SourceError("/spend/logs/v2 did not sort by startTime ascending; this proxy cannot be read "
-                                  "exactly (is it older than 1.83?)")  # fmt: skip
+                raise SourceError(
+                    "/spend/logs/v2 did not sort by startTime ascending; this proxy cannot be read "
+                    "exactly (is it older than 1.83?)"
+                )
             boundary = max(times).replace(microsecond=0)
             if boundary <= cursor:  # one second fills the page: read it as a crowded second
                 second_end = cursor + timedelta(seconds=1)
@@ -455,14 +490,17 @@ class SpendLogsReader:
             return
         yield from self._crowded_second(start, end, rows, total, capped)
 
-    def _crowded_second(self, start: datetime, end: datetime, first: list[SpendRow], total: int | None,
-                        capped: bool) -> list[SpendRow]:  # fmt: skip
+    def _crowded_second(
+        self, start: datetime, end: datetime, first: list[SpendRow], total: int | None, capped: bool
+    ) -> list[SpendRow]:
         """A single second with more rows than a page: page through it, again and again, until the union of
         request ids is exactly the server's count. Ties reorder between reads, so each read finds what the last
         one missed."""
         if total is None or capped:
-            raise SourceError(f"more than {self.page_size} requests at {_v2_time(start)} and the proxy gives no exact "
-                              "count, so they cannot be read completely; narrow the data with fewer requests per second")  # fmt: skip
+            raise SourceError(
+                f"more than {self.page_size} requests at {_v2_time(start)} and the proxy gives no exact "
+                "count, so they cannot be read completely; narrow the data with fewer requests per second"
+            )
         union: dict[str, SpendRow] = {str(r.request_id): r for r in first}
         for attempt in range(CROWDED_SECOND_ATTEMPTS):
             page = 2 if attempt == 0 else 1
@@ -476,30 +514,39 @@ class SpendLogsReader:
             if len(union) == total:
                 return [r for r in union.values() if start <= started(r) < end]
             self.stats.requeries += 1
-        raise SourceError(f"could not read all {total} requests at {_v2_time(start)} exactly (got {len(union)} after "
-                          f"{CROWDED_SECOND_ATTEMPTS} reads); the proxy's page order is unstable — try again")  # fmt: skip
+        raise SourceError(
+            f"could not read all {total} requests at {_v2_time(start)} exactly (got {len(union)} after "
+            f"{CROWDED_SECOND_ATTEMPTS} reads); the proxy's page order is unstable — try again"
+        )
 
     def _legacy_day(self, day: Window) -> list[SpendRow]:
         """Legacy `/spend/logs`: dates only, end exclusive in effect, a 10,000-row cap (≥~1.100) flagged by a
         header. A truncated day cannot be split further by time, so it fails loudly."""
         start_date, end_date = day.start.date(), (day.end - timedelta(microseconds=1)).date() + timedelta(days=1)
         self.stats.windows += 1
-        response = self.client.get("/spend/logs", {"start_date": start_date.isoformat(),
-                                                   "end_date": end_date.isoformat(), "summarize": "false"})  # fmt: skip
+        response = self.client.get(
+            "/spend/logs",
+            {"start_date": start_date.isoformat(), "end_date": end_date.isoformat(), "summarize": "false"},
+        )
         if response.headers.get("x-litellm-spend-logs-truncated", "").lower() == "true":
-            raise SourceError(f"legacy /spend/logs truncated {start_date} at 10,000 rows; upgrade the proxy to "
-                              "1.80.8 or newer for /spend/logs/v2, or use --mode daily-activity")  # fmt: skip
+            raise SourceError(
+                f"legacy /spend/logs truncated {start_date} at 10,000 rows; upgrade the proxy to "
+                "1.80.8 or newer for /spend/logs/v2, or use --mode daily-activity"
+            )
         body: list[SpendRow] = self.client.decode(response, "/spend/logs", LIST_DECODER)
         self.stats.pages += 1
         if body and all(row.request_id is None for row in body):
-            raise SourceError("this proxy's /spend/logs only returns daily summaries (no summarize=false before "
-                              "1.73); use --mode daily-activity")  # fmt: skip
+            raise SourceError(
+                "this proxy's /spend/logs only returns daily summaries (no summarize=false before "
+                "1.73); use --mode daily-activity"
+            )
         self.stats.rows_read += len(body)
         return self._unique([r for r in body if day.start <= started(r) < day.end])
 
 
-def spend_log_records(client: LiteLLMClient, window: Window, stats: PullStats, options: RowOptions,
-                      *, version: str | None) -> Iterator[UsageRecord]:  # fmt: skip
+def spend_log_records(
+    client: LiteLLMClient, window: Window, stats: PullStats, options: RowOptions, *, version: str | None
+) -> Iterator[UsageRecord]:
     """Every request in the window as a record, health checks excluded unless asked for."""
     reader = SpendLogsReader(client, stats, version=version, exclude_health_checks=not options.include_health_checks)
     for row in reader.rows(window):
@@ -513,8 +560,15 @@ def spend_log_records(client: LiteLLMClient, window: Window, stats: PullStats, o
         yield record
 
 
-def spend_log_partitions(client: LiteLLMClient, window: Window, stats: PullStats, options: RowOptions,
-                         *, version: str | None, grain: str = "day") -> Iterator[Callable[[], Iterator[UsageRecord]]]:  # fmt: skip
+def spend_log_partitions(
+    client: LiteLLMClient,
+    window: Window,
+    stats: PullStats,
+    options: RowOptions,
+    *,
+    version: str | None,
+    grain: str = "day",
+) -> Iterator[Callable[[], Iterator[UsageRecord]]]:
     """The window's records as one partition per UTC day, each read with its own reader and counted into
     `stats` when done, so the days can be fetched concurrently.
 
@@ -527,8 +581,9 @@ def spend_log_partitions(client: LiteLLMClient, window: Window, stats: PullStats
         yield partial(_partition, client, piece, stats, options, version)
 
 
-def _partition(client: LiteLLMClient, day: Window, stats: PullStats, options: RowOptions,
-               version: str | None) -> Iterator[UsageRecord]:  # fmt: skip
+def _partition(
+    client: LiteLLMClient, day: Window, stats: PullStats, options: RowOptions, version: str | None
+) -> Iterator[UsageRecord]:
     part = PullStats(version=stats.version)
     try:
         yield from spend_log_records(client, day, part, options, version=version)

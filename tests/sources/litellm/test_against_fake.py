@@ -110,8 +110,18 @@ def test_reconcile_fails_with_exit_6_when_the_endpoints_disagree(small: SpendDat
 
 def test_request_granularity_and_tag_keys(small: SpendDataset) -> None:
     with FakeLiteLLM(small, version="1.109.1") as fake:
-        result = _run(fake, "--mode", "spend-logs", "--day", START.isoformat(), "--granularity", "request",
-                      "--no-split-tokens", "--tag-key", "env")  # fmt: skip
+        result = _run(
+            fake,
+            "--mode",
+            "spend-logs",
+            "--day",
+            START.isoformat(),
+            "--granularity",
+            "request",
+            "--no-split-tokens",
+            "--tag-key",
+            "env",
+        )
         assert result.exit_code == 0, result.stderr
         rows = list(csv.DictReader(io.StringIO(result.stdout)))
         assert len(rows) == fake.truth.requests_by_day()[START]
@@ -121,13 +131,15 @@ def test_request_granularity_and_tag_keys(small: SpendDataset) -> None:
 
 @pytest.mark.parametrize(
     ("setup", "key", "message"),
-    [("none", "sk-wrong-key-0000", "rejected the API key"),
-     ("none", "sk-internal", "not an admin key"),
-     ("non_json", MASTER, "not JSON"),
-     ("truncated", MASTER, "truncated"),
-     ("schema", MASTER, "unexpected response"),
-     ("nodb", MASTER, "no database")],
-)  # fmt: skip
+    [
+        ("none", "sk-wrong-key-0000", "rejected the API key"),
+        ("none", "sk-internal", "not an admin key"),
+        ("non_json", MASTER, "not JSON"),
+        ("truncated", MASTER, "truncated"),
+        ("schema", MASTER, "unexpected response"),
+        ("nodb", MASTER, "no database"),
+    ],
+)
 def test_bad_input_exits_4_without_traceback(small: SpendDataset, setup: str, key: str, message: str) -> None:
     with FakeLiteLLM(small, version="1.109.1", db=setup != "nodb") as fake:
         if setup in ("non_json", "truncated", "schema"):
@@ -142,17 +154,21 @@ def test_unreachable_host_exits_4() -> None:
     fake = FakeLiteLLM([], version="1.109.1").start()
     url = fake.base_url
     fake.stop()
-    result = CliRunner().invoke(app, ["export", "--mode", "spend-logs", "--day", "2025-06-01"],
-                                env={"LITELLM_BASE_URL": url, "LITELLM_API_KEY": MASTER})  # fmt: skip
+    result = CliRunner().invoke(
+        app,
+        ["export", "--mode", "spend-logs", "--day", "2025-06-01"],
+        env={"LITELLM_BASE_URL": url, "LITELLM_API_KEY": MASTER},
+    )
     assert result.exit_code == 4 and "cannot reach the LiteLLM proxy" in result.stderr and MASTER not in result.stderr
 
 
 def test_open_day_needs_include_partial() -> None:
-    result = CliRunner().invoke(app, ["export", "--mode", "spend-logs", "--day", "today"],
-                                env={"LITELLM_BASE_URL": "http://127.0.0.1:9", "LITELLM_API_KEY": MASTER})  # fmt: skip
+    result = CliRunner().invoke(
+        app,
+        ["export", "--mode", "spend-logs", "--day", "today"],
+        env={"LITELLM_BASE_URL": "http://127.0.0.1:9", "LITELLM_API_KEY": MASTER},
+    )
     assert result.exit_code == 3 and "--include-partial" in result.stderr
-
-
 
 
 @pytest.mark.parametrize("mode", ["spend-logs", "daily-activity"])
@@ -163,7 +179,9 @@ def test_concurrency_changes_nothing_in_the_output(small: SpendDataset, mode: st
         four = _run(fake, "--mode", mode, *_window(3), "--concurrency", "4")
     assert one.exit_code == four.exit_code == 0, one.stderr + four.stderr
     assert one.stdout == four.stdout and one.stdout.count("\n") > 10
-    counts = [ln for ln in one.stderr.splitlines() if ln.lstrip().startswith(("windows", "rows read", "HTTP", "source"))]
+    counts = [
+        ln for ln in one.stderr.splitlines() if ln.lstrip().startswith(("windows", "rows read", "HTTP", "source"))
+    ]
     assert counts and all(line in four.stderr for line in counts)
 
 

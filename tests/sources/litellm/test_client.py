@@ -26,12 +26,17 @@ def _client() -> LiteLLMClient:
 
 @pytest.mark.parametrize(
     ("body", "message", "kind"),
-    [({"error": {"message": "m1", "type": "auth_error", "param": "None", "code": "401"}}, "m1", "auth_error"),
-     ({"detail": "plain detail"}, "plain detail", None),
-     ({"detail": {"error": "Only admin users can query all teams"}}, "Only admin users can query all teams", None),
-     ({"detail": [{"loc": ["query", "page_size"], "msg": "less than or equal to 1000"}]},
-      "query.page_size: less than or equal to 1000", "validation_error")],
-)  # fmt: skip
+    [
+        ({"error": {"message": "m1", "type": "auth_error", "param": "None", "code": "401"}}, "m1", "auth_error"),
+        ({"detail": "plain detail"}, "plain detail", None),
+        ({"detail": {"error": "Only admin users can query all teams"}}, "Only admin users can query all teams", None),
+        (
+            {"detail": [{"loc": ["query", "page_size"], "msg": "less than or equal to 1000"}]},
+            "query.page_size: less than or equal to 1000",
+            "validation_error",
+        ),
+    ],
+)
 def test_three_error_envelopes(body: dict, message: str, kind: str | None) -> None:
     error = parse_error(httpx.Response(400, json=body))
     assert error.message == message and error.type == kind
@@ -40,18 +45,55 @@ def test_three_error_envelopes(body: dict, message: str, kind: str | None) -> No
 @respx.mock
 @pytest.mark.parametrize(
     ("status", "body", "expected"),
-    [(401, {"error": {"message": "Authentication Error, Invalid proxy server token passed", "type": "auth_error",
-                      "param": None, "code": "401"}}, "rejected the API key"),
-     (401, {"error": {"message": "Authentication Error, Invalid proxy server token passed",
-                      "type": "token_not_found_in_db", "param": "key", "code": "401"}}, "rejected the API key"),
-     (401, {"error": {"message": "Prisma Client is not initialized", "type": "internal_error", "code": "401"}},
-      "no database connected"),
-     (400, {"error": {"message": "No connected db.", "type": "no_db_connection", "code": "400"}}, "no database"),
-     (403, {"error": {"message": "user not allowed to access this route, role= internal_user", "type": "auth_error",
-                      "code": "403"}}, "refused /spend/logs/v2 to this key's role"),
-     (400, {"error": {"message": "Invalid date format", "type": "internal_server_error", "code": "400"}},
-      r"rejected /spend/logs/v2 \(HTTP 400: Invalid date format\)")],
-)  # fmt: skip
+    [
+        (
+            401,
+            {
+                "error": {
+                    "message": "Authentication Error, Invalid proxy server token passed",
+                    "type": "auth_error",
+                    "param": None,
+                    "code": "401",
+                }
+            },
+            "rejected the API key",
+        ),
+        (
+            401,
+            {
+                "error": {
+                    "message": "Authentication Error, Invalid proxy server token passed",
+                    "type": "token_not_found_in_db",
+                    "param": "key",
+                    "code": "401",
+                }
+            },
+            "rejected the API key",
+        ),
+        (
+            401,
+            {"error": {"message": "Prisma Client is not initialized", "type": "internal_error", "code": "401"}},
+            "no database connected",
+        ),
+        (400, {"error": {"message": "No connected db.", "type": "no_db_connection", "code": "400"}}, "no database"),
+        (
+            403,
+            {
+                "error": {
+                    "message": "user not allowed to access this route, role= internal_user",
+                    "type": "auth_error",
+                    "code": "403",
+                }
+            },
+            "refused /spend/logs/v2 to this key's role",
+        ),
+        (
+            400,
+            {"error": {"message": "Invalid date format", "type": "internal_server_error", "code": "400"}},
+            r"rejected /spend/logs/v2 \(HTTP 400: Invalid date format\)",
+        ),
+    ],
+)
 def test_errors_name_the_setting_and_never_the_key(status: int, body: dict, expected: str) -> None:
     respx.get(f"{BASE}/spend/logs/v2").mock(return_value=httpx.Response(status, json=body))
     with pytest.raises(SourceError, match=expected) as info:
@@ -69,7 +111,9 @@ def test_404_is_endpoint_missing() -> None:
 
 
 @respx.mock
-@pytest.mark.parametrize(("content", "kind"), [(b"<html>gateway</html>", "not JSON"), (b'{"data": [{"request_', "truncated")])
+@pytest.mark.parametrize(
+    ("content", "kind"), [(b"<html>gateway</html>", "not JSON"), (b'{"data": [{"request_', "truncated")]
+)
 def test_bad_bodies(content: bytes, kind: str) -> None:
     respx.get(f"{BASE}/x").mock(return_value=httpx.Response(200, content=content))
     with pytest.raises(SourceError, match=kind):
@@ -78,9 +122,15 @@ def test_bad_bodies(content: bytes, kind: str) -> None:
 
 @respx.mock
 def test_retries_then_succeeds_and_counts() -> None:
-    route = respx.get(f"{BASE}/x").mock(side_effect=[httpx.Response(429, headers={"Retry-After": "0"}),
-                                                     httpx.Response(500), httpx.Response(503), httpx.Response(504),
-                                                     httpx.Response(200, json={"ok": 1})])  # fmt: skip
+    route = respx.get(f"{BASE}/x").mock(
+        side_effect=[
+            httpx.Response(429, headers={"Retry-After": "0"}),
+            httpx.Response(500),
+            httpx.Response(503),
+            httpx.Response(504),
+            httpx.Response(200, json={"ok": 1}),
+        ]
+    )
     client = _client()
     assert client.get_json("/x") == {"ok": 1}
     assert route.call_count == 5 and client.retries == 4
@@ -96,24 +146,32 @@ def test_unreachable_host() -> None:
 @respx.mock
 def test_version_from_details_then_public_readiness() -> None:
     respx.get(f"{BASE}/health/readiness/details").mock(return_value=httpx.Response(404))
-    respx.get(f"{BASE}/health/readiness").mock(return_value=httpx.Response(200, json={"status": "healthy",
-                                                                                      "litellm_version": "1.74.0"}))  # fmt: skip
+    respx.get(f"{BASE}/health/readiness").mock(
+        return_value=httpx.Response(200, json={"status": "healthy", "litellm_version": "1.74.0"})
+    )
     assert _client().version() == "1.74.0"
     assert version_tuple("1.74.15.post2") == (1, 74, 15) and version_tuple(None) is None
 
 
 @respx.mock
 def test_readiness_without_database_is_explained() -> None:
-    respx.get(f"{BASE}/health/readiness/details").mock(return_value=httpx.Response(200, json={"status": "healthy",
-                                                                                              "db": "Not connected"}))  # fmt: skip
+    respx.get(f"{BASE}/health/readiness/details").mock(
+        return_value=httpx.Response(200, json={"status": "healthy", "db": "Not connected"})
+    )
     with pytest.raises(SourceError, match="no database connected"):
         _client().version()
 
 
 @respx.mock
 def test_non_admin_key_is_refused() -> None:
-    respx.get(f"{BASE}/v2/team/list").mock(return_value=httpx.Response(401, json={"detail": {
-        "error": "Only admin users can query all teams/other teams. Your user role=internal_user"}}))  # fmt: skip
+    respx.get(f"{BASE}/v2/team/list").mock(
+        return_value=httpx.Response(
+            401,
+            json={
+                "detail": {"error": "Only admin users can query all teams/other teams. Your user role=internal_user"}
+            },
+        )
+    )
     with pytest.raises(SourceError, match="not an admin key"):
         Lookups(_client(), PriceBook()).check_admin_scope()
 

@@ -31,9 +31,9 @@ from llm_cost.records import exact_money
 from tests.fakes.litellm import (
     HEALTH_CHECK_KEY,
     HEALTH_CHECK_KEY_HASH,
+    CsvSums,
     FakeLiteLLM,
     JsonNumber,
-    CsvSums,
     SpendDataset,
     _Resp,
     csv_sums,
@@ -50,10 +50,24 @@ HEALTH_KEYS = frozenset({HEALTH_CHECK_KEY, HEALTH_CHECK_KEY_HASH})
 
 # Breakdown shapes (the `shape:bd-<name>` request tag) whose components over the used token types add up to the
 # spend exactly, and those whose do not (or that have no usable components at all).
-EXACT_BREAKDOWNS = frozenset({"exact", "minimal", "strings", "reasoning", "output-zero", "input-free",
-                              "cached-prompt", "audio", "exponents"})  # fmt: skip
-INEXACT_BREAKDOWNS = frozenset({"partial", "less", "more", "larger", "additional", "unused-type", "tool-only",
-                                "free-zero", "free-paid", "absent", "null"})  # fmt: skip
+EXACT_BREAKDOWNS = frozenset(
+    {"exact", "minimal", "strings", "reasoning", "output-zero", "input-free", "cached-prompt", "audio", "exponents"}
+)
+INEXACT_BREAKDOWNS = frozenset(
+    {
+        "partial",
+        "less",
+        "more",
+        "larger",
+        "additional",
+        "unused-type",
+        "tool-only",
+        "free-zero",
+        "free-paid",
+        "absent",
+        "null",
+    }
+)
 
 
 @pytest.fixture(autouse=True)
@@ -156,17 +170,49 @@ def test_the_generator_covers_every_documented_shape_and_its_truth_stays_exact(v
     shapes = varied.shapes
     expected = {
         "metadata": {"object", "null", "empty", "sparse", "nulls", "odd-aliases", "extra-keys"},
-        "tags": {"list", "null", "empty", "plain", "user-agent-only", "colon-values", "duplicate-keys", "odd-values",
-                 "reserved-keys", "empty-parts"},
+        "tags": {
+            "list",
+            "null",
+            "empty",
+            "plain",
+            "user-agent-only",
+            "colon-values",
+            "duplicate-keys",
+            "odd-values",
+            "reserved-keys",
+            "empty-parts",
+        },
         "breakdown": EXACT_BREAKDOWNS | INEXACT_BREAKDOWNS,
-        "usage": {"both", "absent", "empty", "null", "cached-tokens-only", "cache-read-only", "creation",
-                  "reasoning", "nulls-inside"},
+        "usage": {
+            "both",
+            "absent",
+            "empty",
+            "null",
+            "cached-tokens-only",
+            "cache-read-only",
+            "creation",
+            "reasoning",
+            "nulls-inside",
+        },
         "number": {"as-is", "float-repr", "tiny", "many-digits", "int-zero", "float-zero", "int-three", "huge-tokens"},
-        "kind": {"failure-unknown-model", "cache-hit-null", "cache-hit-None", "status-null", "completion-start-null",
-                 "health-check"},
-        "time": {"straddle-100", "straddle-200", "straddle-1000", "tie-group-100", "tie-group-200",
-                 "last-second-whole", "last-second-999"},
-    }  # fmt: skip
+        "kind": {
+            "failure-unknown-model",
+            "cache-hit-null",
+            "cache-hit-None",
+            "status-null",
+            "completion-start-null",
+            "health-check",
+        },
+        "time": {
+            "straddle-100",
+            "straddle-200",
+            "straddle-1000",
+            "tie-group-100",
+            "tie-group-200",
+            "last-second-whole",
+            "last-second-999",
+        },
+    }
     for field_name, names in expected.items():
         assert {k.split(":", 1)[1] for k in shapes if k.startswith(field_name + ":")} == names, field_name
     assert generate_dataset(21, days=2, requests=3000, start_day=START, variety=True).shapes == shapes  # seeded
@@ -192,20 +238,24 @@ def _samples(dataset: SpendDataset) -> dict[str, dict[str, Any]]:
         return name, next(r for r in rows if test(r))
 
     even = lambda r: zlib.crc32(r["request_id"].encode()) % 2 == 0  # noqa: E731 (the fake's "mixed" choice)
-    return dict([
-        first("tiny", lambda r: isinstance(r["spend"], JsonNumber) and r["spend"].text == "1e-10"),
-        first("three", lambda r: r["spend"] == 3 and not isinstance(r["spend"], JsonNumber)),
-        first("float-zero", lambda r: isinstance(r["spend"], JsonNumber) and r["spend"].text == "0.0"),
-        first("float-repr", lambda r: isinstance(r["spend"], JsonNumber) and "e-" in r["spend"].text
-              and r["spend"].text != "1e-10"),
-        first("metadata-null", lambda r: r["metadata"] is None),
-        first("metadata-object", lambda r: isinstance(r["metadata"], dict) and r["metadata"].get("cost_breakdown")),
-        first("tags-null", lambda r: r["request_tags"] is None),
-        first("tags-even", lambda r: isinstance(r["request_tags"], list) and r["request_tags"] and even(r)),
-        first("tags-odd", lambda r: isinstance(r["request_tags"], list) and r["request_tags"] and not even(r)),
-        first("whole-second", lambda r: r["startTime"].microsecond == 0 and r["startTime"].second),
-        first("fraction", lambda r: r["startTime"].microsecond),
-    ])  # fmt: skip
+    return dict(
+        [
+            first("tiny", lambda r: isinstance(r["spend"], JsonNumber) and r["spend"].text == "1e-10"),
+            first("three", lambda r: r["spend"] == 3 and not isinstance(r["spend"], JsonNumber)),
+            first("float-zero", lambda r: isinstance(r["spend"], JsonNumber) and r["spend"].text == "0.0"),
+            first(
+                "float-repr",
+                lambda r: isinstance(r["spend"], JsonNumber) and "e-" in r["spend"].text and r["spend"].text != "1e-10",
+            ),
+            first("metadata-null", lambda r: r["metadata"] is None),
+            first("metadata-object", lambda r: isinstance(r["metadata"], dict) and r["metadata"].get("cost_breakdown")),
+            first("tags-null", lambda r: r["request_tags"] is None),
+            first("tags-even", lambda r: isinstance(r["request_tags"], list) and r["request_tags"] and even(r)),
+            first("tags-odd", lambda r: isinstance(r["request_tags"], list) and r["request_tags"] and not even(r)),
+            first("whole-second", lambda r: r["startTime"].microsecond == 0 and r["startTime"].second),
+            first("fraction", lambda r: r["startTime"].microsecond),
+        ]
+    )
 
 
 @pytest.mark.parametrize("version", FLAVOURS)
@@ -215,14 +265,17 @@ def test_the_fake_serialises_the_shapes_as_each_version_does(varied: SpendDatase
     without a fraction on a whole second, find_many and legacy ones `…928000Z` / `…:05Z`; numbers in their own
     spelling (`1e-10`, `3`, `0.0`, float reprs)."""
     served: dict[str, tuple[str, dict[str, Any]]] = {}
-    with FakeLiteLLM(varied, version=version, v2_request_tags_as_string="mixed") as fake, httpx.Client(
-        base_url=fake.base_url, headers=fake.auth_headers(), timeout=30
-    ) as client:
+    with (
+        FakeLiteLLM(varied, version=version, v2_request_tags_as_string="mixed") as fake,
+        httpx.Client(base_url=fake.base_url, headers=fake.auth_headers(), timeout=30) as client,
+    ):
         flavor = fake.flavor
         for name, row in _samples(varied).items():
             if flavor.has_v2:
-                response = client.get("/spend/logs/v2", params={"start_date": "2025-06-01", "end_date": "2025-06-03",
-                                                                "request_id": row["request_id"]})  # fmt: skip
+                response = client.get(
+                    "/spend/logs/v2",
+                    params={"start_date": "2025-06-01", "end_date": "2025-06-03", "request_id": row["request_id"]},
+                )
                 data = response.json()["data"]
             else:
                 response = client.get("/spend/logs", params={"request_id": row["request_id"]})
@@ -297,7 +350,7 @@ def _served_cells(fake: FakeLiteLLM, day: date, *, pages: bool) -> dict[tuple[st
     on one page), each float as the Decimal of its JSON text (its repr), the pages' values added exactly."""
     flavor = fake.flavor
     rows = [r for r in fake.daily_rows() if r.date == day.isoformat()]
-    chunks = [rows[i: i + 1000] for i in range(0, len(rows), 1000)] if pages else [rows]
+    chunks = [rows[i : i + 1000] for i in range(0, len(rows), 1000)] if pages else [rows]
     out: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
     for chunk in chunks:
         floats: dict[tuple[str, str], float] = {}
@@ -380,8 +433,9 @@ def small_pages(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def _split_dataset(seed: int, *, unattributed: float) -> SpendDataset:
     exact_money()
-    return generate_dataset(seed, days=1, requests=900, start_day=START, variety=True, key_pool=200,
-                            unattributed_share=unattributed)  # fmt: skip
+    return generate_dataset(
+        seed, days=1, requests=900, start_day=START, variety=True, key_pool=200, unattributed_share=unattributed
+    )
 
 
 @pytest.mark.usefixtures("small_pages")
@@ -420,7 +474,7 @@ class _UnluckyOrder(FakeLiteLLM):
         rare = [r for r in rows if r.model == self.rare]
         others = [r for r in rows if r.model != self.rare]
         ordered = others + rare if page == 1 else rare + others
-        served = ordered[(page - 1) * page_size: page * page_size]
+        served = ordered[(page - 1) * page_size : page * page_size]
         assert not any(r.model == self.rare for r in served)
         pages = (len(rows) + page_size - 1) // page_size
         return _Resp(200, self._aggregate(served, page, pages, page * page_size < len(rows), table))
@@ -468,4 +522,3 @@ def test_daily_activity_names_master_key_traffic_like_spend_logs(version: str) -
             assert "master-key requests: 0" not in result.stderr
     assert named["spend-logs"] == named["daily-activity"] == {("master key", "true")}
     assert fake.master_key_api_key == (hash_key(MASTER) if version == "1.83.14" else "litellm_proxy_master_key")
-

@@ -22,32 +22,50 @@ DAY = day_window(datetime(2025, 6, 1, tzinfo=UTC).date())
 
 
 def _metrics(spend: float, requests: int) -> dict[str, Any]:
-    return {"spend": spend, "prompt_tokens": 1000 * requests, "completion_tokens": 100 * requests,
-            "cache_read_input_tokens": 10 * requests, "cache_creation_input_tokens": 0, "api_requests": requests}  # fmt: skip
+    return {
+        "spend": spend,
+        "prompt_tokens": 1000 * requests,
+        "completion_tokens": 100 * requests,
+        "cache_read_input_tokens": 10 * requests,
+        "cache_creation_input_tokens": 0,
+        "api_requests": requests,
+    }
 
 
 def _page(cells: list[tuple[str, str, float, int]], has_more: bool, page: int) -> dict[str, Any]:
     models: dict[str, Any] = {}
     for model, key, spend, requests in cells:
         entry = models.setdefault(model, {"metrics": {}, "metadata": {}, "api_key_breakdown": {}})
-        entry["api_key_breakdown"][key] = {"metrics": _metrics(spend, requests),
-                                           "metadata": {"key_alias": f"alias-{key[:4]}", "team_id": "team-a"}}  # fmt: skip
-    return {"results": [{"date": "2025-06-01", "metrics": {}, "breakdown": {"models": models}}],
-            "metadata": {"total_spend": 999.0, "page": page, "has_more": has_more}}  # fmt: skip
+        entry["api_key_breakdown"][key] = {
+            "metrics": _metrics(spend, requests),
+            "metadata": {"key_alias": f"alias-{key[:4]}", "team_id": "team-a"},
+        }
+    return {
+        "results": [{"date": "2025-06-01", "metrics": {}, "breakdown": {"models": models}}],
+        "metadata": {"total_spend": 999.0, "page": page, "has_more": has_more},
+    }
 
 
 def _lookups(client: LiteLLMClient) -> Lookups:
-    respx.get(f"{BASE}/v2/team/list").mock(return_value=httpx.Response(200, json={
-        "teams": [{"team_id": "team-a", "team_alias": "Team A"}], "total_pages": 1}))  # fmt: skip
-    respx.get(f"{BASE}/model/info").mock(return_value=httpx.Response(200, json={"data": [
-        {"model_name": "gpt-4o", "litellm_params": {"model": "azure/gpt-4o"}}]}))  # fmt: skip
+    respx.get(f"{BASE}/v2/team/list").mock(
+        return_value=httpx.Response(
+            200, json={"teams": [{"team_id": "team-a", "team_alias": "Team A"}], "total_pages": 1}
+        )
+    )
+    respx.get(f"{BASE}/model/info").mock(
+        return_value=httpx.Response(
+            200, json={"data": [{"model_name": "gpt-4o", "litellm_params": {"model": "azure/gpt-4o"}}]}
+        )
+    )
     return Lookups(client, PriceBook())
 
 
 @respx.mock
 def test_pages_are_merged_and_summed_by_us() -> None:
-    pages = [_page([("gpt-4o", "k" * 64, 0.1, 1), ("claude-sonnet-4-0", "j" * 64, 0.2, 2)], True, 1),
-             _page([("gpt-4o", "k" * 64, 0.30000000000000004, 3)], False, 2)]  # fmt: skip
+    pages = [
+        _page([("gpt-4o", "k" * 64, 0.1, 1), ("claude-sonnet-4-0", "j" * 64, 0.2, 2)], True, 1),
+        _page([("gpt-4o", "k" * 64, 0.30000000000000004, 3)], False, 2),
+    ]
     route = respx.get(f"{BASE}/user/daily/activity").mock(side_effect=[httpx.Response(200, json=p) for p in pages])
     client = LiteLLMClient(base_url=BASE, api_key="sk-x-1234", sleep=lambda s: None)
     stats = PullStats(version="1.109.1")
@@ -72,8 +90,16 @@ def test_old_proxy_multi_page_day_is_reread_per_model() -> None:
             cells = {"gpt-4o": [("gpt-4o", "k" * 64, 0.5, 5)], "o1": [("o1", "k" * 64, 1.5, 1)]}[params["model"]]
             return httpx.Response(200, json=_page(cells, False, 1))
         page = int(params["page"])  # unstable unfiltered pages: both show gpt-4o partially
-        return httpx.Response(200, json=_page([("gpt-4o", "k" * 64, 0.25, 2), ("o1", "k" * 64, 1.5, 1)] if page == 1
-                                              else [("gpt-4o", "k" * 64, 0.25, 2)], page == 1, page))  # fmt: skip
+        return httpx.Response(
+            200,
+            json=_page(
+                [("gpt-4o", "k" * 64, 0.25, 2), ("o1", "k" * 64, 1.5, 1)]
+                if page == 1
+                else [("gpt-4o", "k" * 64, 0.25, 2)],
+                page == 1,
+                page,
+            ),
+        )
 
     respx.get(f"{BASE}/user/daily/activity").mock(side_effect=handler)
     client = LiteLLMClient(base_url=BASE, api_key="sk-x-1234", sleep=lambda s: None)

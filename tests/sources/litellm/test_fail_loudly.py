@@ -84,11 +84,28 @@ def _records(version: str | None) -> list[Any]:
 def _row(i: int, when: datetime, **extra: Any) -> dict[str, Any]:
     """A v2 spend-log row (the shape of litellm-api.md §1c), `startTime` spelled as v2 spells it."""
     stamp = when.isoformat(timespec="milliseconds")
-    return {"request_id": f"chatcmpl-{i:05d}", "call_type": "acompletion", "api_key": KEY_A, "spend": 0.25,
-            "total_tokens": 110, "prompt_tokens": 100, "completion_tokens": 10, "startTime": stamp, "endTime": stamp,
-            "model": "gpt-4o-mini", "model_group": "gpt-4o-mini", "custom_llm_provider": "openai", "user": "user-1",
-            "team_id": "", "organization_id": "", "end_user": "", "cache_hit": "False", "request_tags": [],
-            "metadata": {"user_api_key_alias": "prod-key"}, **extra}  # fmt: skip
+    return {
+        "request_id": f"chatcmpl-{i:05d}",
+        "call_type": "acompletion",
+        "api_key": KEY_A,
+        "spend": 0.25,
+        "total_tokens": 110,
+        "prompt_tokens": 100,
+        "completion_tokens": 10,
+        "startTime": stamp,
+        "endTime": stamp,
+        "model": "gpt-4o-mini",
+        "model_group": "gpt-4o-mini",
+        "custom_llm_provider": "openai",
+        "user": "user-1",
+        "team_id": "",
+        "organization_id": "",
+        "end_user": "",
+        "cache_hit": "False",
+        "request_tags": [],
+        "metadata": {"user_api_key_alias": "prod-key"},
+        **extra,
+    }
 
 
 def _spread(count: int, start: datetime, step: timedelta, first: int = 0) -> list[dict[str, Any]]:
@@ -119,8 +136,15 @@ class SpendLogsV2:
     `count`: "exact" (`total`, capped at 10,000 with `total_is_capped`) or "absent" (no `total` at all).
     Subclasses misbehave by overriding `respond`."""
 
-    def __init__(self, rows: list[dict[str, Any]], *, page_max: int = 1000, sorts: bool = True, count: str = "exact",
-                 seed: int = 5) -> None:  # fmt: skip
+    def __init__(
+        self,
+        rows: list[dict[str, Any]],
+        *,
+        page_max: int = 1000,
+        sorts: bool = True,
+        count: str = "exact",
+        seed: int = 5,
+    ) -> None:
         timed = sorted(((datetime.fromisoformat(r["startTime"]), r) for r in rows), key=lambda pair: pair[0])
         self.times = [t for t, _ in timed]
         self.rows = [r for _, r in timed]
@@ -146,8 +170,13 @@ class SpendLogsV2:
 
     def body(self, rows: list[dict[str, Any]], size: int, page: int, n: int | None = None) -> dict[str, Any]:
         total = len(rows) if n is None else n
-        return {"data": rows[(page - 1) * size : page * size], "page": page, "page_size": size,
-                "total_pages": max(1, math.ceil(min(total, 10_000) / size)), **self.counted(total)}  # fmt: skip
+        return {
+            "data": rows[(page - 1) * size : page * size],
+            "page": page,
+            "page_size": size,
+            "total_pages": max(1, math.ceil(min(total, 10_000) / size)),
+            **self.counted(total),
+        }
 
     def respond(self, q: dict[str, str], size: int, page: int) -> dict[str, Any]:
         return self.body(self.ordered(q), size, page)
@@ -157,9 +186,20 @@ class SpendLogsV2:
         self.calls.append(q)
         size, page = int(q["page_size"]), int(q["page"])
         if size > self.page_max:
-            return httpx.Response(422, json={"detail": [{"type": "less_than_equal", "loc": ["query", "page_size"],
-                                                         "msg": f"Input should be less than or equal to {self.page_max}",
-                                                         "input": q["page_size"], "ctx": {"le": self.page_max}}]})  # fmt: skip
+            return httpx.Response(
+                422,
+                json={
+                    "detail": [
+                        {
+                            "type": "less_than_equal",
+                            "loc": ["query", "page_size"],
+                            "msg": f"Input should be less than or equal to {self.page_max}",
+                            "input": q["page_size"],
+                            "ctx": {"le": self.page_max},
+                        }
+                    ]
+                },
+            )
         return httpx.Response(200, json=self.respond(q, size, page))
 
 
@@ -233,10 +273,17 @@ class DailyRow:
 
 
 def _metrics(rows: list[DailyRow]) -> dict[str, Any]:
-    return {"spend": sum(r.spend for r in rows), "prompt_tokens": 100 * len(rows), "completion_tokens": 10 * len(rows),
-            "cache_read_input_tokens": 0, "cache_creation_input_tokens": 0, "total_tokens": 110 * len(rows),
-            "successful_requests": sum(r.requests for r in rows), "failed_requests": 0,
-            "api_requests": sum(r.requests for r in rows)}  # fmt: skip
+    return {
+        "spend": sum(r.spend for r in rows),
+        "prompt_tokens": 100 * len(rows),
+        "completion_tokens": 10 * len(rows),
+        "cache_read_input_tokens": 0,
+        "cache_creation_input_tokens": 0,
+        "total_tokens": 110 * len(rows),
+        "successful_requests": sum(r.requests for r in rows),
+        "failed_requests": 0,
+        "api_requests": sum(r.requests for r in rows),
+    }
 
 
 def _aggregate(rows: list[DailyRow]) -> list[dict[str, Any]]:
@@ -247,12 +294,17 @@ def _aggregate(rows: list[DailyRow]) -> list[dict[str, Any]]:
         models: dict[str, Any] = {}
         for model in sorted({r.model for r in of_day}):
             of_model = [r for r in of_day if r.model == model]
-            keys = {key: {"metrics": _metrics([r for r in of_model if r.key == key]),
-                          "metadata": {"key_alias": f"alias-{key[:4]}", "team_id": None}}
-                    for key in sorted({r.key for r in of_model})}  # fmt: skip
+            keys = {
+                key: {
+                    "metrics": _metrics([r for r in of_model if r.key == key]),
+                    "metadata": {"key_alias": f"alias-{key[:4]}", "team_id": None},
+                }
+                for key in sorted({r.key for r in of_model})
+            }
             models[model] = {"metrics": _metrics(of_model), "metadata": {}, "api_key_breakdown": keys}
-        results.append({"date": day, "metrics": _metrics(of_day), "breakdown": {"models": models, "api_keys": {},
-                                                                                "providers": {}}})  # fmt: skip
+        results.append(
+            {"date": day, "metrics": _metrics(of_day), "breakdown": {"models": models, "api_keys": {}, "providers": {}}}
+        )
     return results
 
 
@@ -275,20 +327,41 @@ class DailyActivity:
         q = dict(request.url.params)
         self.calls.append(q)
         size, page = int(q.get("page_size", 50)), int(q.get("page", 1))
-        chosen = [r for r in self.rows if q["start_date"] <= r.day <= q["end_date"]
-                  and (not q.get("model") or r.model == q["model"]) and (not q.get("api_key") or r.key == q["api_key"])]  # fmt: skip
+        chosen = [
+            r
+            for r in self.rows
+            if q["start_date"] <= r.day <= q["end_date"]
+            and (not q.get("model") or r.model == q["model"])
+            and (not q.get("api_key") or r.key == q["api_key"])
+        ]
         part = self.order(q, page, chosen)[(page - 1) * size : page * size]
-        return httpx.Response(200, json={"results": _aggregate(part), "metadata": {
-            "total_spend": sum(r.spend for r in part), "page": page, "total_pages": max(1, math.ceil(len(chosen) / size)),
-            "has_more": page * size < len(chosen)}})  # fmt: skip
+        return httpx.Response(
+            200,
+            json={
+                "results": _aggregate(part),
+                "metadata": {
+                    "total_spend": sum(r.spend for r in part),
+                    "page": page,
+                    "total_pages": max(1, math.ceil(len(chosen) / size)),
+                    "has_more": page * size < len(chosen),
+                },
+            },
+        )
 
     def aggregated(self, request: httpx.Request) -> httpx.Response:
         """`/user/daily/activity/aggregated` (≥1.77): the same filters, every row in one response."""
         q = dict(request.url.params)
         self.calls.append({**q, "aggregated": "true"})
-        chosen = [r for r in self.rows if q["start_date"] <= r.day <= q["end_date"]
-                  and (not q.get("model") or r.model == q["model"]) and (not q.get("api_key") or r.key == q["api_key"])]  # fmt: skip
-        return httpx.Response(200, json={"results": _aggregate(chosen), "metadata": {"total_spend": sum(r.spend for r in chosen)}})
+        chosen = [
+            r
+            for r in self.rows
+            if q["start_date"] <= r.day <= q["end_date"]
+            and (not q.get("model") or r.model == q["model"])
+            and (not q.get("api_key") or r.key == q["api_key"])
+        ]
+        return httpx.Response(
+            200, json={"results": _aggregate(chosen), "metadata": {"total_spend": sum(r.spend for r in chosen)}}
+        )
 
     def mount(self, router: Any = respx, *, aggregated: bool = True) -> None:
         """Route both endpoints (`/aggregated` answers 404 without `aggregated`, as before 1.77)."""
@@ -336,15 +409,17 @@ def _healthy(router: respx.MockRouter, version: str | None = "1.109.1") -> None:
         router.get("/health/readiness/details").respond(404, json={"detail": "Not Found"})
         router.get("/health/readiness").respond(200, json={"status": "healthy", "db": "connected"})
     else:
-        router.get("/health/readiness/details").respond(200, json={"status": "healthy", "db": "connected",
-                                                                   "litellm_version": version})  # fmt: skip
+        router.get("/health/readiness/details").respond(
+            200, json={"status": "healthy", "db": "connected", "litellm_version": version}
+        )
     router.get("/v2/team/list").respond(200, json={"teams": [], "total_pages": 1})
     router.get("/model/info").respond(200, json={"data": []})
 
 
 def _cli(*args: str) -> Result:
-    result = CliRunner().invoke(app, ["-v", "export", "--concurrency", "1", *args],
-                                env={"LITELLM_BASE_URL": BASE, "LITELLM_API_KEY": KEY})  # fmt: skip
+    result = CliRunner().invoke(
+        app, ["-v", "export", "--concurrency", "1", *args], env={"LITELLM_BASE_URL": BASE, "LITELLM_API_KEY": KEY}
+    )
     assert KEY not in result.stdout and KEY not in result.stderr, "the API key leaked"
     return result
 
@@ -371,11 +446,18 @@ DAILY_DAY = ("--mode", "daily-activity", "--day", "2025-06-01")
 @pytest.mark.parametrize("version", ["1.109.1", "1.80.10"])  # the walk, and the split reader of 1.80.8–1.82
 @pytest.mark.parametrize(("drift", "total", "returned"), [(+1, 5, 4), (-1, 3, 4)])
 def test_a_count_that_disagrees_with_a_short_page(version: str, drift: int, total: int, returned: int) -> None:
-    proxy = BusyProxy(_spread(4, DAY.start + timedelta(hours=1), timedelta(hours=3)), drift,
-                      page_max=1000 if version == "1.109.1" else 100)  # fmt: skip
+    proxy = BusyProxy(
+        _spread(4, DAY.start + timedelta(hours=1), timedelta(hours=3)),
+        drift,
+        page_max=1000 if version == "1.109.1" else 100,
+    )
     respx.get(f"{BASE}/spend/logs/v2").mock(side_effect=proxy)
-    _fails(lambda: _read(version), f"/spend/logs/v2 said {total} rows for [2025-06-01 00:00:00, 2025-06-02 00:00:00]",
-           f"but returned {returned} on one page", "the window is not closed or the proxy is busy")  # fmt: skip
+    _fails(
+        lambda: _read(version),
+        f"/spend/logs/v2 said {total} rows for [2025-06-01 00:00:00, 2025-06-02 00:00:00]",
+        f"but returned {returned} on one page",
+        "the window is not closed or the proxy is busy",
+    )
     assert len(proxy.calls) == 1
 
 
@@ -399,31 +481,47 @@ def test_a_proxy_claiming_1_83_that_does_not_sort_ascending() -> None:
 @respx.mock
 @pytest.mark.parametrize(
     ("version", "page_max", "count", "crowd"),
-    [("1.86.7", 100, "absent", 150),  # walk, no total at all
-     ("1.109.1", 1000, "exact", 10_050),  # walk, total capped at 10,000 (total_is_capped)
-     ("1.80.10", 100, "absent", 150),  # split reader, no total
-     ("1.80.10", 100, "exact", 10_050)],  # split reader, capped total
-)  # fmt: skip
+    [
+        ("1.86.7", 100, "absent", 150),  # walk, no total at all
+        ("1.109.1", 1000, "exact", 10_050),  # walk, total capped at 10,000 (total_is_capped)
+        ("1.80.10", 100, "absent", 150),  # split reader, no total
+        ("1.80.10", 100, "exact", 10_050),
+    ],  # split reader, capped total
+)
 def test_a_crowded_second_without_an_exact_count(version: str, page_max: int, count: str, crowd: int) -> None:
     rows = _spread(40, DAY.start, timedelta(minutes=15)) + _tied(crowd)
     proxy = SpendLogsV2(rows, page_max=page_max, count=count)
     respx.get(f"{BASE}/spend/logs/v2").mock(side_effect=proxy)
-    _fails(lambda: _read(version), f"more than {page_max} requests at 2025-06-01 12:00:00",
-           "the proxy gives no exact count", "cannot be read completely")  # fmt: skip
+    _fails(
+        lambda: _read(version),
+        f"more than {page_max} requests at 2025-06-01 12:00:00",
+        "the proxy gives no exact count",
+        "cannot be read completely",
+    )
     if count == "exact":
-        assert any(q["start_date"] == "2025-06-01 12:00:00" and q["end_date"] == "2025-06-01 12:00:01" for q in proxy.calls)
+        assert any(
+            q["start_date"] == "2025-06-01 12:00:00" and q["end_date"] == "2025-06-01 12:00:01" for q in proxy.calls
+        )
 
 
 @respx.mock
 @pytest.mark.parametrize("version", ["1.86.7", "1.80.10"])
 def test_a_crowded_second_that_never_converges(version: str) -> None:
     crowd = _tied(150)
-    proxy = LeakyProxy(_spread(30, DAY.start, timedelta(minutes=20)) + crowd, lost=crowd[77]["request_id"],
-                       page_max=100, sorts=version == "1.86.7")  # fmt: skip
+    proxy = LeakyProxy(
+        _spread(30, DAY.start, timedelta(minutes=20)) + crowd,
+        lost=crowd[77]["request_id"],
+        page_max=100,
+        sorts=version == "1.86.7",
+    )
     respx.get(f"{BASE}/spend/logs/v2").mock(side_effect=proxy)
     stats = PullStats()
-    _fails(lambda: _read(version, stats=stats), "could not read all 150 requests at 2025-06-01 12:00:00 exactly",
-           f"(got 149 after {CROWDED_SECOND_ATTEMPTS} reads)", "page order is unstable")  # fmt: skip
+    _fails(
+        lambda: _read(version, stats=stats),
+        "could not read all 150 requests at 2025-06-01 12:00:00 exactly",
+        f"(got 149 after {CROWDED_SECOND_ATTEMPTS} reads)",
+        "page order is unstable",
+    )
     assert stats.requeries == CROWDED_SECOND_ATTEMPTS == 12
     # the first page, then page 2, then page 1 and 2 again on each of the 11 further reads
     assert _one_second_reads(proxy) == 2 + 2 * (CROWDED_SECOND_ATTEMPTS - 1)
@@ -434,11 +532,15 @@ def test_a_crowded_second_that_never_converges(version: str) -> None:
 @pytest.mark.parametrize("unlucky", [1, 4])
 def test_a_crowded_second_that_converges_after_some_re_reads(version: str, unlucky: int) -> None:
     crowd = _tied(150)
-    rows = _spread(50, DAY.start, timedelta(minutes=13)) + crowd + _spread(50, NOON + timedelta(hours=1),
-                                                                            timedelta(minutes=11), first=500)  # fmt: skip
+    rows = (
+        _spread(50, DAY.start, timedelta(minutes=13))
+        + crowd
+        + _spread(50, NOON + timedelta(hours=1), timedelta(minutes=11), first=500)
+    )
     rows.append(_row(9999, DAY.end))  # the next day's first request: the inclusive bound returns it, we drop it
-    proxy = UnluckyProxy(rows, missed={r["request_id"] for r in crowd[::8]}, unlucky=unlucky, page_max=100,
-                         sorts=version == "1.86.7")  # fmt: skip
+    proxy = UnluckyProxy(
+        rows, missed={r["request_id"] for r in crowd[::8]}, unlucky=unlucky, page_max=100, sorts=version == "1.86.7"
+    )
     respx.get(f"{BASE}/spend/logs/v2").mock(side_effect=proxy)
     stats = PullStats()
     ids = _read(version, stats=stats)
@@ -447,16 +549,18 @@ def test_a_crowded_second_that_converges_after_some_re_reads(version: str, unluc
     assert proxy.reads == unlucky + 1 and _one_second_reads(proxy) == 2 + 2 * unlucky
 
 
-# ============================================================================ spend logs: the split reader of 1.80.8–1.82
+# ====================================================================== spend logs: the split reader of 1.80.8–1.82
 
 
 @respx.mock
 def test_split_reader_splits_a_busy_day_several_times_and_ends_exact() -> None:
-    rows = (_spread(400, DAY.start, timedelta(seconds=216))  # every 216 s, from midnight on
-            + _spread(300, DAY.start + timedelta(hours=9), timedelta(seconds=12), first=1000)  # a busy hour
-            + _spread(250, DAY.start + timedelta(hours=15, minutes=30), timedelta(milliseconds=240), first=2000)
-            + _tied(120, first=3000, when=DAY.start + timedelta(hours=20, milliseconds=250))  # a crowded second
-            + [_row(9999, DAY.end)])  # fmt: skip
+    rows = (
+        _spread(400, DAY.start, timedelta(seconds=216))  # every 216 s, from midnight on
+        + _spread(300, DAY.start + timedelta(hours=9), timedelta(seconds=12), first=1000)  # a busy hour
+        + _spread(250, DAY.start + timedelta(hours=15, minutes=30), timedelta(milliseconds=240), first=2000)
+        + _tied(120, first=3000, when=DAY.start + timedelta(hours=20, milliseconds=250))  # a crowded second
+        + [_row(9999, DAY.end)]
+    )
     proxy = SpendLogsV2(rows, page_max=100, sorts=False)
     respx.get(f"{BASE}/spend/logs/v2").mock(side_effect=proxy)
     stats = PullStats()
@@ -492,13 +596,22 @@ def _legacy_rows(count: int) -> list[dict[str, Any]]:
 def test_v2_missing_and_legacy_truncated_exits_4(proxy: respx.MockRouter) -> None:
     _healthy(proxy, version=None)
     v2 = proxy.get("/spend/logs/v2").respond(404, json={"detail": "Not Found"})
-    legacy = proxy.get("/spend/logs").respond(200, json=_legacy_rows(50),
-                                              headers={"x-litellm-spend-logs-truncated": "true"})  # fmt: skip
-    _cli_failed(_cli(*SPEND_DAY), 4, "legacy /spend/logs truncated 2025-06-01 at 10,000 rows", "1.80.8 or newer",
-                "--mode daily-activity")  # fmt: skip
+    legacy = proxy.get("/spend/logs").respond(
+        200, json=_legacy_rows(50), headers={"x-litellm-spend-logs-truncated": "true"}
+    )
+    _cli_failed(
+        _cli(*SPEND_DAY),
+        4,
+        "legacy /spend/logs truncated 2025-06-01 at 10,000 rows",
+        "1.80.8 or newer",
+        "--mode daily-activity",
+    )
     assert v2.call_count == 1 and legacy.call_count == 1
-    assert dict(legacy.calls[0].request.url.params) == {"start_date": "2025-06-01", "end_date": "2025-06-02",
-                                                        "summarize": "false"}  # fmt: skip
+    assert dict(legacy.calls[0].request.url.params) == {
+        "start_date": "2025-06-01",
+        "end_date": "2025-06-02",
+        "summarize": "false",
+    }
 
 
 def test_legacy_truncated_on_a_proxy_older_than_v2(proxy: respx.MockRouter) -> None:
@@ -510,11 +623,22 @@ def test_legacy_truncated_on_a_proxy_older_than_v2(proxy: respx.MockRouter) -> N
 
 @respx.mock
 def test_a_legacy_proxy_that_only_returns_daily_summaries() -> None:
-    respx.get(f"{BASE}/spend/logs").respond(200, json=[
-        {KEY_A: 0.0123, "startTime": "2025-06-01", "spend": 0.0123, "users": {"user-1": 0.0123},
-         "models": {"gpt-4o": 0.0123}},
-        {"startTime": "2025-06-02", "spend": 0, "users": {}, "models": {}}])  # fmt: skip
-    _fails(lambda: _read("1.72.0"), "only returns daily summaries", "summarize=false before 1.73", "--mode daily-activity")
+    respx.get(f"{BASE}/spend/logs").respond(
+        200,
+        json=[
+            {
+                KEY_A: 0.0123,
+                "startTime": "2025-06-01",
+                "spend": 0.0123,
+                "users": {"user-1": 0.0123},
+                "models": {"gpt-4o": 0.0123},
+            },
+            {"startTime": "2025-06-02", "spend": 0, "users": {}, "models": {}},
+        ],
+    )
+    _fails(
+        lambda: _read("1.72.0"), "only returns daily summaries", "summarize=false before 1.73", "--mode daily-activity"
+    )
 
 
 # ============================================================================ spend logs: rows that cannot be read
@@ -523,10 +647,12 @@ def test_a_legacy_proxy_that_only_returns_daily_summaries() -> None:
 @respx.mock
 @pytest.mark.parametrize(
     ("bad", "words"),
-    [({"request_id": None}, ("ValueError: no request_id", "request_id='None'")),
-     ({"spend": "n/a"}, ("InvalidOperation", "request_id='chatcmpl-00002'")),
-     ({"spend": {"amount": 1}}, ("InvalidOperation",))],
-)  # fmt: skip
+    [
+        ({"request_id": None}, ("ValueError: no request_id", "request_id='None'")),
+        ({"spend": "n/a"}, ("InvalidOperation", "request_id='chatcmpl-00002'")),
+        ({"spend": {"amount": 1}}, ("InvalidOperation",)),
+    ],
+)
 @pytest.mark.parametrize("version", ["1.109.1", "1.74.0"])
 def test_a_bad_spend_log_row(bad: dict[str, Any], words: tuple[str, ...], version: str) -> None:
     rows = _spread(3, NOON, timedelta(minutes=1))
@@ -564,16 +690,26 @@ def test_a_row_with_a_malformed_start_time(start: Any, version: str) -> None:
 
 @respx.mock
 def test_old_proxy_splits_a_multi_page_day_by_model_then_by_key() -> None:
-    rows = (_daily_rows("gpt-4o", KEY_A, 700) + _daily_rows("gpt-4o", KEY_B, 800, first_user=700)
-            + _daily_rows("o1", KEY_A, 300) + _daily_rows("claude-sonnet-4-0", KEY_C, 200))  # fmt: skip
+    rows = (
+        _daily_rows("gpt-4o", KEY_A, 700)
+        + _daily_rows("gpt-4o", KEY_B, 800, first_user=700)
+        + _daily_rows("o1", KEY_A, 300)
+        + _daily_rows("claude-sonnet-4-0", KEY_C, 200)
+    )
     server = DailyActivity(rows)
     server.mount(aggregated=False)
     stats = PullStats()
     assert _cells("1.74.0", stats) == _truth(rows)  # exact: every row once
     assert stats.splits == 2  # the day, then gpt-4o
     filters = {tuple(sorted((k, v) for k, v in q.items() if k in ("model", "api_key"))) for q in server.calls}
-    assert filters == {(), (("model", "gpt-4o"),), (("model", "o1"),), (("model", "claude-sonnet-4-0"),),
-                       (("api_key", KEY_A), ("model", "gpt-4o")), (("api_key", KEY_B), ("model", "gpt-4o"))}  # fmt: skip
+    assert filters == {
+        (),
+        (("model", "gpt-4o"),),
+        (("model", "o1"),),
+        (("model", "claude-sonnet-4-0"),),
+        (("api_key", KEY_A), ("model", "gpt-4o")),
+        (("api_key", KEY_B), ("model", "gpt-4o")),
+    }
     # pages of 1000, and pages of 1 whose total_pages count the rows of each part
     assert all("timezone" not in q and q["page_size"] in ("1000", "1") for q in server.calls)
 
@@ -581,21 +717,30 @@ def test_old_proxy_splits_a_multi_page_day_by_model_then_by_key() -> None:
 @respx.mock
 @pytest.mark.parametrize("version", ["1.77.7", "1.86.7", "1.90.7"])
 def test_an_unstable_proxy_with_aggregated_reads_a_multi_page_day_from_it(version: str) -> None:
-    rows = _daily_rows("gpt-4o", KEY_A, 1200) + _daily_rows("gpt-4o", "", 300, first_user=1200) + _daily_rows("o1", KEY_B, 10)
+    rows = (
+        _daily_rows("gpt-4o", KEY_A, 1200)
+        + _daily_rows("gpt-4o", "", 300, first_user=1200)
+        + _daily_rows("o1", KEY_B, 10)
+    )
     server = DailyActivity(rows)
     server.mount()
     stats = PullStats()
     assert _cells(version, stats) == _truth(rows)
     assert stats.splits == 0 and [q for q in server.calls if q.get("aggregated")] == [
-        {"start_date": "2025-06-01", "end_date": "2025-06-01", "aggregated": "true"}]
+        {"start_date": "2025-06-01", "end_date": "2025-06-01", "aggregated": "true"}
+    ]
 
 
 @respx.mock
 def test_one_model_and_one_key_over_a_page() -> None:
     rows = _daily_rows("gpt-4o", KEY_A, 1200) + _daily_rows("o1", KEY_B, 100)
     DailyActivity(rows).mount(aggregated=False)
-    _fails(lambda: _cells("1.74.0"), "/user/daily/activity for 2025-06-01 needs more than one page even for model "
-           "gpt-4o and one key", "pages in an unstable order without /aggregated (<1.77)", "--mode spend-logs")  # fmt: skip
+    _fails(
+        lambda: _cells("1.74.0"),
+        "/user/daily/activity for 2025-06-01 needs more than one page even for model gpt-4o and one key",
+        "pages in an unstable order without /aggregated (<1.77)",
+        "--mode spend-logs",
+    )
 
 
 def test_one_model_and_one_key_over_a_page_exits_4(proxy: respx.MockRouter) -> None:
@@ -655,8 +800,11 @@ def test_old_proxy_without_aggregated_fails_loudly_rather_than_lose_a_model() ->
 @pytest.mark.parametrize("body", [{"results": {"2025-06-01": {}}, "metadata": {}}, [], {"detail": "ok"}, "ok", None])
 def test_daily_activity_results_that_are_not_a_list(body: Any) -> None:
     respx.get(f"{BASE}/user/daily/activity").respond(200, content=json.dumps(body).encode())
-    _fails(lambda: _cells("1.109.1"), "unexpected response from /user/daily/activity",
-           "expected an object with a 'results' list, got")  # fmt: skip
+    _fails(
+        lambda: _cells("1.109.1"),
+        "unexpected response from /user/daily/activity",
+        "expected an object with a 'results' list, got",
+    )
 
 
 @respx.mock
@@ -666,42 +814,52 @@ def test_daily_activity_shape_error_masks_an_echoed_key() -> None:
 
 
 def _day_with_models(models: Any, has_more: bool = False, page: int = 1) -> dict[str, Any]:
-    return {"results": [{"date": "2025-06-01", "metrics": {}, "breakdown": {"models": models}}],
-            "metadata": {"page": page, "has_more": has_more}}  # fmt: skip
+    return {
+        "results": [{"date": "2025-06-01", "metrics": {}, "breakdown": {"models": models}}],
+        "metadata": {"page": page, "has_more": has_more},
+    }
 
 
 @respx.mock
 @pytest.mark.parametrize("models", [["gpt-4o"], "gpt-4o", 3])
 def test_breakdown_models_not_an_object(models: Any) -> None:
     respx.get(f"{BASE}/user/daily/activity").respond(200, json=_day_with_models(models))
-    _fails(lambda: _cells("1.109.1"), "unexpected response from /user/daily/activity: breakdown.models is not an object")
+    _fails(
+        lambda: _cells("1.109.1"), "unexpected response from /user/daily/activity: breakdown.models is not an object"
+    )
 
 
 @respx.mock
 def test_breakdown_models_not_an_object_on_a_split_day() -> None:
     """Regression: _split walked breakdown.models before cells() checked it, so on a multi-page day of an old
     proxy a list escaped as AttributeError (exit 1). Every reader now goes through one shape check."""
-    respx.get(f"{BASE}/user/daily/activity").mock(side_effect=[
-        httpx.Response(200, json=_day_with_models([{"gpt-4o": {}}], True, 1)),
-        httpx.Response(200, json=_day_with_models([{"gpt-4o": {}}], False, 2))])  # fmt: skip
+    respx.get(f"{BASE}/user/daily/activity").mock(
+        side_effect=[
+            httpx.Response(200, json=_day_with_models([{"gpt-4o": {}}], True, 1)),
+            httpx.Response(200, json=_day_with_models([{"gpt-4o": {}}], False, 2)),
+        ]
+    )
     respx.get(f"{BASE}/user/daily/activity/aggregated").respond(404, json={"detail": "Not Found"})
     _fails(lambda: _cells("1.74.0"), "breakdown.models is not an object")
 
 
 def _entry(**metrics: Any) -> dict[str, Any]:
-    return {"gpt-4o": {"metrics": {}, "api_key_breakdown": {KEY_A: {"metrics": {"spend": 0.5, **metrics},
-                                                                    "metadata": {}}}}}  # fmt: skip
+    return {
+        "gpt-4o": {"metrics": {}, "api_key_breakdown": {KEY_A: {"metrics": {"spend": 0.5, **metrics}, "metadata": {}}}}
+    }
 
 
 @respx.mock
 @pytest.mark.parametrize(
     "result",
-    [{"date": "2025-06-01", "breakdown": ["models"]},
-     {"date": "2025-06-01", "breakdown": {"models": {"gpt-4o": ["x"]}}},
-     {"date": "2025-06-01", "breakdown": {"models": {"gpt-4o": {"api_key_breakdown": [KEY_A]}}}},
-     {"date": "2025-06-01", "breakdown": {"models": _entry(spend="n/a")}},
-     {"date": "2025-06-01", "breakdown": {"models": _entry(prompt_tokens="many")}}],
-)  # fmt: skip
+    [
+        {"date": "2025-06-01", "breakdown": ["models"]},
+        {"date": "2025-06-01", "breakdown": {"models": {"gpt-4o": ["x"]}}},
+        {"date": "2025-06-01", "breakdown": {"models": {"gpt-4o": {"api_key_breakdown": [KEY_A]}}}},
+        {"date": "2025-06-01", "breakdown": {"models": _entry(spend="n/a")}},
+        {"date": "2025-06-01", "breakdown": {"models": _entry(prompt_tokens="many")}},
+    ],
+)
 def test_other_daily_activity_shapes(result: dict[str, Any]) -> None:
     respx.get(f"{BASE}/user/daily/activity").respond(200, json={"results": [result], "metadata": {"has_more": False}})
     _fails(lambda: _cells("1.109.1"), "unexpected response from /user/daily/activity")
@@ -712,8 +870,12 @@ def test_a_partial_day_is_refused_before_anything_is_read(proxy: respx.MockRoute
     client = _client()
     window = Window(DAY.start + timedelta(hours=6), DAY.end)
     parts = daily_activity_partitions(client, window, PullStats(), Lookups(client, PriceBook()), version="1.109.1")
-    _fails(lambda: list(parts), "/user/daily/activity has whole UTC days only",
-           "[2025-06-01T06:00:00Z, 2025-06-02T00:00:00Z) is a partial day", "(use --mode spend-logs)")  # fmt: skip
+    _fails(
+        lambda: list(parts),
+        "/user/daily/activity has whole UTC days only",
+        "[2025-06-01T06:00:00Z, 2025-06-02T00:00:00Z) is a partial day",
+        "(use --mode spend-logs)",
+    )
     assert route.call_count == 0
 
 
@@ -737,16 +899,21 @@ def test_daily_activity_missing_exits_4(proxy: respx.MockRouter) -> None:
 @respx.mock
 @pytest.mark.parametrize(
     ("path", "version", "content", "kind"),
-    [("/spend/logs/v2", "1.109.1", b"<!DOCTYPE html><html><title>LiteLLM Dashboard</title></html>", "not JSON"),
-     ("/spend/logs/v2", "1.109.1", b"", "not JSON"),
-     ("/spend/logs/v2", "1.109.1", b'{"data": [{"request_id": "chatcmpl-1", "spend": 0.1', "truncated"),
-     ("/spend/logs", "1.74.0", b'[{"request_id": "chatcmpl-1"', "truncated"),
-     ("/spend/logs", "1.74.0", b"Internal Server Error", "not JSON")],
-)  # fmt: skip
+    [
+        ("/spend/logs/v2", "1.109.1", b"<!DOCTYPE html><html><title>LiteLLM Dashboard</title></html>", "not JSON"),
+        ("/spend/logs/v2", "1.109.1", b"", "not JSON"),
+        ("/spend/logs/v2", "1.109.1", b'{"data": [{"request_id": "chatcmpl-1", "spend": 0.1', "truncated"),
+        ("/spend/logs", "1.74.0", b'[{"request_id": "chatcmpl-1"', "truncated"),
+        ("/spend/logs", "1.74.0", b"Internal Server Error", "not JSON"),
+    ],
+)
 def test_bodies_that_are_not_json(path: str, version: str, content: bytes, kind: str) -> None:
     respx.get(f"{BASE}{path}").respond(200, content=content, headers={"content-type": "application/json"})
-    _fails(lambda: _read(version), f"LiteLLM answered {path} with a body that is {kind}",
-           "is LITELLM_BASE_URL the proxy itself?")  # fmt: skip
+    _fails(
+        lambda: _read(version),
+        f"LiteLLM answered {path} with a body that is {kind}",
+        "is LITELLM_BASE_URL the proxy itself?",
+    )
 
 
 def test_an_html_page_exits_4(proxy: respx.MockRouter) -> None:
@@ -758,12 +925,14 @@ def test_an_html_page_exits_4(proxy: respx.MockRouter) -> None:
 @respx.mock
 @pytest.mark.parametrize(
     ("path", "version", "body", "words"),
-    [("/spend/logs/v2", "1.109.1", {"data": "none"}, ("unexpected response from /spend/logs/v2", "$.data")),
-     ("/spend/logs/v2", "1.109.1", {"rows": []}, ("unexpected response from /spend/logs/v2", "data")),
-     ("/spend/logs/v2", "1.109.1", [], ("unexpected response from /spend/logs/v2", "array")),
-     ("/spend/logs", "1.74.0", {"data": []}, ("unexpected response from /spend/logs", "object")),
-     ("/spend/logs", "1.74.0", [1, 2], ("unexpected response from /spend/logs", "$[0]"))],
-)  # fmt: skip
+    [
+        ("/spend/logs/v2", "1.109.1", {"data": "none"}, ("unexpected response from /spend/logs/v2", "$.data")),
+        ("/spend/logs/v2", "1.109.1", {"rows": []}, ("unexpected response from /spend/logs/v2", "data")),
+        ("/spend/logs/v2", "1.109.1", [], ("unexpected response from /spend/logs/v2", "array")),
+        ("/spend/logs", "1.74.0", {"data": []}, ("unexpected response from /spend/logs", "object")),
+        ("/spend/logs", "1.74.0", [1, 2], ("unexpected response from /spend/logs", "$[0]")),
+    ],
+)
 def test_a_body_of_the_wrong_shape(path: str, version: str, body: Any, words: tuple[str, ...]) -> None:
     respx.get(f"{BASE}{path}").respond(200, json=body)
     _fails(lambda: _read(version), *words)
@@ -773,21 +942,33 @@ def test_a_body_of_the_wrong_shape(path: str, version: str, body: Any, words: tu
 
 
 NO_DB = [
-    (401, {"error": {"message": "Prisma Client is not initialized", "type": "internal_error", "param": "None",
-                     "code": "401"}}),
+    (
+        401,
+        {
+            "error": {
+                "message": "Prisma Client is not initialized",
+                "type": "internal_error",
+                "param": "None",
+                "code": "401",
+            }
+        },
+    ),
     (400, {"error": {"message": "No connected db.", "type": "no_db_connection", "param": None, "code": "400"}}),
     (500, {"error": {"message": "/spend/logs/v2 Error: DB not connected", "type": "internal_error", "code": "500"}}),
     (400, {"detail": {"error": "Database not connected. Connect a database to your proxy - https://docs.litellm.ai"}}),
     (400, {"error": {"message": "cannot serve spend", "type": "no_db_connection", "code": "400"}}),
-]  # fmt: skip
+]
 
 
 @respx.mock
 @pytest.mark.parametrize(("status", "body"), NO_DB)
 def test_no_database_behind_the_proxy(status: int, body: dict[str, Any]) -> None:
     respx.get(f"{BASE}/spend/logs/v2").respond(status, json=body)
-    _fails(lambda: _read("1.109.1"), "the LiteLLM proxy has no database connected (/spend/logs/v2: HTTP",
-           "needs a proxy with DATABASE_URL set")  # fmt: skip
+    _fails(
+        lambda: _read("1.109.1"),
+        "the LiteLLM proxy has no database connected (/spend/logs/v2: HTTP",
+        "needs a proxy with DATABASE_URL set",
+    )
 
 
 def test_no_database_exits_4_at_the_admin_probe(proxy: respx.MockRouter) -> None:
@@ -797,14 +978,31 @@ def test_no_database_exits_4_at_the_admin_probe(proxy: respx.MockRouter) -> None
 
 
 BAD_KEY = [
-    {"error": {"message": "Authentication Error, Invalid proxy server token passed. Received API Key = sk-...3210",
-               "type": "auth_error", "param": "None", "code": "401"}},
-    {"error": {"message": "Authentication Error, Invalid proxy server token passed.", "type": "token_not_found_in_db",
-               "param": "key", "code": "401"}},
-    {"error": {"message": f"Authentication Error, Invalid proxy server token passed. valid_token=None, key={KEY}",
-               "type": "internal_error", "code": "401"}},  # only the message prefix says so; it echoes the key
+    {
+        "error": {
+            "message": "Authentication Error, Invalid proxy server token passed. Received API Key = sk-...3210",
+            "type": "auth_error",
+            "param": "None",
+            "code": "401",
+        }
+    },
+    {
+        "error": {
+            "message": "Authentication Error, Invalid proxy server token passed.",
+            "type": "token_not_found_in_db",
+            "param": "key",
+            "code": "401",
+        }
+    },
+    {
+        "error": {
+            "message": f"Authentication Error, Invalid proxy server token passed. valid_token=None, key={KEY}",
+            "type": "internal_error",
+            "code": "401",
+        }
+    },  # only the message prefix says so; it echoes the key
     {"detail": "Authentication Error, No api key passed in."},
-]  # fmt: skip
+]
 
 
 @respx.mock
@@ -813,8 +1011,13 @@ BAD_KEY = [
 def test_bad_credentials(body: dict[str, Any], path: str) -> None:
     respx.get(f"{BASE}{path}").respond(401, json=body)
     read = (lambda: _read("1.109.1")) if path == "/spend/logs/v2" else (lambda: _cells("1.109.1"))
-    _fails(read, "LiteLLM rejected the API key (HTTP 401: Authentication Error", "check LITELLM_API_KEY",
-           "--litellm-key", "use the master key or a proxy_admin / proxy_admin_viewer key")  # fmt: skip
+    _fails(
+        read,
+        "LiteLLM rejected the API key (HTTP 401: Authentication Error",
+        "check LITELLM_API_KEY",
+        "--litellm-key",
+        "use the master key or a proxy_admin / proxy_admin_viewer key",
+    )
 
 
 def test_bad_credentials_exit_4_at_version_detection(proxy: respx.MockRouter) -> None:
@@ -827,13 +1030,28 @@ def test_bad_credentials_exit_4_at_version_detection(proxy: respx.MockRouter) ->
 @respx.mock
 @pytest.mark.parametrize(
     ("body", "words"),
-    [({"error": {"message": "user not allowed to access this route, role= internal_user. Trying to access: "
-                            "/spend/logs/v2", "type": "auth_error", "param": None, "code": "403"}},
-      ("LiteLLM refused /spend/logs/v2 to this key's role (HTTP 403: user not allowed to access this route",
-       "proxy_admin_viewer")),
-     ({"detail": "Not allowed to view spend of other users"},
-      ("LiteLLM refused /spend/logs/v2 (HTTP 403: Not allowed to view spend", "proxy_admin_viewer"))],
-)  # fmt: skip
+    [
+        (
+            {
+                "error": {
+                    "message": "user not allowed to access this route, role= internal_user. Trying to access: "
+                    "/spend/logs/v2",
+                    "type": "auth_error",
+                    "param": None,
+                    "code": "403",
+                }
+            },
+            (
+                "LiteLLM refused /spend/logs/v2 to this key's role (HTTP 403: user not allowed to access this route",
+                "proxy_admin_viewer",
+            ),
+        ),
+        (
+            {"detail": "Not allowed to view spend of other users"},
+            ("LiteLLM refused /spend/logs/v2 (HTTP 403: Not allowed to view spend", "proxy_admin_viewer"),
+        ),
+    ],
+)
 def test_a_role_denial(body: dict[str, Any], words: tuple[str, ...]) -> None:
     respx.get(f"{BASE}/spend/logs/v2").respond(403, json=body)
     _fails(lambda: _read("1.109.1"), *words)
@@ -842,14 +1060,21 @@ def test_a_role_denial(body: dict[str, Any], words: tuple[str, ...]) -> None:
 @respx.mock
 def test_a_404_is_endpoint_missing() -> None:
     respx.get(f"{BASE}/user/daily/activity").respond(404, json={"detail": "Not Found"})
-    _fails(lambda: _cells("1.74.0"), "LiteLLM has no /user/daily/activity (HTTP 404: Not Found)",
-           "the proxy may be too old", kind=EndpointMissing)  # fmt: skip
+    _fails(
+        lambda: _cells("1.74.0"),
+        "LiteLLM has no /user/daily/activity (HTTP 404: Not Found)",
+        "the proxy may be too old",
+        kind=EndpointMissing,
+    )
 
 
 @respx.mock
 def test_rate_limited_after_retries() -> None:
-    route = respx.get(f"{BASE}/spend/logs/v2").respond(429, headers={"Retry-After": "0"}, json={
-        "error": {"message": "Rate limit exceeded", "type": "rate_limit", "code": "429"}})  # fmt: skip
+    route = respx.get(f"{BASE}/spend/logs/v2").respond(
+        429,
+        headers={"Retry-After": "0"},
+        json={"error": {"message": "Rate limit exceeded", "type": "rate_limit", "code": "429"}},
+    )
     waits: list[float] = []
     reader = SpendLogsReader(_client(waits.append), PullStats(), version="1.109.1")
     _fails(lambda: list(reader.rows(DAY)), "LiteLLM kept rate-limiting /spend/logs/v2 (HTTP 429)", "try again later")
@@ -859,12 +1084,17 @@ def test_rate_limited_after_retries() -> None:
 @respx.mock
 @pytest.mark.parametrize(
     ("status", "kwargs", "detail"),
-    [(500, {"json": {"error": {"message": "Internal Server Error", "type": "internal_error", "code": "500"}}},
-      "Internal Server Error"),
-     (502, {"html": "<html><body><h1>502 Bad Gateway</h1></body></html>"}, "502 Bad Gateway"),
-     (503, {"content": b""}, "HTTP 503 with an empty body"),
-     (504, {"text": "upstream request timeout"}, "upstream request timeout")],
-)  # fmt: skip
+    [
+        (
+            500,
+            {"json": {"error": {"message": "Internal Server Error", "type": "internal_error", "code": "500"}}},
+            "Internal Server Error",
+        ),
+        (502, {"html": "<html><body><h1>502 Bad Gateway</h1></body></html>"}, "502 Bad Gateway"),
+        (503, {"content": b""}, "HTTP 503 with an empty body"),
+        (504, {"text": "upstream request timeout"}, "upstream request timeout"),
+    ],
+)
 def test_server_errors_after_retries(status: int, kwargs: dict[str, Any], detail: str) -> None:
     route = respx.get(f"{BASE}/spend/logs/v2").respond(status, **kwargs)
     _fails(lambda: _read("1.109.1"), "LiteLLM failed on /spend/logs/v2 after", f"(HTTP {status}: ", detail)
@@ -873,26 +1103,33 @@ def test_server_errors_after_retries(status: int, kwargs: dict[str, Any], detail
 
 @respx.mock
 def test_a_server_error_that_clears_is_no_error() -> None:
-    respx.get(f"{BASE}/spend/logs/v2").mock(side_effect=[httpx.Response(503), httpx.Response(502),
-                                                         httpx.Response(200, json={"data": [], "total": 0})])  # fmt: skip
+    respx.get(f"{BASE}/spend/logs/v2").mock(
+        side_effect=[httpx.Response(503), httpx.Response(502), httpx.Response(200, json={"data": [], "total": 0})]
+    )
     assert _read("1.109.1") == []
 
 
 @respx.mock
 @pytest.mark.parametrize(
     ("details", "public", "db"),
-    [((200, {"status": "healthy", "db": "Not connected"}), None, "Not connected"),
-     ((404, {"detail": "Not Found"}), (200, {"status": "healthy", "db": "disconnected"}), "disconnected"),
-     ((200, "not json"), (200, {"status": "connected", "db": "Disconnected"}), "Disconnected")],
-)  # fmt: skip
+    [
+        ((200, {"status": "healthy", "db": "Not connected"}), None, "Not connected"),
+        ((404, {"detail": "Not Found"}), (200, {"status": "healthy", "db": "disconnected"}), "disconnected"),
+        ((200, "not json"), (200, {"status": "connected", "db": "Disconnected"}), "Disconnected"),
+    ],
+)
 def test_readiness_says_no_database(details: tuple[int, Any], public: tuple[int, Any] | None, db: str) -> None:
     status, body = details
     route = respx.get(f"{BASE}/health/readiness/details")
     route.respond(status, json=body) if isinstance(body, dict) else route.respond(status, text=body)
     if public:
         respx.get(f"{BASE}/health/readiness").respond(public[0], json=public[1])
-    _fails(lambda: _client().version(), f"the LiteLLM proxy at {BASE} has no database connected",
-           f"(readiness says db={db!r})", "DATABASE_URL")  # fmt: skip
+    _fails(
+        lambda: _client().version(),
+        f"the LiteLLM proxy at {BASE} has no database connected",
+        f"(readiness says db={db!r})",
+        "DATABASE_URL",
+    )
 
 
 def test_readiness_without_database_exits_4(proxy: respx.MockRouter) -> None:
@@ -906,19 +1143,27 @@ def test_readiness_without_database_exits_4(proxy: respx.MockRouter) -> None:
 @respx.mock
 @pytest.mark.parametrize(
     ("status", "body"),
-    [(401, {"detail": {"error": "Only admin users can query all teams/other teams. Your user role=internal_user"}}),
-     (403, {"error": {"message": "This is an admin-only endpoint", "type": "auth_error", "code": "403"}})],
-)  # fmt: skip
+    [
+        (401, {"detail": {"error": "Only admin users can query all teams/other teams. Your user role=internal_user"}}),
+        (403, {"error": {"message": "This is an admin-only endpoint", "type": "auth_error", "code": "403"}}),
+    ],
+)
 def test_a_non_admin_key_is_refused_by_the_team_probe(status: int, body: dict[str, Any]) -> None:
     respx.get(f"{BASE}/v2/team/list").respond(status, json=body)
-    _fails(lambda: Lookups(_client(), PriceBook()).check_admin_scope(), "the LiteLLM key is not an admin key",
-           "narrow every spend query to that key's own user", "proxy_admin_viewer key in LITELLM_API_KEY")  # fmt: skip
+    _fails(
+        lambda: Lookups(_client(), PriceBook()).check_admin_scope(),
+        "the LiteLLM key is not an admin key",
+        "narrow every spend query to that key's own user",
+        "proxy_admin_viewer key in LITELLM_API_KEY",
+    )
 
 
 def test_a_non_admin_key_exits_4(proxy: respx.MockRouter) -> None:
     proxy.get("/health/readiness/details").respond(200, json={"status": "healthy", "litellm_version": "1.100.5"})
-    proxy.get("/v2/team/list").respond(401, json={"detail": {"error": "Only admin users can query all teams/other "
-                                                                      "teams. Your user role=internal_user"}})  # fmt: skip
+    proxy.get("/v2/team/list").respond(
+        401,
+        json={"detail": {"error": "Only admin users can query all teams/other teams. Your user role=internal_user"}},
+    )
     spend = proxy.get("/spend/logs/v2").respond(200, json={"data": [], "total": 0})
     _cli_failed(_cli(*SPEND_DAY), 4, "not an admin key", "proxy_admin_viewer")
     assert spend.call_count == 0
@@ -927,11 +1172,13 @@ def test_a_non_admin_key_exits_4(proxy: respx.MockRouter) -> None:
 @respx.mock
 @pytest.mark.parametrize(
     ("status", "body", "words"),
-    [(401, BAD_KEY[1], ("LiteLLM rejected the API key (HTTP 401",)),
-     (403, {"detail": "Forbidden by policy"}, ("LiteLLM refused /v2/team/list (HTTP 403: Forbidden by policy)",)),
-     (500, {"error": {"message": "boom", "type": "internal_error"}}, ("LiteLLM failed on /v2/team/list", "boom")),
-     (400, {"error": {"message": "bad page", "type": "bad_request"}}, ("LiteLLM rejected /v2/team/list (HTTP 400",))],
-)  # fmt: skip
+    [
+        (401, BAD_KEY[1], ("LiteLLM rejected the API key (HTTP 401",)),
+        (403, {"detail": "Forbidden by policy"}, ("LiteLLM refused /v2/team/list (HTTP 403: Forbidden by policy)",)),
+        (500, {"error": {"message": "boom", "type": "internal_error"}}, ("LiteLLM failed on /v2/team/list", "boom")),
+        (400, {"error": {"message": "bad page", "type": "bad_request"}}, ("LiteLLM rejected /v2/team/list (HTTP 400",)),
+    ],
+)
 def test_other_answers_of_the_team_probe(status: int, body: dict[str, Any], words: tuple[str, ...]) -> None:
     respx.get(f"{BASE}/v2/team/list").respond(status, json=body)
     _fails(lambda: Lookups(_client(), PriceBook()).check_admin_scope(), *words)
@@ -947,16 +1194,20 @@ def test_team_probe_404_passes_on_an_old_proxy() -> None:
 @pytest.mark.parametrize("body", [{"data": []}, [], {"teams": "none"}])
 def test_team_list_without_teams(body: Any) -> None:
     respx.get(f"{BASE}/v2/team/list").respond(200, json=body)
-    _fails(lambda: Lookups(_client(), PriceBook()).team_alias("team-a"),
-           "unexpected response from /v2/team/list: no 'teams' list")  # fmt: skip
+    _fails(
+        lambda: Lookups(_client(), PriceBook()).team_alias("team-a"),
+        "unexpected response from /v2/team/list: no 'teams' list",
+    )
 
 
 @respx.mock
 def test_legacy_team_list_that_is_not_a_list() -> None:
     respx.get(f"{BASE}/v2/team/list").respond(404, json={"detail": "Not Found"})
     respx.get(f"{BASE}/team/list").respond(200, json={"teams": [{"team_id": "team-a", "team_alias": "A"}]})
-    _fails(lambda: Lookups(_client(), PriceBook()).team_alias("team-a"),
-           "unexpected response from /team/list: expected a list")  # fmt: skip
+    _fails(
+        lambda: Lookups(_client(), PriceBook()).team_alias("team-a"),
+        "unexpected response from /team/list: expected a list",
+    )
 
 
 # ============================================================================ transport and settings
@@ -965,10 +1216,12 @@ def test_legacy_team_list_that_is_not_a_list() -> None:
 @respx.mock
 @pytest.mark.parametrize(
     ("error", "hint"),
-    [(httpx.ConnectError("[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed"), "and --ca-bundle"),
-     (httpx.ConnectError("[Errno -2] Name or service not known"), "check LITELLM_BASE_URL / --litellm-url"),
-     (httpx.ReadTimeout("timed out"), "check LITELLM_BASE_URL / --litellm-url")],
-)  # fmt: skip
+    [
+        (httpx.ConnectError("[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed"), "and --ca-bundle"),
+        (httpx.ConnectError("[Errno -2] Name or service not known"), "check LITELLM_BASE_URL / --litellm-url"),
+        (httpx.ReadTimeout("timed out"), "check LITELLM_BASE_URL / --litellm-url"),
+    ],
+)
 def test_an_unreachable_proxy(error: Exception, hint: str) -> None:
     route = respx.get(f"{BASE}/spend/logs/v2").mock(side_effect=error)
     message = _fails(lambda: _read("1.109.1"), f"cannot reach the LiteLLM proxy at {BASE} after", hint)
@@ -976,8 +1229,13 @@ def test_an_unreachable_proxy(error: Exception, hint: str) -> None:
 
 
 def test_a_url_without_a_scheme_is_a_config_error() -> None:
-    _fails(lambda: LiteLLMClient(base_url=f"proxy.test/{KEY}", api_key=KEY), "must start with http:// or https://",
-           "LITELLM_BASE_URL", kind=ConfigError, code=3)  # fmt: skip
+    _fails(
+        lambda: LiteLLMClient(base_url=f"proxy.test/{KEY}", api_key=KEY),
+        "must start with http:// or https://",
+        "LITELLM_BASE_URL",
+        kind=ConfigError,
+        code=3,
+    )
 
 
 # ============================================================================ --reconcile
@@ -986,19 +1244,26 @@ def test_a_url_without_a_scheme_is_a_config_error() -> None:
 def test_reconcile_mismatch_exits_6_and_writes_nothing(proxy: respx.MockRouter, tmp_path: Path) -> None:
     _healthy(proxy)
     proxy.get("/spend/logs/v2").mock(side_effect=SpendLogsV2(_spread(4, NOON, timedelta(minutes=1))))  # 4 x 0.25
-    proxy.get("/user/daily/activity").mock(side_effect=DailyActivity([DailyRow("gpt-4o-mini", KEY_A, "user-1", 1.5, 4)]))
+    proxy.get("/user/daily/activity").mock(
+        side_effect=DailyActivity([DailyRow("gpt-4o-mini", KEY_A, "user-1", 1.5, 4)])
+    )
     out = tmp_path / "costs.csv"
     result = _cli(*SPEND_DAY, "--reconcile", "-o", str(out))
-    _cli_failed(result, 6, "--reconcile: 2 difference(s) beyond the tolerance between /spend/logs and "
-                "/user/daily/activity; nothing was written")  # fmt: skip
+    _cli_failed(
+        result,
+        6,
+        "--reconcile: 2 difference(s) beyond the tolerance between /spend/logs and "
+        "/user/daily/activity; nothing was written",
+    )
     assert "MISMATCH" in result.stderr and not out.exists()
 
 
 def test_reconcile_within_tolerance_passes(proxy: respx.MockRouter, tmp_path: Path) -> None:
     _healthy(proxy)
     proxy.get("/spend/logs/v2").mock(side_effect=SpendLogsV2(_spread(4, NOON, timedelta(minutes=1))))
-    proxy.get("/user/daily/activity").mock(side_effect=DailyActivity([DailyRow("gpt-4o-mini", KEY_A, "user-1",
-                                                                               1.0000000000000002, 4)]))  # fmt: skip
+    proxy.get("/user/daily/activity").mock(
+        side_effect=DailyActivity([DailyRow("gpt-4o-mini", KEY_A, "user-1", 1.0000000000000002, 4)])
+    )
     out = tmp_path / "costs.csv"
     result = _cli(*SPEND_DAY, "--reconcile", "-o", str(out))
     assert result.exit_code == 0, result.stderr

@@ -46,18 +46,42 @@ def _wire(row: dict[str, Any] | int, *args: Any, **extra: Any) -> SpendRow:
 
 
 def _row(i: int, start: str, **extra: Any) -> dict[str, Any]:
-    return {"request_id": f"req-{i}", "startTime": start, "endTime": start, "spend": 0.000675,
-            "prompt_tokens": 1200, "completion_tokens": 300, "api_key": "a" * 64, "model": "gpt-4o-mini",
-            "model_group": "gpt-4o-mini", "custom_llm_provider": "openai", "user": "user-1", "team_id": "team-a",
-            "cache_hit": "False", "request_tags": '["env:prod", "User-Agent: OpenAI/Python 1.82.0", "plain"]',
-            "metadata": json.dumps({"user_api_key_alias": "prod-key", "user_api_key_team_alias": "Team A",
-                                    "additional_usage_values": {"cache_read_input_tokens": 100},
-                                    "cost_breakdown": {"input_cost": 0.000165, "cache_read_cost": 0.0000075,
-                                                       "output_cost": 0.00018}}), **extra}  # fmt: skip
+    return {
+        "request_id": f"req-{i}",
+        "startTime": start,
+        "endTime": start,
+        "spend": 0.000675,
+        "prompt_tokens": 1200,
+        "completion_tokens": 300,
+        "api_key": "a" * 64,
+        "model": "gpt-4o-mini",
+        "model_group": "gpt-4o-mini",
+        "custom_llm_provider": "openai",
+        "user": "user-1",
+        "team_id": "team-a",
+        "cache_hit": "False",
+        "request_tags": '["env:prod", "User-Agent: OpenAI/Python 1.82.0", "plain"]',
+        "metadata": json.dumps(
+            {
+                "user_api_key_alias": "prod-key",
+                "user_api_key_team_alias": "Team A",
+                "additional_usage_values": {"cache_read_input_tokens": 100},
+                "cost_breakdown": {"input_cost": 0.000165, "cache_read_cost": 0.0000075, "output_cost": 0.00018},
+            }
+        ),
+        **extra,
+    }
 
 
-@pytest.mark.parametrize("text", ["2025-06-01T00:01:29.928+00:00", "2025-06-01T00:01:29.928000Z",
-                                  "2025-06-01 00:01:29.928", "2025-06-01T02:01:29.928+02:00"])  # fmt: skip
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2025-06-01T00:01:29.928+00:00",
+        "2025-06-01T00:01:29.928000Z",
+        "2025-06-01 00:01:29.928",
+        "2025-06-01T02:01:29.928+02:00",
+    ],
+)
 def test_parse_time_spellings(text: str) -> None:
     assert parse_time(text) == datetime(2025, 6, 1, 0, 1, 29, 928000, tzinfo=UTC)
 
@@ -69,8 +93,11 @@ def test_row_with_string_metadata_and_tags() -> None:
     assert (record.tokens.input, record.tokens.cache_read, record.tokens.output) == (1100, 100, 300)
     assert record.key_alias == "prod-key" and record.team_alias == "Team A" and record.team_id == "team-a"
     assert record.tags == {"env": "prod"}  # User-Agent dropped, plain tags are not key:value
-    assert record.cost_components == {TokenType.INPUT: Decimal("0.000165"), TokenType.CACHE_READ: Decimal("0.0000075"),
-                                      TokenType.OUTPUT: Decimal("0.00018")}  # fmt: skip
+    assert record.cost_components == {
+        TokenType.INPUT: Decimal("0.000165"),
+        TokenType.CACHE_READ: Decimal("0.0000075"),
+        TokenType.OUTPUT: Decimal("0.00018"),
+    }
     assert record.period_start == datetime(2025, 6, 1, 12, 0, 0, tzinfo=UTC)
     assert record.period_end > record.period_start
 
@@ -84,12 +111,17 @@ def test_tag_keys_choose_the_splitting_keys() -> None:
 
 def test_health_checks_excluded_and_master_key_labelled() -> None:
     assert parse_spend_row(_wire(1, "2025-06-01T00:00:00+00:00", api_key=HEALTH_CHECK_KEY), RowOptions(), "t") is None
-    kept = parse_spend_row(_wire(1, "2025-06-01T00:00:00+00:00", api_key=HEALTH_CHECK_KEY),
-                           RowOptions(include_health_checks=True), "t")  # fmt: skip
+    kept = parse_spend_row(
+        _wire(1, "2025-06-01T00:00:00+00:00", api_key=HEALTH_CHECK_KEY), RowOptions(include_health_checks=True), "t"
+    )
     assert kept is not None
-    master = parse_spend_row(_wire(2, "2025-06-01T00:00:00+00:00", api_key="litellm_proxy_master_key"), RowOptions(), "t")
+    master = parse_spend_row(
+        _wire(2, "2025-06-01T00:00:00+00:00", api_key="litellm_proxy_master_key"), RowOptions(), "t"
+    )
     assert master is not None and master.system_tags["x-master-key"] == "true"
-    hashed = parse_spend_row(_wire(3, "2025-06-01T00:00:00+00:00", api_key="f" * 64), RowOptions(master_key_hash="f" * 64), "t")
+    hashed = parse_spend_row(
+        _wire(3, "2025-06-01T00:00:00+00:00", api_key="f" * 64), RowOptions(master_key_hash="f" * 64), "t"
+    )
     assert hashed is not None and hashed.system_tags.get("x-master-key") == "true"
 
 
@@ -120,8 +152,17 @@ class TieProxy:
         chosen.sort(key=lambda r: parse_time(r["startTime"]))  # stable sort: ties keep the random order
         total = len(chosen)
         data = chosen[(page - 1) * size : page * size]
-        return httpx.Response(200, json={"data": data, "total": min(total, 10000), "page": page, "page_size": size,
-                                         "total_pages": -(-min(total, 10000) // size), "total_is_capped": total > 10000})  # fmt: skip
+        return httpx.Response(
+            200,
+            json={
+                "data": data,
+                "total": min(total, 10000),
+                "page": page,
+                "page_size": size,
+                "total_pages": -(-min(total, 10000) // size),
+                "total_is_capped": total > 10000,
+            },
+        )
 
 
 def _tied_rows() -> list[dict[str, Any]]:
@@ -158,9 +199,16 @@ def test_v2_page_size_falls_back_to_100_on_mid_versions() -> None:
 @respx.mock
 def test_legacy_fallback_on_404_and_exclusive_end() -> None:
     respx.get(f"{BASE}/spend/logs/v2").mock(return_value=httpx.Response(404, json={"detail": "Not Found"}))
-    legacy = respx.get(f"{BASE}/spend/logs").mock(return_value=httpx.Response(200, json=[
-        _row(1, "2025-06-01T00:00:00.000000Z"), _row(2, "2025-06-01T23:59:59.999000Z"),
-        _row(3, "2025-06-02T00:00:00.000000Z")]))  # fmt: skip
+    legacy = respx.get(f"{BASE}/spend/logs").mock(
+        return_value=httpx.Response(
+            200,
+            json=[
+                _row(1, "2025-06-01T00:00:00.000000Z"),
+                _row(2, "2025-06-01T23:59:59.999000Z"),
+                _row(3, "2025-06-02T00:00:00.000000Z"),
+            ],
+        )
+    )
     stats = PullStats()
     rows = list(SpendLogsReader(_client(), stats, version=None).rows(DAY))
     assert [r.request_id for r in rows] == ["req-1", "req-2"]
@@ -171,8 +219,11 @@ def test_legacy_fallback_on_404_and_exclusive_end() -> None:
 
 @respx.mock
 def test_legacy_truncation_fails_loudly() -> None:
-    respx.get(f"{BASE}/spend/logs").mock(return_value=httpx.Response(200, json=[_row(1, "2025-06-01T00:00:00Z")],
-                                                                   headers={"x-litellm-spend-logs-truncated": "true"}))  # fmt: skip
+    respx.get(f"{BASE}/spend/logs").mock(
+        return_value=httpx.Response(
+            200, json=[_row(1, "2025-06-01T00:00:00Z")], headers={"x-litellm-spend-logs-truncated": "true"}
+        )
+    )
     with pytest.raises(SourceError, match="truncated 2025-06-01 at 10,000 rows"):
         list(SpendLogsReader(_client(), PullStats(), version="1.74.0").rows(DAY))
 
@@ -189,9 +240,18 @@ def test_v2_sends_plain_utc_dates_sorted_ascending() -> None:
 
 @pytest.mark.parametrize(
     ("metadata", "alias"),
-    [({"user_api_key_alias": "k"}, "k"), ('{"user_api_key_alias": "k"}', "k"), ("None", None), ("null", None),
-     ("", None), ("{not json", None), (["a"], None), (7, None), (None, None)],
-)  # fmt: skip
+    [
+        ({"user_api_key_alias": "k"}, "k"),
+        ('{"user_api_key_alias": "k"}', "k"),
+        ("None", None),
+        ("null", None),
+        ("", None),
+        ("{not json", None),
+        (["a"], None),
+        (7, None),
+        (None, None),
+    ],
+)
 def test_metadata_in_every_shape(metadata: Any, alias: str | None) -> None:
     record = parse_spend_row(_wire(_row(1, "2025-06-01T00:00:00+00:00", metadata=metadata)), RowOptions(), "t")
     assert record is not None and record.key_alias == alias
@@ -200,9 +260,15 @@ def test_metadata_in_every_shape(metadata: Any, alias: str | None) -> None:
 
 @pytest.mark.parametrize(
     ("spend", "cost"),
-    [(0.000675, "0.000675"), ("0.5", "0.5"), (3, "3"), (None, "0"), (1e-7, "1E-7"),
-     (Decimal("0.1000000000000000055511151231257827"), "0.1000000000000000055511151231257827")],
-)  # fmt: skip
+    [
+        (0.000675, "0.000675"),
+        ("0.5", "0.5"),
+        (3, "3"),
+        (None, "0"),
+        (1e-7, "1E-7"),
+        (Decimal("0.1000000000000000055511151231257827"), "0.1000000000000000055511151231257827"),
+    ],
+)
 def test_spend_is_the_exact_decimal_of_its_text(spend: Any, cost: str) -> None:
     body = json.dumps({"data": [_row(1, "2025-06-01T00:00:00+00:00", spend="SPEND")]})
     text = str(spend) if isinstance(spend, Decimal) else json.dumps(spend)
@@ -221,9 +287,12 @@ def test_request_tags_as_list_string_or_junk(tags: Any) -> None:
 @respx.mock
 @pytest.mark.parametrize(
     ("body", "fragment"),
-    [({"data": [1]}, "unexpected response from /spend/logs/v2"), ({"rows": []}, "unexpected response"),
-     ([], "unexpected response")],
-)  # fmt: skip
+    [
+        ({"data": [1]}, "unexpected response from /spend/logs/v2"),
+        ({"rows": []}, "unexpected response"),
+        ([], "unexpected response"),
+    ],
+)
 def test_a_page_of_the_wrong_shape_is_a_source_error(body: Any, fragment: str) -> None:
     respx.get(f"{BASE}/spend/logs/v2").mock(return_value=httpx.Response(200, json=body))
     with pytest.raises(SourceError, match=fragment):
@@ -238,9 +307,14 @@ def test_page_totals_of_odd_types_are_ignored() -> None:
 
 @pytest.mark.parametrize(
     ("version", "grain", "count"),
-    [("1.109.1", "day", 2), ("1.109.1", "hour", 48), ("1.109.1", "request", 48), ("1.74.0", "request", 2),
-     (None, "request", 2)],
-)  # fmt: skip
+    [
+        ("1.109.1", "day", 2),
+        ("1.109.1", "hour", 48),
+        ("1.109.1", "request", 48),
+        ("1.74.0", "request", 2),
+        (None, "request", 2),
+    ],
+)
 def test_finer_grains_read_an_hour_at_a_time_where_v2_exists(version: str | None, grain: str, count: int) -> None:
     window = Window(DAY.start, DAY.end + timedelta(days=1))
     parts = list(spend_log_partitions(_client(), window, PullStats(), RowOptions(), version=version, grain=grain))
