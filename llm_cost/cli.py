@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from llm_cost import __version__
-from llm_cost.focus.mapping import format_decimal
+from llm_cost.formats import format_decimal
 from llm_cost.output import Output, handle_errors
 from llm_cost.records import exact_money
 from llm_cost.runs import (

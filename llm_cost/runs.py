@@ -11,7 +11,7 @@ from pathlib import Path
 
 from llm_cost import github
 from llm_cost.focus.columns import VANTAGE, columns_for
-from llm_cost.focus.mapping import format_decimal
+from llm_cost.formats import format_decimal
 from llm_cost.http import RetryPolicy
 from llm_cost.output import Output
 from llm_cost.pipeline import Outcome, RunResult, run

@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 from dateutil.relativedelta import relativedelta
 
 from llm_cost.errors import ConfigError
+from llm_cost.formats import format_utc
 
 MIN_YEAR, MAX_YEAR = 1970, 9998
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -58,12 +59,6 @@ class Window:
 
     def __str__(self) -> str:
         return f"[{format_utc(self.start)}, {format_utc(self.end)})"
-
-
-def format_utc(moment: datetime) -> str:
-    """FOCUS date-time format: `YYYY-MM-DDTHH:mm:ssZ` (always a four-digit year)."""
-    m = moment if moment.tzinfo is UTC else moment.astimezone(UTC)
-    return f"{m.year:04d}-{m.month:02d}-{m.day:02d}T{m.hour:02d}:{m.minute:02d}:{m.second:02d}Z"
 
 
 def day_window(day: date) -> Window:

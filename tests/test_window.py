@@ -8,12 +8,12 @@ from datetime import UTC, date, datetime, timedelta, timezone
 import pytest
 
 from llm_cost.errors import ConfigError
+from llm_cost.formats import format_utc
 from llm_cost.window import (
     Window,
     billing_month,
     day_window,
     floor_to,
-    format_utc,
     parse_day,
     parse_instant,
     parse_month,

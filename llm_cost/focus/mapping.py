@@ -19,8 +19,9 @@ from functools import lru_cache
 import msgspec
 
 from llm_cost.focus.columns import CUSTOM, FOCUS_1_2
+from llm_cost.formats import format_decimal, format_utc
 from llm_cost.records import EXACT, TOKEN_TYPES, Pricing, TokenType, UsageGroup
-from llm_cost.window import billing_month, format_utc
+from llm_cost.window import billing_month
 
 FocusRow = dict[str, str | None]
 
@@ -64,14 +65,6 @@ RESERVED_TAG_KEYS: frozenset[str] = frozenset(
         "organization_id",
     }
 )
-
-
-def format_decimal(value: Decimal) -> str:
-    """Fixed-point with a `.` and at least one decimal: `3.0`, `0.0000001`, never `3` or `1E-7`."""
-    text = format(value.normalize(EXACT), "f")
-    if text in ("-0", "-0.0"):
-        text = "0"
-    return text if "." in text else text + ".0"
 
 
 def tags_json(tags: dict[str, object]) -> str:

@@ -9,7 +9,8 @@ from typing import Any
 
 from rich.console import Console
 
-from llm_cost.focus.mapping import FocusRow, format_decimal
+from llm_cost.focus.mapping import FocusRow
+from llm_cost.formats import format_decimal
 from llm_cost.reports import Table, render_table
 from llm_cost.sinks.interface import Destination
 

@@ -26,7 +26,8 @@ import httpx
 from llm_cost import __version__
 from llm_cost.errors import ConfigError, DestinationError
 from llm_cost.focus.columns import VANTAGE
-from llm_cost.focus.mapping import FocusRow, format_decimal
+from llm_cost.focus.mapping import FocusRow
+from llm_cost.formats import format_decimal
 from llm_cost.http import ApiClient, RetryingHttp, RetryPolicy, attempts_of, tries
 from llm_cost.records import EXACT
 from llm_cost.reports import Table

@@ -14,9 +14,9 @@ from llm_cost.focus.columns import columns_for
 from llm_cost.focus.mapping import (
     RESERVED_TAG_KEYS,
     allocate,
-    format_decimal,
     map_group,
 )
+from llm_cost.formats import format_decimal
 from llm_cost.records import EXACT, Pricing, TokenCounts, TokenType, UnitPrices, UsageRecord
 
 DAY = datetime(2026, 10, 5, tzinfo=UTC)

@@ -33,9 +33,9 @@ from hypothesis import strategies as st
 
 from llm_cost.errors import ConfigError
 from llm_cost.focus.columns import VANTAGE
+from llm_cost.formats import format_utc
 from llm_cost.records import EXACT
 from llm_cost.sinks.vantage import CHARGE_CATEGORIES, build_batches, read_focus_csv, vantage_row_problems
-from llm_cost.window import format_utc
 
 Row = dict[str, str | None]
 

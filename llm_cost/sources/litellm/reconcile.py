@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 
-from llm_cost.focus.mapping import format_decimal
+from llm_cost.formats import format_decimal
 from llm_cost.records import UsageRecord
 from llm_cost.reports import Table
 

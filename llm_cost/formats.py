@@ -1,0 +1,23 @@
+"""How llm-cost writes values, in one place for the mapping, the sinks and the reports: money as fixed-point
+decimals, date-times in the FOCUS format."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from llm_cost.records import EXACT
+
+
+def format_decimal(value: Decimal) -> str:
+    """Fixed-point with a `.` and at least one decimal: `3.0`, `0.0000001`, never `3` or `1E-7`."""
+    text = format(value.normalize(EXACT), "f")
+    if text in ("-0", "-0.0"):
+        text = "0"
+    return text if "." in text else text + ".0"
+
+
+def format_utc(moment: datetime) -> str:
+    """FOCUS date-time format: `YYYY-MM-DDTHH:mm:ssZ` (always a four-digit year)."""
+    m = moment if moment.tzinfo is UTC else moment.astimezone(UTC)
+    return f"{m.year:04d}-{m.month:02d}-{m.day:02d}T{m.hour:02d}:{m.minute:02d}:{m.second:02d}Z"
