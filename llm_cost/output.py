@@ -7,13 +7,27 @@ import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
 from llm_cost import github
 from llm_cost.errors import LlmCostError
+from llm_cost.formats import format_utc
 from llm_cost.secrets import Masker
+
+if TYPE_CHECKING:
+    from llm_cost.pipeline import PartitionDone
 
 
 def one_line(message: str) -> str:
@@ -95,3 +109,51 @@ def handle_errors(out: Output, masker: Masker | None = None) -> Iterator[None]:
             mask(f"internal error: {type(exc).__name__}: {exc} (this is a bug; rerun with --debug for the traceback)")
         )
         raise typer.Exit(1) from None
+
+
+class PartitionProgress:
+    """Progress of a long run on stderr, driven by the pipeline's finished partitions (UTC days or hours).
+
+    On a terminal (and without -q): a rich progress bar with the partitions done, records read, rows written,
+    the elapsed time and an ETA. Elsewhere (cron logs, CI) nothing redraws: with -v, one plain line per finished
+    partition; otherwise nothing."""
+
+    def __init__(self, out: Output, title: str, total: int | None) -> None:
+        self.out = out
+        self.title = title
+        self.records = self.rows = self.done = 0
+        self._bar: Progress | None = None
+        self._task: TaskID | None = None
+        if out.console.is_terminal and not out.quiet:
+            self._bar = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[records]:,} records, {task.fields[rows]:,} rows"),
+                TimeElapsedColumn(),
+                TimeRemainingColumn(),
+                console=out.console,
+                transient=True,
+            )
+            self._task = self._bar.add_task(title, total=total, records=0, rows=0)
+
+    def __enter__(self) -> PartitionProgress:
+        if self._bar is not None:
+            self._bar.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+
+    def __call__(self, done: PartitionDone) -> None:
+        """One partition finished."""
+        self.done += 1
+        self.records += done.records
+        self.rows += done.rows
+        if self._bar is not None and self._task is not None:
+            self._bar.update(self._task, advance=1, records=self.records, rows=self.rows)
+        elif done.start is not None:
+            self.out.detail(
+                f"{self.title}: {format_utc(done.start)} done, {done.records:,} records, {done.rows:,} rows"
+            )

@@ -9,6 +9,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Protocol
 
@@ -26,6 +27,15 @@ class RowSink(Protocol):
     """Anything that takes FOCUS rows: the CSV writer, the preview summary, the Vantage batcher."""
 
     def write(self, row: FocusRow) -> None: ...
+
+
+@dataclass(slots=True, frozen=True)
+class PartitionDone:
+    """One partition written: its records, its rows, and the start of its first group (None when it had none)."""
+
+    records: int
+    rows: int
+    start: datetime | None
 
 
 @dataclass(slots=True)
@@ -62,8 +72,10 @@ def write_partitions(
     grain: Grain = "day",
     split_tokens: bool = True,
     concurrency: int = 1,
+    on_partition: Callable[[PartitionDone], None] | None = None,
 ) -> RunResult:
-    """Aggregate each partition, map each group, self-check every row and feed it to every sink.
+    """Aggregate each partition, map each group, self-check every row and feed it to every sink; `on_partition`
+    hears of each finished partition (for progress).
 
     A partition is a thunk that yields the records of one slice of time (a UTC day); partitions come in time order
     and never share a group, so each is aggregated, written and dropped in turn: memory holds the groups of at
@@ -80,8 +92,10 @@ def write_partitions(
     for aggregator in _aggregated(partitions, grain, concurrency):
         records += aggregator.records
         records_cost += aggregator.records_cost
+        partition_rows, start = rows, None
         for group in aggregator.drain():
             groups += 1
+            start = start or group.period_start
             pricing = group.pricing or prices.pricing(group.model, group.provider, group.period_start)
             group_rows = map_group(group, pricing, split_tokens=split_tokens)
             total += check_group_total(group_rows, group.cost, f"{group.model} {group.period_start:%Y-%m-%d}")
@@ -90,6 +104,8 @@ def write_partitions(
                 for sink in sinks:
                     sink.write(row)
             rows += len(group_rows)
+        if on_partition is not None:
+            on_partition(PartitionDone(aggregator.records, rows - partition_rows, start))
         del aggregator  # drained; do not hold it while the next partition is read
     if total != records_cost:
         raise VerificationError(
@@ -154,6 +170,7 @@ def run(
     columns: Sequence[str],
     split_tokens: bool = True,
     concurrency: int = 1,
+    on_partition: Callable[[PartitionDone], None] | None = None,
     on_report: Callable[[list[str]], None] = lambda lines: None,
     on_verification: Callable[[Verification], None] = lambda verification: None,
 ) -> Outcome:
@@ -174,6 +191,7 @@ def run(
             grain=source.grain,
             split_tokens=split_tokens,
             concurrency=concurrency,
+            on_partition=on_partition,
         )
         report = source.report()
         on_report(report)

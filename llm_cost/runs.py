@@ -13,25 +13,17 @@ from llm_cost import github
 from llm_cost.focus.columns import VANTAGE, columns_for
 from llm_cost.formats import format_decimal
 from llm_cost.http import RetryPolicy
-from llm_cost.output import Output
+from llm_cost.output import Output, PartitionProgress
 from llm_cost.pipeline import Outcome, RunResult, run
 from llm_cost.reports import render_table, table_markdown
 from llm_cost.settings import ExportSettings
+from llm_cost.sinks.csv_reader import read_focus_csv
 from llm_cost.sinks.csv_writer import CsvSink, check_output_path
 from llm_cost.sinks.interface import Destination
 from llm_cost.sinks.preview import Summary
-from llm_cost.sinks.vantage import (
-    Batches,
-    BatchWriter,
-    UploadResult,
-    VantageClient,
-    build_batches,
-    new_run_id,
-    read_focus_csv,
-    upload_batches,
-    uploads_table,
-    wait_until_imported,
-)
+from llm_cost.sinks.vantage.batching import Batches, BatchWriter, build_batches
+from llm_cost.sinks.vantage.client import VantageClient
+from llm_cost.sinks.vantage.upload import UploadResult, new_run_id, upload_batches, uploads_table, wait_until_imported
 from llm_cost.sources import registry
 from llm_cost.sources.registry import open_source
 
@@ -46,13 +38,17 @@ def source_rows(
         for line in lines:
             out.detail(line)
 
-    with open_source(settings, out.warn) as source:
+    with (
+        open_source(settings, out.warn) as source,
+        PartitionProgress(out, source.label, source.partition_count()) as bar,
+    ):
         return run(
             source,
             destinations,
             columns=columns,
             split_tokens=settings.split_tokens,
             concurrency=settings.concurrency,
+            on_partition=bar,
             on_report=report,
             on_verification=lambda verification: render_table(verification.table, out.console),
         )

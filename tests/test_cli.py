@@ -812,6 +812,9 @@ def test_a_global_flag_means_the_same_before_and_after_the_command(
     elif command == "export" and flag in ("-v", "--verbose"):
         assert "read 2 records into 2 groups" in results[0].stderr
         assert "read 2 records" not in plain.stderr
+    elif command == "upload" and flag in ("-v", "--verbose"):  # one plain line per finished day (no terminal here)
+        assert "manifest m.toml: 2025-06-01T00:00:00Z done, 2 records, 6 rows" in results[0].stderr
+        assert "done," not in plain.stderr
     else:  # nothing to add on a successful run (dry-run is verbose already; --debug only adds tracebacks)
         assert seen(results[0]) == seen(plain)
 

@@ -43,6 +43,10 @@ class Source(ABC):
     def partitions(self) -> Iterator[Partition]:
         """The records, as time-ordered partitions that never share a group (lazy: nothing is read before)."""
 
+    def partition_count(self) -> int | None:
+        """How many partitions `partitions()` will hand out, when known in advance (for progress and ETA)."""
+        return None
+
     def report(self) -> list[str]:
         """Completeness lines for the user (shown with -v and in dry-run), once every partition was read."""
         return []

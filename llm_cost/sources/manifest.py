@@ -348,6 +348,9 @@ class ManifestSource(Source):
     def partitions(self) -> Iterator[Partition]:
         return iter([lambda: self.records])
 
+    def partition_count(self) -> int:
+        return 1
+
 
 def upload_periods(settings: ManifestSettings) -> list[tuple[dict[str, object], tuple[date, date]]]:
     """The replaceable period of an upload: the charge day."""

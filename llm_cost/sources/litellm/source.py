@@ -56,10 +56,20 @@ class LiteLLMSource(Source):
         self.grain = settings.granularity
         self.label = f"LiteLLM {settings.mode}"
         self._tap = SpendTap()
+        self._parts: list[Partition] | None = None
 
     def partitions(self) -> Iterator[Partition]:
-        parts = self._partitions(self.settings.mode, self.stats)
-        return (self._tap.tapped(p) for p in parts) if self.settings.reconcile else parts
+        parts = self._planned()
+        return iter([self._tap.tapped(p) for p in parts] if self.settings.reconcile else parts)
+
+    def partition_count(self) -> int:
+        return len(self._planned())
+
+    def _planned(self) -> list[Partition]:
+        """The partitions of the configured endpoint, planned once (thunks: nothing is read yet)."""
+        if self._parts is None:
+            self._parts = list(self._partitions(self.settings.mode, self.stats))
+        return self._parts
 
     def _partitions(self, mode: str, stats: PullStats) -> Iterator[Partition]:
         """One partition per UTC day of the window (per hour at finer grains of spend-logs), from one endpoint."""
