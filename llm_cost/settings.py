@@ -13,9 +13,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
+from llm_cost.config import check_ratio, read_toml
 from llm_cost.errors import ConfigError
 from llm_cost.http import DEFAULT_ATTEMPTS, DEFAULT_RETRY_BUDGET, RetryPolicy
-from llm_cost.sources.manifest import check_ratio, read_toml
 from llm_cost.window import parse_day
 
 DEFAULT_CONFIG = Path("llm-cost.toml")

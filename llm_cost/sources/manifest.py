@@ -9,7 +9,6 @@ price, global `[tags]` and `[pricing."<model>"]` overrides. See design.md §4b.
 from __future__ import annotations
 
 import re
-import tomllib
 from collections.abc import Callable, Iterator
 from datetime import date, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
@@ -18,6 +17,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from llm_cost.config import check_ratio, read_toml
 from llm_cost.errors import ConfigError
 from llm_cost.focus.mapping import RESERVED_TAG_KEYS
 from llm_cost.pricing import PriceBook
@@ -40,13 +40,6 @@ def _tag_text(value: TagValue) -> str:
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=False, frozen=True)
-
-
-def check_ratio(value: Decimal | None) -> Decimal | None:
-    """A cache-hit ratio is a share: 0 to 1 inclusive."""
-    if value is not None and not (value.is_finite() and Decimal(0) <= value <= Decimal(1)):
-        raise ValueError(f"cache_hit_ratio must be between 0 and 1, got {value}")
-    return value
 
 
 class Defaults(_Strict):
@@ -118,22 +111,6 @@ class Manifest(BaseModel):
     def price_overrides(self) -> dict[str, UnitPrices]:
         """`[pricing."<model>"]` tables as unit prices."""
         return {model: override.unit_prices() for model, override in self.pricing.items()}
-
-
-def read_toml(path: Path) -> dict[str, Any]:
-    """Parse a TOML file with exact decimals; a ConfigError names the file and the line."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"manifest not found: {path} (create one with `llm-cost init`, or pass --manifest)") from None
-    except IsADirectoryError:
-        raise ConfigError(f"manifest {path} is a directory, not a TOML file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read manifest {path}: {exc}") from None
-    try:
-        return tomllib.loads(text, parse_float=Decimal)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"malformed TOML in {path}: {exc}") from None
 
 
 def _describe(error: ValidationError, data: dict[str, Any]) -> str:
