@@ -152,10 +152,6 @@ class PriceBook:
         )
         return Pricing(list_prices, contracted, "genai-prices+override", tier)
 
-    def knows(self, model: str, provider: str | None = None) -> bool:
-        """True when the model can be priced: an override or a genai-prices match."""
-        return self.has_override(model) or self._find(model, provider) is not None
-
 
 def _per_object(
     store: dict[tuple[int, object], tuple[object, T]], anchor: object, extra: object, build: Callable[[], T]

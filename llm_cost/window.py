@@ -162,13 +162,3 @@ def resolve_window(
             f"window {window} is not closed yet (now is {format_utc(now)}); wait, or pass --include-partial"
         )
     return window
-
-
-def floor_to(moment: datetime, grain: str) -> tuple[datetime, datetime]:
-    """The `[start, end)` bucket of `grain` ("day" or "hour") that contains `moment`."""
-    moment = moment.astimezone(UTC)
-    if grain == "hour":
-        start = moment.replace(minute=0, second=0, microsecond=0)
-        return start, start + timedelta(hours=1)
-    start = moment.replace(hour=0, minute=0, second=0, microsecond=0)
-    return start, start + timedelta(days=1)

@@ -13,7 +13,6 @@ from llm_cost.window import (
     Window,
     billing_month,
     day_window,
-    floor_to,
     parse_day,
     parse_instant,
     parse_month,
@@ -327,14 +326,6 @@ def test_format_utc_converts_and_uses_focus_format() -> None:
     assert format_utc(utc(2025, 6, 1, 8, 5, 9)) == "2025-06-01T08:05:09Z"
     assert format_utc(datetime(2025, 6, 1, 2, 0, tzinfo=PLUS_2)) == "2025-06-01T00:00:00Z"
     assert format_utc(utc(2025, 6, 1, 8, 5, 9, 999999)) == "2025-06-01T08:05:09Z"
-
-
-def test_floor_to_day_and_hour() -> None:
-    moment = utc(2025, 6, 1, 13, 45, 12)
-    assert floor_to(moment, "day") == (utc(2025, 6, 1), utc(2025, 6, 2))
-    assert floor_to(moment, "hour") == (utc(2025, 6, 1, 13), utc(2025, 6, 1, 14))
-    # a non-UTC moment lands in its UTC bucket
-    assert floor_to(datetime(2025, 6, 30, 23, 30, tzinfo=MINUS_2), "day") == (utc(2025, 7, 1), utc(2025, 7, 2))
 
 
 def test_billing_month() -> None:

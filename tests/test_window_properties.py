@@ -24,7 +24,6 @@ from llm_cost.window import (
     Window,
     billing_month,
     day_window,
-    floor_to,
     format_utc,
     parse_instant,
     resolve_window,
@@ -189,13 +188,6 @@ def test_billing_month_contains_its_moment(moment: datetime) -> None:
     assert month.start <= moment < month.end
     assert month.start == datetime(utc_moment.year, utc_moment.month, 1, tzinfo=UTC)
     assert month.end == billing_month(month.end).start and billing_month(month.end - TICK) == month
-
-
-@given(moments, st.sampled_from(["day", "hour"]))
-def test_floor_to_gives_the_utc_bucket_of_a_moment(moment: datetime, grain: str) -> None:
-    start, end = floor_to(moment, grain)
-    assert start <= moment < end and is_utc(start)
-    assert (start, end - start) == ((midnight(moment), DAY) if grain == "day" else (on_the_hour(moment), HOUR))
 
 
 @given(moments)

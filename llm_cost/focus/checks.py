@@ -7,7 +7,7 @@ prefix on custom columns or decimal formatting. These checks run on every export
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -211,11 +211,6 @@ class RowChecker:
         if problems := self.problems(row):
             shown = "; ".join(problems[:MAX_REPORTED])
             raise VerificationError(f"FOCUS self-check failed on row {self.rows}: {shown} (this is a bug in llm-cost)")
-
-
-def check_row(row: FocusRow, columns: Iterable[str]) -> list[str]:
-    """Every problem with one row, restricted to the columns that are written."""
-    return RowChecker(tuple(columns)).problems(row)
 
 
 def _check_semantics(row: FocusRow, present: set[str]) -> list[str]:

@@ -9,7 +9,7 @@ import pytest
 
 from llm_cost.aggregate import Aggregator
 from llm_cost.errors import VerificationError
-from llm_cost.focus.checks import RowChecker, check_group_total, check_header, check_row
+from llm_cost.focus.checks import RowChecker, check_group_total, check_header
 from llm_cost.focus.columns import columns_for
 from llm_cost.focus.mapping import map_group
 from llm_cost.records import Pricing, TokenCounts, UnitPrices, UsageRecord
@@ -27,7 +27,7 @@ def row() -> dict[str, str | None]:
 
 
 def test_a_mapped_row_is_clean(row: dict[str, str | None]) -> None:
-    assert check_row(row, COLUMNS) == []
+    assert RowChecker(COLUMNS).problems(row) == []
 
 
 @pytest.mark.parametrize(
@@ -66,7 +66,7 @@ def test_each_mutation_is_caught(
     row: dict[str, str | None], column: str, value: str | None, fragment: str | None
 ) -> None:
     row[column] = value
-    problems = check_row(row, COLUMNS)
+    problems = RowChecker(COLUMNS).problems(row)
     if fragment is None:
         assert problems == []
     else:
@@ -91,8 +91,8 @@ def test_row_checker_raises_with_row_number(row: dict[str, str | None]) -> None:
 
 def test_checks_only_written_columns(row: dict[str, str | None]) -> None:
     row["SkuPriceDetails"] = "not json"
-    assert check_row(row, columns_for("focus", "1.0")) == []  # 1.0 has no SkuPriceDetails
-    assert check_row(row, columns_for("focus", "1.2")) != []
+    assert RowChecker(columns_for("focus", "1.0")).problems(row) == []  # 1.0 has no SkuPriceDetails
+    assert RowChecker(columns_for("focus", "1.2")).problems(row) != []
 
 
 def test_group_total(row: dict[str, str | None]) -> None:

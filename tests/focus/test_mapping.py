@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 
 from llm_cost.aggregate import Aggregator
-from llm_cost.focus.checks import check_row
+from llm_cost.focus.checks import RowChecker
 from llm_cost.focus.columns import columns_for
 from llm_cost.focus.mapping import (
     RESERVED_TAG_KEYS,
@@ -106,7 +106,7 @@ def test_no_tokens_or_no_split_gives_one_requests_row() -> None:
         (row,) = map_group(group, PRICED, split_tokens=split)
         assert row["ConsumedUnit"] == row["PricingUnit"] == "Requests"
         assert row["ConsumedQuantity"] == "4.0" and row["BilledCost"] == "0.04"
-        assert not check_row(row, columns_for("focus"))
+        assert not RowChecker(columns_for("focus")).problems(row)
 
 
 def test_reserved_tag_keys_cannot_be_overridden() -> None:
@@ -144,7 +144,7 @@ def test_every_mapped_row_passes_our_checks() -> None:
     group = _group("0.9", TokenCounts(input=1, output=2, cache_read=3, cache_write=4))
     for row in map_group(group, PRICED) + map_group(group, UNKNOWN):
         for profile, version in (("focus", "1.2"), ("focus", "1.0"), ("vantage", "1.2")):
-            assert check_row(row, columns_for(profile, version)) == []  # type: ignore[arg-type]
+            assert RowChecker(columns_for(profile, version)).problems(row) == []  # type: ignore[arg-type]
 
 
 def test_mapping_is_deterministic() -> None:
@@ -218,7 +218,7 @@ def test_every_used_token_type_gets_a_share_whatever_the_breakdown(
     assert sum(Decimal(r["BilledCost"]) for r in rows) == Decimal(cost)
     assert {json.loads(r["Tags"])["x-cost-allocation"] for r in rows} == {basis}
     for row in rows:
-        assert check_row(row, columns_for("focus")) == []
+        assert RowChecker(columns_for("focus")).problems(row) == []
 
 
 def test_allocate_gives_every_key_a_share_and_uses_exact_weights_unrounded() -> None:
@@ -244,5 +244,5 @@ def test_mapping_is_exact_whatever_the_thread_context() -> None:
     cost = "123456789012345.123456789012345678901234567"
     with decimal.localcontext(decimal.Context(prec=6)):
         rows = map_group(_group(cost, TokenCounts(input=3, output=7)), PRICED)
-        assert [check_row(r, columns_for("focus")) for r in rows] == [[], []]
+        assert [RowChecker(columns_for("focus")).problems(r) for r in rows] == [[], []]
     assert EXACT.add(Decimal(rows[0]["BilledCost"]), Decimal(rows[1]["BilledCost"])) == Decimal(cost)
