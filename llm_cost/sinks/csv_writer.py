@@ -150,11 +150,6 @@ class CsvSink(Destination):
             raise ConfigError(unencodable(self.columns, values, self.rows + 1)) from None
         self.rows += 1
 
-    def write_many(self, rows: Sequence[FocusRow]) -> None:
-        """Write several rows."""
-        for row in rows:
-            self.write(row)
-
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
         if exc_type is None:
             self.commit()

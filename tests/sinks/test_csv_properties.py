@@ -90,7 +90,8 @@ def _expected_fields(columns: Sequence[str], row: Row) -> list[str]:
 
 def _write_file(target: Path, columns: Sequence[str], rows: list[Row]) -> CsvSink:
     with CsvSink(str(target), columns) as sink:
-        sink.write_many(rows)
+        for row in rows:
+            sink.write(row)
     return sink
 
 
@@ -131,7 +132,8 @@ def test_the_bytes_are_csv_writers_except_that_a_cr_is_always_quoted(case: tuple
     columns, rows = case
     out = io.BytesIO()
     with CsvSink("-", columns, stdout=out) as sink:
-        sink.write_many(rows)
+        for row in rows:
+            sink.write(row)
     ours = out.getvalue().decode("utf-8")
     lf_header = _csv_writer_line(columns, "\n")
     # The documented rule, from the stdlib: with a CRLF terminator csv.writer quotes a value holding CR or LF.
@@ -159,7 +161,8 @@ def test_a_failed_block_leaves_the_existing_file_untouched(
         target = Path(folder) / "costs.csv"
         target.write_bytes(existing)
         with pytest.raises(RuntimeError, match="boom"), CsvSink(str(target), columns) as sink:
-            sink.write_many(rows[:fail_at])
+            for row in rows[:fail_at]:
+                sink.write(row)
             raise RuntimeError("boom")
         assert target.read_bytes() == existing
         assert os.listdir(folder) == ["costs.csv"]
@@ -199,5 +202,6 @@ def test_a_lone_surrogate_is_a_clear_error_and_nothing_is_written(
     assert re.search(rf"\brow {at + 1}\b", message) and bad_column in message and "surrogate" in message
     out = io.BytesIO()
     with pytest.raises(ConfigError), CsvSink("-", columns, stdout=out) as sink:
-        sink.write_many(rows)
+        for row in rows:
+            sink.write(row)
     assert out.getvalue() == b""

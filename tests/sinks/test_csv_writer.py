@@ -20,7 +20,7 @@ def test_quoting_and_nulls(tmp_path: Path) -> None:
     tricky = 'Team, "Ünïcode"\nline two\r'
     with CsvSink("-", COLUMNS, stdout=out) as sink:
         sink.write({"A": tricky, "B": None, "C": ""})
-        sink.write_many([{"A": "x", "B": "1.0", "C": '{"k":"v"}'}])
+        sink.write({"A": "x", "B": "1.0", "C": '{"k":"v"}'})
     data = out.getvalue()
     assert data.startswith(b"A,B,C\n") and b"\r\n" not in data.replace(b'\r"', b"")
     assert b'"{""k"":""v""}"' in data and b",," in data and b'""' not in data.split(b"\n")[-2].split(b",")[1]
