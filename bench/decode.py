@@ -30,7 +30,7 @@ sys.path.insert(0, str(BENCH))
 sys.path.insert(0, str(BENCH.parent))
 from generate import Spec, iter_rows
 
-from llm_cost.sources.litellm.spend_logs import PAGE_DECODER, read_metadata
+from llm_cost.sources.litellm.wire import PAGE_DECODER, read_metadata
 
 LONG_SPEND = b"0.1000000000000000055511151231257827"
 

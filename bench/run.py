@@ -198,7 +198,7 @@ def mapping_child(requests: int, days: int, seed: int, grain: str) -> None:
     from llm_cost.pipeline import write_partitions
     from llm_cost.pricing import PriceBook
     from llm_cost.sinks.csv_writer import CsvSink
-    from llm_cost.sources.litellm.spend_logs import (
+    from llm_cost.sources.litellm.wire import (
         PAGE_DECODER,
         RowOptions,
         parse_spend_row,

@@ -21,12 +21,8 @@ from llm_cost.errors import SourceError
 from llm_cost.records import TokenCounts, UsageRecord
 from llm_cost.sources.litellm.client import EndpointMissing, LiteLLMClient, version_tuple
 from llm_cost.sources.litellm.lookups import Lookups
-from llm_cost.sources.litellm.spend_logs import (
-    HEALTH_CHECK_KEYS,
-    MASTER_KEY_LITERAL,
-    PullStats,
-    token_counts,
-)
+from llm_cost.sources.litellm.stats import PullStats
+from llm_cost.sources.litellm.wire import HEALTH_CHECK_KEYS, MASTER_KEY_LITERAL, token_counts
 from llm_cost.window import Window
 
 PAGE_SIZE = 1000

@@ -20,7 +20,9 @@ from llm_cost.sources.litellm.reconcile import SpendTap, compare, differences_ta
 from llm_cost.sources.litellm.settings import LiteLLMSettings
 
 __all__ = ["LiteLLMSettings", "LiteLLMSource", "upload_periods"]
-from llm_cost.sources.litellm.spend_logs import PullStats, RowOptions, spend_log_partitions
+from llm_cost.sources.litellm.spend_logs import spend_log_partitions
+from llm_cost.sources.litellm.stats import PullStats
+from llm_cost.sources.litellm.wire import RowOptions
 from llm_cost.window import resolve_window
 
 

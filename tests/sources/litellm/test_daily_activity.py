@@ -14,7 +14,7 @@ from llm_cost.pricing import PriceBook
 from llm_cost.sources.litellm.client import LiteLLMClient
 from llm_cost.sources.litellm.daily_activity import daily_activity_records
 from llm_cost.sources.litellm.lookups import Lookups
-from llm_cost.sources.litellm.spend_logs import PullStats
+from llm_cost.sources.litellm.stats import PullStats
 from llm_cost.window import Window, day_window
 
 BASE = "http://proxy.test"

@@ -37,11 +37,11 @@ from llm_cost.sources.litellm.daily_activity import DailyActivityReader, daily_a
 from llm_cost.sources.litellm.lookups import Lookups
 from llm_cost.sources.litellm.spend_logs import (
     CROWDED_SECOND_ATTEMPTS,
-    PullStats,
-    RowOptions,
     SpendLogsReader,
     spend_log_records,
 )
+from llm_cost.sources.litellm.stats import PullStats
+from llm_cost.sources.litellm.wire import RowOptions
 from llm_cost.window import Window, day_window
 
 BASE = "http://proxy.test"
