@@ -25,7 +25,7 @@ from llm_cost.secrets import Masker
 from llm_cost.settings import ExportSettings, resolve_export_settings
 from llm_cost.sinks.csv_writer import is_stdout
 from llm_cost.sinks.preview import render
-from llm_cost.sinks.vantage import DEFAULT_BASE_URL
+from llm_cost.sinks.vantage.client import DEFAULT_BASE_URL
 from llm_cost.sources.init_manifest import write_manifest
 
 app = typer.Typer(

@@ -33,7 +33,7 @@ def fake() -> Iterator[FakeVantage]:
 @pytest.fixture(autouse=True)
 def no_sleep(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     waits: list[float] = []
-    monkeypatch.setattr("llm_cost.sinks.vantage.time.sleep", waits.append)
+    monkeypatch.setattr("llm_cost.sinks.vantage.upload.time.sleep", waits.append)
     return waits
 
 

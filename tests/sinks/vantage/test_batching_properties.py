@@ -35,7 +35,9 @@ from llm_cost.errors import ConfigError
 from llm_cost.focus.columns import VANTAGE
 from llm_cost.formats import format_utc
 from llm_cost.records import EXACT
-from llm_cost.sinks.vantage import CHARGE_CATEGORIES, build_batches, read_focus_csv, vantage_row_problems
+from llm_cost.sinks.csv_reader import read_focus_csv
+from llm_cost.sinks.vantage.batching import build_batches
+from llm_cost.sinks.vantage.validation import CHARGE_CATEGORIES, vantage_row_problems
 
 Row = dict[str, str | None]
 

@@ -1,0 +1,99 @@
+"""Vantage replace upload (respx): traceable file names, rollback of a failed part, replacing only the period's
+earlier uploads, and the exact comparison of Vantage's amount."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+import httpx
+import pytest
+import respx
+
+from llm_cost.errors import DestinationError
+from llm_cost.sinks.vantage.batching import build_batches
+from llm_cost.sinks.vantage.client import VantageClient
+from llm_cost.sinks.vantage.upload import part_filename, upload_batches
+
+KEY, TOKEN = "vk_secret_key_123", "accss_crdntl_secret_456"
+BASE = "https://vantage.test"
+UPLOADS = f"{BASE}/v2/integrations/{TOKEN}/costs"
+
+
+def _row(n: int = 0, cost: str = "1.5", name: str = "svc") -> dict[str, str | None]:
+    return {
+        "ChargePeriodStart": "2026-10-05T00:00:00Z",
+        "ChargePeriodEnd": "2026-10-06T00:00:00Z",
+        "ChargeCategory": "Usage",
+        "BilledCost": cost,
+        "BillingCurrency": "USD",
+        "ResourceId": f"r{n}",
+        "ResourceType": "LLM",
+        "RegionId": None,
+        "ServiceCategory": "AI and Machine Learning",
+        "ServiceName": name,
+        "ConsumedQuantity": "10.0",
+        "ConsumedUnit": "Tokens",
+        "Tags": json.dumps({"team": f'Équipe, "{n}"\nx'}),
+    }
+
+
+def _client(**kwargs: object) -> VantageClient:
+    return VantageClient(api_key=KEY, integration_token=TOKEN, base_url=BASE, sleep=lambda s: None, **kwargs)  # type: ignore[arg-type]
+
+
+def test_filename_is_traceable() -> None:
+    assert (
+        part_filename(date(2026, 10, 5), date(2026, 10, 6), "RUN", 7)
+        == "llm-cost_2026-10-05_2026-10-06_RUN_part007.csv"
+    )
+
+
+@respx.mock
+def test_failed_part_rolls_back_and_keeps_earlier_uploads() -> None:
+    earlier = {"token": "old1", "filename": "llm-cost_2026-10-05_2026-10-06_OLD_part001.csv"}
+    respx.get(UPLOADS).mock(return_value=httpx.Response(200, json={"user_costs_uploads": [earlier]}))
+    respx.post(f"{UPLOADS}.csv").mock(
+        side_effect=[
+            httpx.Response(201, json={"token": "new1", "amount": "1"}),
+            httpx.Response(422, json={"errors": ["Row 1: nope"]}),
+        ]
+    )
+    deleted = respx.delete(url__regex=rf"{UPLOADS}/.*").mock(return_value=httpx.Response(204))
+    batches = build_batches([_row(i) for i in range(4)], max_rows=2)
+    with pytest.raises(DestinationError, match="HTTP 422"):
+        upload_batches(_client(), batches, run_id="RUN")
+    assert [c.request.url.path.rsplit("/", 1)[-1] for c in deleted.calls] == ["new1"]
+
+
+@respx.mock
+def test_replace_deletes_only_earlier_uploads_of_the_same_period_after_success() -> None:
+    listing = [
+        {"token": "old1", "filename": "llm-cost_2026-10-05_2026-10-06_OLD_part001.csv"},
+        {"token": "other-day", "filename": "llm-cost_2026-10-04_2026-10-05_OLD_part001.csv"},
+        {"token": "users-own", "filename": "costs.csv"},
+    ]
+    respx.get(UPLOADS).mock(return_value=httpx.Response(200, json={"user_costs_uploads": listing}))
+    respx.post(f"{UPLOADS}.csv").mock(return_value=httpx.Response(201, json={"token": "new1", "amount": "3.0"}))
+    deleted = respx.delete(url__regex=rf"{UPLOADS}/.*").mock(return_value=httpx.Response(204))
+    result = upload_batches(_client(), build_batches([_row(1), _row(2)]), run_id="RUN")
+    assert [c.request.url.path.rsplit("/", 1)[-1] for c in deleted.calls] == ["old1"]
+    assert [u["token"] for u in result.replaced or []] == ["old1"]
+
+
+@respx.mock
+@pytest.mark.parametrize(("amount", "warned"), [("1234.567890123456789", False), ("1234.5678901234567", True)])
+def test_a_numeric_amount_in_the_upload_answer_is_compared_exactly(amount: str, warned: bool) -> None:
+    """Vantage documents `amount` as a string; a number must not lose digits through a float on the way."""
+    batches = build_batches([_row(cost="1234.567890123456789")])
+    respx.get(UPLOADS).mock(return_value=httpx.Response(200, json={"user_costs_uploads": []}))
+    body = '{"token": "usr_csts_upld_1", "filename": "f.csv", "amount": ' + amount + "}"
+    respx.post(f"{UPLOADS}.csv").mock(
+        return_value=httpx.Response(201, content=body.encode(), headers={"content-type": "application/json"})
+    )
+    warnings: list[str] = []
+    try:
+        upload_batches(_client(), batches, run_id="RUN", warn=warnings.append)
+    finally:
+        batches.cleanup()
+    assert any("Vantage reports" in w for w in warnings) is warned
