@@ -18,7 +18,7 @@ from llm_cost.errors import VerificationError
 from llm_cost.focus.checks import RowChecker, check_group_total
 from llm_cost.focus.mapping import FocusRow, map_group
 from llm_cost.pricing import PriceBook
-from llm_cost.records import UsageRecord, exact_money
+from llm_cost.records import exact_money
 from llm_cost.sinks.interface import Destination
 from llm_cost.sources.interface import Partition, Source, Verification
 
@@ -46,21 +46,6 @@ class RunResult:
     groups: int
     rows: int
     total_cost: Decimal
-
-
-def write_rows(
-    records: Iterable[UsageRecord],
-    *,
-    prices: PriceBook,
-    columns: Sequence[str],
-    sinks: Sequence[RowSink],
-    grain: Grain = "day",
-    split_tokens: bool = True,
-) -> RunResult:
-    """`write_partitions` for a single partition: all the records at once."""
-    return write_partitions(
-        [lambda: records], prices=prices, columns=columns, sinks=sinks, grain=grain, split_tokens=split_tokens
-    )
 
 
 def write_partitions(

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from llm_cost.cli import app
 from llm_cost.focus.columns import columns_for
-from llm_cost.pipeline import write_rows
+from llm_cost.pipeline import write_partitions
 from llm_cost.pricing import PriceBook
 from llm_cost.sinks.csv_writer import CsvSink
 
@@ -62,6 +62,6 @@ def test_litellm_shaped_golden(name: str, profile: str) -> None:
     out = io.BytesIO()
     columns = columns_for(profile)  # type: ignore[arg-type]
     with CsvSink("-", columns, stdout=out) as sink:
-        result = write_rows(records, prices=PriceBook(), columns=columns, sinks=[sink])
+        result = write_partitions([lambda: records], prices=PriceBook(), columns=columns, sinks=[sink])
     assert result.total_cost == sum(r.cost for r in records)
     _compare(name, out.getvalue())

@@ -102,7 +102,7 @@ def test_group_total(row: dict[str, str | None]) -> None:
 
 
 def test_rows_must_reconcile_with_the_records_total(monkeypatch: pytest.MonkeyPatch) -> None:
-    """write_rows compares the rows' BilledCost with the records' cost summed as they arrived."""
+    """write_partitions compares the rows' BilledCost with the records' cost summed as they arrived."""
     from llm_cost import pipeline
     from llm_cost.pricing import PriceBook
 
@@ -116,7 +116,7 @@ def test_rows_must_reconcile_with_the_records_total(monkeypatch: pytest.MonkeyPa
 
     monkeypatch.setattr(pipeline.Aggregator, "add", losing_add)
     with pytest.raises(VerificationError, match="the rows sum to 0.5, the source records to 0.51"):
-        pipeline.write_rows(records, prices=PriceBook(), columns=COLUMNS, sinks=[])
+        pipeline.write_partitions([lambda: records], prices=PriceBook(), columns=COLUMNS, sinks=[])
 
 
 def test_remembered_values_never_hide_a_bad_row(row: dict[str, str | None]) -> None:

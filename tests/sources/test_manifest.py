@@ -18,7 +18,7 @@ from tiktoken_ext import openai_public
 from llm_cost.errors import ConfigError
 from llm_cost.focus.columns import columns_for
 from llm_cost.focus.mapping import FocusRow
-from llm_cost.pipeline import write_rows
+from llm_cost.pipeline import write_partitions
 from llm_cost.pricing import PriceBook
 from llm_cost.records import TokenCounts, UsageRecord
 from llm_cost.sources.manifest import (
@@ -94,7 +94,7 @@ def rows_of(records: list[UsageRecord]) -> list[FocusRow]:
             self.rows.append(row)
 
     sink = Collect()
-    write_rows(records, prices=PriceBook(), columns=columns_for("focus", "1.2"), sinks=[sink])
+    write_partitions([lambda: records], prices=PriceBook(), columns=columns_for("focus", "1.2"), sinks=[sink])
     return sink.rows
 
 

@@ -254,23 +254,6 @@ def _values(results: list[dict[str, Any]], dimension: str) -> set[str]:
     return {model if dimension == "model" else key for result in results for model, key, _, _ in _entries(result)}
 
 
-def daily_activity_records(
-    client: LiteLLMClient,
-    window: Window,
-    stats: PullStats,
-    lookups: Lookups,
-    *,
-    version: str | None,
-    include_health_checks: bool = False,
-) -> Iterator[UsageRecord]:
-    """One record per day x model x key. Aliases and team ids come from the key metadata, team aliases from
-    /v2/team/list, providers from /model/info (else genai-prices)."""
-    for partition in daily_activity_partitions(
-        client, window, stats, lookups, version=version, include_health_checks=include_health_checks
-    ):
-        yield from partition()
-
-
 def daily_activity_partitions(
     client: LiteLLMClient,
     window: Window,

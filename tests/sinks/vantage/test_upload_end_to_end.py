@@ -14,7 +14,7 @@ from typer.testing import CliRunner, Result
 
 from llm_cost.cli import app
 from llm_cost.focus.columns import VANTAGE, columns_for
-from llm_cost.pipeline import write_rows
+from llm_cost.pipeline import write_partitions
 from llm_cost.pricing import PriceBook
 from llm_cost.records import TokenCounts, UsageRecord
 from llm_cost.sinks.csv_writer import CsvSink
@@ -62,7 +62,7 @@ def _records(groups: int) -> list[UsageRecord]:
 def _export(path: Path, groups: int) -> Decimal:
     columns = columns_for("focus")
     with CsvSink(str(path), columns) as sink:
-        result = write_rows(_records(groups), prices=PriceBook(), columns=columns, sinks=[sink])
+        result = write_partitions([lambda: _records(groups)], prices=PriceBook(), columns=columns, sinks=[sink])
     return result.total_cost
 
 

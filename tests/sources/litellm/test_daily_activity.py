@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -11,14 +12,21 @@ import pytest
 import respx
 
 from llm_cost.pricing import PriceBook
+from llm_cost.records import UsageRecord
+from llm_cost.sources.interface import Partition
 from llm_cost.sources.litellm.client import LiteLLMClient
-from llm_cost.sources.litellm.daily_activity import daily_activity_records
+from llm_cost.sources.litellm.daily_activity import daily_activity_partitions
 from llm_cost.sources.litellm.lookups import Lookups
 from llm_cost.sources.litellm.stats import PullStats
 from llm_cost.window import Window, day_window
 
 BASE = "http://proxy.test"
 DAY = day_window(datetime(2025, 6, 1, tzinfo=UTC).date())
+
+
+def _records(partitions: Iterable[Partition]) -> list[UsageRecord]:
+    """Every record of every partition, in order."""
+    return [record for partition in partitions for record in partition()]
 
 
 def _metrics(spend: float, requests: int) -> dict[str, Any]:
@@ -69,7 +77,7 @@ def test_pages_are_merged_and_summed_by_us() -> None:
     route = respx.get(f"{BASE}/user/daily/activity").mock(side_effect=[httpx.Response(200, json=p) for p in pages])
     client = LiteLLMClient(base_url=BASE, api_key="sk-x-1234", sleep=lambda s: None)
     stats = PullStats(version="1.109.1")
-    records = list(daily_activity_records(client, DAY, stats, _lookups(client), version="1.109.1"))
+    records = _records(daily_activity_partitions(client, DAY, stats, _lookups(client), version="1.109.1"))
     by_model = {r.model: r for r in records}
     assert by_model["gpt-4o"].cost == Decimal("0.1") + Decimal("0.30000000000000004")
     assert by_model["gpt-4o"].requests == 4 and by_model["gpt-4o"].tokens.cache_read == 40
@@ -104,7 +112,7 @@ def test_old_proxy_multi_page_day_is_reread_per_model() -> None:
     respx.get(f"{BASE}/user/daily/activity").mock(side_effect=handler)
     client = LiteLLMClient(base_url=BASE, api_key="sk-x-1234", sleep=lambda s: None)
     stats = PullStats(version="1.74.0")  # before /aggregated (1.77): the split is the only way
-    records = list(daily_activity_records(client, DAY, stats, _lookups(client), version="1.74.0"))
+    records = _records(daily_activity_partitions(client, DAY, stats, _lookups(client), version="1.74.0"))
     assert sorted((r.model, r.cost) for r in records) == [("gpt-4o", Decimal("0.5")), ("o1", Decimal("1.5"))]
     assert stats.splits == 1
 
@@ -113,4 +121,4 @@ def test_partial_days_are_refused() -> None:
     client = LiteLLMClient(base_url=BASE, api_key="sk-x-1234")
     window = Window(DAY.start, DAY.start.replace(hour=12))
     with pytest.raises(Exception, match="whole UTC days"):
-        list(daily_activity_records(client, window, PullStats(), Lookups(client, PriceBook()), version=None))
+        _records(daily_activity_partitions(client, window, PullStats(), Lookups(client, PriceBook()), version=None))
