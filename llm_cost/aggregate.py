@@ -11,7 +11,7 @@ from typing import Any, Literal, cast
 
 from llm_cost.records import GroupKey, TokenCounts, TokenType, UsageGroup, UsageRecord
 
-Grain = Literal["day", "hour", "request"]
+Granularity = Literal["day", "hour", "request"]  # --granularity: the grain rows are grouped at
 
 # The record fields that identify a group (besides the period); every other field is a metric.
 DIMENSIONS = (
@@ -58,7 +58,7 @@ class _Running:
 class Aggregator:
     """Folds records into groups keyed by period and every dimension, summing cost, tokens and requests."""
 
-    def __init__(self, grain: Grain = "day") -> None:
+    def __init__(self, grain: Granularity = "day") -> None:
         self.grain = grain
         self._step = _BUCKETS.get(grain)
         self._buckets: dict[datetime, tuple[datetime, datetime]] = {}

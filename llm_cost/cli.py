@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from llm_cost import __version__
+from llm_cost.aggregate import Granularity
+from llm_cost.focus.columns import FocusVersion, Format
 from llm_cost.formats import format_decimal
 from llm_cost.output import Output, handle_errors
 from llm_cost.records import exact_money
@@ -27,6 +28,7 @@ from llm_cost.sinks.csv_writer import is_stdout
 from llm_cost.sinks.preview import render
 from llm_cost.sinks.vantage.client import DEFAULT_BASE_URL
 from llm_cost.sources.init_manifest import write_manifest
+from llm_cost.sources.registry import Mode
 
 app = typer.Typer(
     name="llm-cost",
@@ -36,28 +38,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,  # plain help wraps long option names instead of cutting them at 80 columns
 )
-
-
-class Format(StrEnum):
-    focus = "focus"
-    vantage = "vantage"
-
-
-class Mode(StrEnum):
-    manifest = "manifest"
-    spend_logs = "spend-logs"
-    daily_activity = "daily-activity"
-
-
-class Granularity(StrEnum):
-    day = "day"
-    hour = "hour"
-    request = "request"
-
-
-class FocusVersion(StrEnum):
-    v1_2 = "1.2"
-    v1_0 = "1.0"
 
 
 # The global flags, taken before the command (by main_options) and after it (by every command, anywhere among its
@@ -278,7 +258,7 @@ SETTING_NAMES = frozenset(ExportSettings.model_fields)
 
 
 def _settings(**cli: Any) -> ExportSettings:
-    values = {k: (v.value if isinstance(v, StrEnum) else v) for k, v in cli.items() if k in SETTING_NAMES}
+    values = {k: v for k, v in cli.items() if k in SETTING_NAMES}
     return resolve_export_settings(values)
 
 

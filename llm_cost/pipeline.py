@@ -13,7 +13,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Protocol
 
-from llm_cost.aggregate import Aggregator, Grain
+from llm_cost.aggregate import Aggregator, Granularity
 from llm_cost.errors import VerificationError
 from llm_cost.focus.checks import RowChecker, check_group_total
 from llm_cost.focus.mapping import FocusRow, map_group
@@ -54,7 +54,7 @@ def write_partitions(
     prices: PriceBook,
     columns: Sequence[str],
     sinks: Sequence[RowSink],
-    grain: Grain = "day",
+    grain: Granularity = "day",
     split_tokens: bool = True,
     concurrency: int = 1,
     on_partition: Callable[[PartitionDone], None] | None = None,
@@ -104,7 +104,7 @@ class _Stopped(Exception):
     """Raised inside a worker when the run has failed elsewhere."""
 
 
-def _aggregated(partitions: Iterable[Partition], grain: Grain, concurrency: int) -> Iterator[Aggregator]:
+def _aggregated(partitions: Iterable[Partition], grain: Granularity, concurrency: int) -> Iterator[Aggregator]:
     """Each partition folded into its own Aggregator, in partition order; up to `concurrency` at once."""
     if concurrency <= 1:
         for partition in partitions:

@@ -9,13 +9,16 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
+from llm_cost.aggregate import Granularity
 from llm_cost.config import check_ratio, read_toml
 from llm_cost.errors import ConfigError
+from llm_cost.focus.columns import FocusVersion, Format
 from llm_cost.http import DEFAULT_ATTEMPTS, DEFAULT_RETRY_BUDGET, RetryPolicy
+from llm_cost.sources.registry import Mode
 from llm_cost.window import parse_day
 
 DEFAULT_CONFIG = Path("llm-cost.toml")
@@ -28,8 +31,8 @@ class ExportSettings(BaseModel):
     """Everything an export or dry-run needs to know, after precedence is applied."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-    format: Literal["focus", "vantage"] = "focus"
-    focus_version: Literal["1.2", "1.0"] = "1.2"
+    format: Format = "focus"
+    focus_version: FocusVersion = "1.2"
     output: str | None = None
     manifest: Path = DEFAULT_CONFIG
     cache_hit_ratio: Decimal | None = None
@@ -38,7 +41,7 @@ class ExportSettings(BaseModel):
     vocab_dir: Path | None = None
     config: Path | None = None
     # The LiteLLM source (--mode spend-logs | daily-activity).
-    mode: Literal["manifest", "spend-logs", "daily-activity"] = "manifest"
+    mode: Mode = "manifest"
     litellm_url: str | None = None
     litellm_key: SecretStr | None = None
     ca_bundle: str | None = None
@@ -47,7 +50,7 @@ class ExportSettings(BaseModel):
     day: str | None = None
     month: str | None = None
     include_partial: bool = False
-    granularity: Literal["day", "hour", "request"] = "day"
+    granularity: Granularity = "day"
     tag_keys: tuple[str, ...] | None = None
     include_health_checks: bool = False
     reconcile: bool = False

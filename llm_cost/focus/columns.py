@@ -9,7 +9,7 @@ import operator
 from collections.abc import Callable, Mapping, Sequence
 from typing import Literal
 
-Profile = Literal["focus", "vantage"]
+Format = Literal["focus", "vantage"]  # --format: every FOCUS column, or the Vantage subset
 FocusVersion = Literal["1.2", "1.0"]
 
 FOCUS_1_2: tuple[str, ...] = (
@@ -163,7 +163,7 @@ NOT_NULL: frozenset[str] = frozenset(
 )
 
 
-def columns_for(profile: Profile, version: FocusVersion = "1.2") -> tuple[str, ...]:
+def columns_for(profile: Format, version: FocusVersion = "1.2") -> tuple[str, ...]:
     """The header of a file: every column of the FOCUS version plus ours, or the Vantage subset."""
     if profile == "vantage":
         return VANTAGE

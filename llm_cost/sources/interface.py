@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Self
 
-from llm_cost.aggregate import Grain
+from llm_cost.aggregate import Granularity
 from llm_cost.pricing import PriceBook
 from llm_cost.records import UsageRecord
 from llm_cost.reports import Table
@@ -36,7 +36,7 @@ class Source(ABC):
     """A usage source. Use it as a context manager: `close()` releases its connections."""
 
     label: str  # what it reads, for messages: "manifest llm-cost.toml", "LiteLLM spend-logs [..., ...)"
-    grain: Grain
+    grain: Granularity
     prices: PriceBook
 
     @abstractmethod

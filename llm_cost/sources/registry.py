@@ -9,15 +9,19 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from pydantic import BaseModel
 
 from llm_cost.errors import ConfigError
-from llm_cost.settings import ExportSettings
 from llm_cost.sources import manifest
 from llm_cost.sources.interface import Source, Warn
 from llm_cost.sources.litellm import source as litellm
+
+if TYPE_CHECKING:
+    from llm_cost.settings import ExportSettings
+
+Mode = Literal["manifest", "spend-logs", "daily-activity"]  # --mode: the keys of SOURCES
 
 Periods = list[tuple[dict[str, object], tuple[date, date]]]
 
@@ -32,17 +36,19 @@ class SourceSpec:
     verifies: bool = False  # whether it can --reconcile
 
 
-SOURCES: dict[str, SourceSpec] = {
+SOURCES: dict[Mode, SourceSpec] = {
     "manifest": SourceSpec(manifest.ManifestSettings, manifest.ManifestSource, manifest.upload_periods),
     "spend-logs": SourceSpec(litellm.LiteLLMSettings, litellm.LiteLLMSource, litellm.upload_periods, verifies=True),
     "daily-activity": SourceSpec(litellm.LiteLLMSettings, litellm.LiteLLMSource, litellm.upload_periods, verifies=True),
 }
 
 
+assert set(SOURCES) == set(get_args(Mode)), "every --mode has a source, and every source a --mode"
+
+
 def _spec(settings: ExportSettings) -> tuple[SourceSpec, Any]:
     """The source's spec and its own settings, taken from the run's (flat, already validated) settings."""
-    mode = str(settings.mode)
-    spec = SOURCES[mode]
+    spec = SOURCES[settings.mode]
     if settings.reconcile and not spec.verifies:
         raise ConfigError(
             "--reconcile compares the two LiteLLM endpoints; use it with --mode spend-logs or daily-activity"

@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, SecretStr
 
+from llm_cost.aggregate import Granularity
 from llm_cost.http import DEFAULT_ATTEMPTS, DEFAULT_RETRY_BUDGET, RetryPolicy
 
 
@@ -23,7 +24,7 @@ class LiteLLMSettings(BaseModel):
     day: str | None = None
     month: str | None = None
     include_partial: bool = False
-    granularity: Literal["day", "hour", "request"] = "day"
+    granularity: Granularity = "day"
     tag_keys: tuple[str, ...] | None = None
     include_health_checks: bool = False
     reconcile: bool = False
