@@ -111,12 +111,12 @@ def handle_errors(out: Output, masker: Masker | None = None) -> Iterator[None]:
         raise typer.Exit(1) from None
 
 
-class PartitionProgress:
-    """Progress of a long run on stderr, driven by the pipeline's finished partitions (UTC days or hours).
+class RunProgress:
+    """Progress of long work on stderr: partitions of a run (UTC days or hours), or the parts of an upload.
 
-    On a terminal (and without -q): a rich progress bar with the partitions done, records read, rows written,
-    the elapsed time and an ETA. Elsewhere (cron logs, CI) nothing redraws: with -v, one plain line per finished
-    partition; otherwise nothing."""
+    On a terminal (and without -q): a rich progress bar with the steps done of planned, the counts so far, the
+    elapsed time and an ETA. Elsewhere (cron logs, CI) nothing redraws: with -v, one plain line per finished step;
+    otherwise nothing."""
 
     def __init__(self, out: Output, title: str, total: int | None) -> None:
         self.out = out
@@ -129,15 +129,15 @@ class PartitionProgress:
                 TextColumn("{task.description}"),
                 BarColumn(),
                 MofNCompleteColumn(),
-                TextColumn("{task.fields[records]:,} records, {task.fields[rows]:,} rows"),
+                TextColumn("{task.fields[counts]}"),
                 TimeElapsedColumn(),
                 TimeRemainingColumn(),
                 console=out.console,
                 transient=True,
             )
-            self._task = self._bar.add_task(title, total=total, records=0, rows=0)
+            self._task = self._bar.add_task(title, total=total, counts="")
 
-    def __enter__(self) -> PartitionProgress:
+    def __enter__(self) -> RunProgress:
         if self._bar is not None:
             self._bar.start()
         return self
@@ -147,13 +147,18 @@ class PartitionProgress:
             self._bar.stop()
 
     def __call__(self, done: PartitionDone) -> None:
-        """One partition finished."""
-        self.done += 1
+        """One partition of a run finished."""
         self.records += done.records
         self.rows += done.rows
+        label = format_utc(done.start) if done.start is not None else None
+        self.step(
+            label, f"{self.records:,} records, {self.rows:,} rows", f"{done.records:,} records, {done.rows:,} rows"
+        )
+
+    def step(self, label: str | None, counts: str, line: str) -> None:
+        """One step finished: `counts` (the totals so far) go on the bar, `line` (this step's) into a plain log."""
+        self.done += 1
         if self._bar is not None and self._task is not None:
-            self._bar.update(self._task, advance=1, records=self.records, rows=self.rows)
-        elif done.start is not None:
-            self.out.detail(
-                f"{self.title}: {format_utc(done.start)} done, {done.records:,} records, {done.rows:,} rows"
-            )
+            self._bar.update(self._task, advance=1, counts=counts)
+        elif label is not None:
+            self.out.detail(f"{self.title}: {label} done, {line}")

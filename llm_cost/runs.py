@@ -7,13 +7,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
 
 from llm_cost import github
 from llm_cost.focus.columns import VANTAGE, columns_for
 from llm_cost.formats import format_decimal
 from llm_cost.http import RetryPolicy
-from llm_cost.output import Output, PartitionProgress
+from llm_cost.output import Output, RunProgress
 from llm_cost.pipeline import Outcome, RunResult, run
 from llm_cost.reports import render_table, table_markdown
 from llm_cost.settings import ExportSettings
@@ -21,7 +22,7 @@ from llm_cost.sinks.csv_reader import read_focus_csv
 from llm_cost.sinks.csv_writer import CsvSink, check_output_path
 from llm_cost.sinks.interface import Destination
 from llm_cost.sinks.preview import Summary
-from llm_cost.sinks.vantage.batching import Batches, BatchWriter, build_batches
+from llm_cost.sinks.vantage.batching import Batches, BatchWriter, Part, build_batches
 from llm_cost.sinks.vantage.client import VantageClient
 from llm_cost.sinks.vantage.upload import UploadResult, new_run_id, upload_batches, uploads_table, wait_until_imported
 from llm_cost.sources import registry
@@ -40,7 +41,7 @@ def source_rows(
 
     with (
         open_source(settings, out.warn) as source,
-        PartitionProgress(out, source.label, source.partition_count()) as bar,
+        RunProgress(out, source.label, source.partition_count()) as bar,
     ):
         return run(
             source,
@@ -125,6 +126,10 @@ def open_vantage(
     )
 
 
+def _part_uploaded(bar: RunProgress, part: Part) -> None:
+    bar.step(part.filename, f"{part.rows:,} rows in part {part.number}", f"{part.rows:,} rows, {part.size:,} bytes")
+
+
 def upload_jobs(
     out: Output,
     jobs: list[UploadJob],
@@ -143,15 +148,17 @@ def upload_jobs(
             if not job.batches.parts:
                 out.warn(f"{job.source}: no rows, so nothing was uploaded and earlier uploads were kept")
                 continue
-            result = upload_batches(
-                client,
-                job.batches,
-                run_id=new_run_id(),
-                append=append,
-                dry_run=dry_run,
-                period=job.period,
-                warn=out.warn,
-            )
+            with RunProgress(out, f"Vantage upload of {job.source}", len(job.batches.parts)) as bar:
+                result = upload_batches(
+                    client,
+                    job.batches,
+                    run_id=new_run_id(),
+                    append=append,
+                    dry_run=dry_run,
+                    period=job.period,
+                    warn=out.warn,
+                    on_part=partial(_part_uploaded, bar),
+                )
             if wait and not dry_run and client is not None:
                 out.info(f"waiting up to {wait_timeout:.0f} s for Vantage to import {len(result.uploaded)} part(s)...")
                 wait_until_imported(client, [str(u.get("token")) for u in result.uploaded], timeout=wait_timeout)

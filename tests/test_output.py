@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from rich.console import Console
 
-from llm_cost.output import Output, PartitionProgress
+from llm_cost.output import Output, RunProgress
 from llm_cost.pipeline import PartitionDone
 
 DAYS = [PartitionDone(1000 * n, 10 * n, datetime(2026, 10, n, tzinfo=UTC)) for n in (1, 2, 3)]
@@ -19,8 +19,8 @@ def _output(*, terminal: bool, quiet: bool = False, verbose: bool = False) -> tu
     return Output(console, quiet=quiet, verbose=verbose), stream
 
 
-def _run(out: Output, total: int | None = 3) -> PartitionProgress:
-    with PartitionProgress(out, "LiteLLM spend-logs", total) as progress:
+def _run(out: Output, total: int | None = 3) -> RunProgress:
+    with RunProgress(out, "LiteLLM spend-logs", total) as progress:
         for day in DAYS:
             progress(day)
     return progress

@@ -124,8 +124,10 @@ def upload_batches(
     dry_run: bool = False,
     period: tuple[date, date] | None = None,
     warn: Callable[[str], None] = lambda message: None,
+    on_part: Callable[[Part], None] = lambda part: None,
 ) -> UploadResult:
-    """Upload every part, then (replace mode) delete the earlier llm-cost uploads of the same period.
+    """Upload every part, then (replace mode) delete the earlier llm-cost uploads of the same period; `on_part`
+    hears of each part uploaded (for progress).
 
     `period` is the replaceable unit (a source's window); by default it is the span of the rows' charge periods.
 
@@ -165,6 +167,7 @@ def upload_batches(
     try:
         for part in batches.parts:
             result.uploaded.append(client.upload(part.filename, part.path.read_bytes()))
+            on_part(part)
         if not append:
             _drop_duplicates(client, result, warn)
     except BaseException as failure:

@@ -97,3 +97,19 @@ def test_a_numeric_amount_in_the_upload_answer_is_compared_exactly(amount: str, 
     finally:
         batches.cleanup()
     assert any("Vantage reports" in w for w in warnings) is warned
+
+
+@respx.mock
+def test_each_uploaded_part_is_reported_for_progress() -> None:
+    batches = build_batches([_row(n) for n in range(7)], max_rows=3)
+    respx.get(UPLOADS).mock(return_value=httpx.Response(200, json={"user_costs_uploads": []}))
+    tokens = iter(range(100))
+    respx.post(f"{UPLOADS}.csv").mock(
+        side_effect=lambda request: httpx.Response(201, json={"token": f"usr_csts_upld_{next(tokens)}", "amount": "0"})
+    )
+    seen: list[int] = []
+    try:
+        upload_batches(_client(), batches, run_id="RUN", on_part=lambda part: seen.append(part.number))
+    finally:
+        batches.cleanup()
+    assert seen == [1, 2, 3]
