@@ -23,10 +23,11 @@ from llm_cost.runs import (
     upload_jobs,
 )
 from llm_cost.secrets import Masker
-from llm_cost.settings import ExportSettings, resolve_export_settings
+from llm_cost.settings import SETTING_NAMES, ExportSettings, resolve_export_settings
 from llm_cost.sinks.csv_writer import is_stdout
 from llm_cost.sinks.preview import render
 from llm_cost.sinks.vantage.client import DEFAULT_BASE_URL
+from llm_cost.sinks.vantage.settings import VantageSettings
 from llm_cost.sources.init_manifest import write_manifest
 from llm_cost.sources.registry import Mode
 
@@ -254,8 +255,6 @@ BudgetOpt = Annotated[
     ),
 ]
 
-SETTING_NAMES = frozenset(ExportSettings.model_fields)
-
 
 def _settings(**cli: Any) -> ExportSettings:
     values = {k: v for k, v in cli.items() if k in SETTING_NAMES}
@@ -401,7 +400,7 @@ def upload(
     wait_timeout: Annotated[
         float, typer.Option("--wait-timeout", help="Seconds --wait polls before giving up.")
     ] = 900.0,
-    api_key: Annotated[
+    vantage_api_key: Annotated[
         str | None,
         typer.Option(
             "--vantage-api-key",
@@ -420,20 +419,21 @@ def upload(
         ),
     ] = None,
     vantage_url: Annotated[
-        str, typer.Option("--vantage-url", envvar="VANTAGE_BASE_URL", help="Vantage API root.")
-    ] = DEFAULT_BASE_URL,
+        str | None,
+        typer.Option(
+            "--vantage-url", envvar="VANTAGE_BASE_URL", help=f"Vantage API root. [default: {DEFAULT_BASE_URL}]"
+        ),
+    ] = None,
     quiet: QuietOpt = False,
     verbose: VerboseOpt = False,
     debug: DebugOpt = False,
 ) -> None:
     """Upload to a Vantage Custom Provider, replacing this tool's earlier uploads of the same period."""
     out = _output(ctx, quiet=quiet, verbose=verbose, debug=debug)
-    masker = Masker([api_key, integration_token, litellm_key])
+    masker = Masker([vantage_api_key, integration_token, litellm_key])
     with handle_errors(out, masker):
         settings = _settings(**{**locals(), "format": "vantage"})
-        client = open_vantage(
-            api_key, integration_token, vantage_url, dry_run=dry_run, retry=settings.retry
-        )  # fail fast
+        client = open_vantage(settings.part(VantageSettings), dry_run=dry_run, retry=settings.retry)  # fail fast
         jobs: list[UploadJob] = []
         try:
             build_upload_jobs(

@@ -24,6 +24,7 @@ from llm_cost.sinks.interface import Destination
 from llm_cost.sinks.preview import Summary
 from llm_cost.sinks.vantage.batching import Batches, BatchWriter, Part, build_batches
 from llm_cost.sinks.vantage.client import VantageClient
+from llm_cost.sinks.vantage.settings import VantageSettings
 from llm_cost.sinks.vantage.upload import UploadResult, new_run_id, upload_batches, uploads_table, wait_until_imported
 from llm_cost.sources import registry
 from llm_cost.sources.registry import open_source
@@ -89,7 +90,7 @@ class UploadJob:
 def upload_periods(settings: ExportSettings) -> list[tuple[ExportSettings, tuple[date, date]]]:
     """The replaceable periods of a source upload, each with the settings that pull it (the source decides: the
     charge day of a manifest, every UTC day of a LiteLLM window, so a backfill re-run replaces day by day)."""
-    return [(settings.model_copy(update=updates), period) for updates, period in registry.upload_periods(settings)]
+    return [(settings.replace(**updates), period) for updates, period in registry.upload_periods(settings)]
 
 
 def build_upload_jobs(
@@ -109,21 +110,14 @@ def build_upload_jobs(
         jobs.append(UploadJob(f"{outcome.label} {period[0].isoformat()}", batches, period))
 
 
-def open_vantage(
-    api_key: str | None,
-    integration_token: str | None,
-    vantage_url: str,
-    *,
-    dry_run: bool,
-    retry: RetryPolicy | None = None,
-) -> VantageClient | None:
+def open_vantage(settings: VantageSettings, *, dry_run: bool, retry: RetryPolicy | None = None) -> VantageClient | None:
     """The Vantage client, checked before any work: missing credentials are an error, except in a dry run
     (which then cannot list what it would replace)."""
-    if dry_run and not (api_key and integration_token):
+    api_key = settings.vantage_api_key.get_secret_value() if settings.vantage_api_key else ""
+    token = settings.integration_token.get_secret_value() if settings.integration_token else ""
+    if dry_run and not (api_key and token):
         return None
-    return VantageClient(
-        api_key=api_key or "", integration_token=integration_token or "", base_url=vantage_url, retry=retry
-    )
+    return VantageClient(api_key=api_key, integration_token=token, base_url=settings.vantage_url, retry=retry)
 
 
 def _part_uploaded(bar: RunProgress, part: Part) -> None:

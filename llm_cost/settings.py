@@ -6,18 +6,20 @@ still unset from the config file, then from the defaults, and validates the resu
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, ValidationError
 
 from llm_cost.aggregate import Granularity
 from llm_cost.config import check_ratio, read_toml
 from llm_cost.errors import ConfigError
 from llm_cost.focus.columns import FocusVersion, Format
 from llm_cost.http import DEFAULT_ATTEMPTS, DEFAULT_RETRY_BUDGET, RetryPolicy
+from llm_cost.sinks.registry import SETTINGS_MODELS as DESTINATION_SETTINGS
+from llm_cost.sources.registry import SETTINGS_MODELS as SOURCE_SETTINGS
 from llm_cost.sources.registry import Mode
 from llm_cost.window import parse_day
 
@@ -27,35 +29,23 @@ MAX_TRIES = 20
 MAX_RETRY_BUDGET = 3600.0
 
 
-class ExportSettings(BaseModel):
-    """Everything an export or dry-run needs to know, after precedence is applied."""
+class CommonSettings(BaseModel):
+    """The settings every run shares: the output (format, version, file), the source (mode) and its window, the
+    grain, and how hard the run works (concurrency, retries). Each source and destination has its own model too."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     format: Format = "focus"
     focus_version: FocusVersion = "1.2"
     output: str | None = None
-    manifest: Path = DEFAULT_CONFIG
-    cache_hit_ratio: Decimal | None = None
-    date: date
     split_tokens: bool = True
-    vocab_dir: Path | None = None
     config: Path | None = None
-    # The LiteLLM source (--mode spend-logs | daily-activity).
     mode: Mode = "manifest"
-    litellm_url: str | None = None
-    litellm_key: SecretStr | None = None
-    ca_bundle: str | None = None
     start: str | None = None
     end: str | None = None
     day: str | None = None
     month: str | None = None
     include_partial: bool = False
     granularity: Granularity = "day"
-    tag_keys: tuple[str, ...] | None = None
-    include_health_checks: bool = False
-    reconcile: bool = False
-    tolerance: Decimal = Decimal("0.01")
-    tolerance_pct: Decimal = Decimal("0.1")
     # Slices of a LiteLLM pull fetched at once (UTC days; hours at spend-logs hour/request grain).
     concurrency: int = Field(default=4, ge=1, le=MAX_CONCURRENCY)
     # Retries of one HTTP request to LiteLLM or Vantage: at most this many tries, waiting at most this long in all.
@@ -68,9 +58,49 @@ class ExportSettings(BaseModel):
         return RetryPolicy(self.max_tries, self.retry_budget)
 
 
-# Keys the [settings] table may hold, and those whose values are paths relative to the config file.
-# Secrets never come from the file: flags or the environment only.
-FILE_KEYS = frozenset(ExportSettings.model_fields) - {"config", "litellm_key"}
+# Every part's own settings model: the sources' (by --mode) and the destinations'. A part's fields are its flags,
+# environment variables and [settings] keys; a field may be read by several parts (the window, the retries).
+PART_MODELS: tuple[type[BaseModel], ...] = (*SOURCE_SETTINGS, *DESTINATION_SETTINGS)
+P = TypeVar("P", bound=BaseModel)
+
+
+class ExportSettings(CommonSettings):
+    """A run's settings, after precedence: the common ones, and each part's own model, validated from the same
+    merged values (so a bad value of any part is a configuration error before any work)."""
+
+    _values: dict[str, Any] = PrivateAttr(default_factory=dict)
+    _parts: dict[type[BaseModel], BaseModel] = PrivateAttr(default_factory=dict)
+
+    def part(self, model: type[P]) -> P:
+        """The settings of one part (a source's or a destination's model)."""
+        found = self._parts[model]
+        assert isinstance(found, model)
+        return found
+
+    def given(self, name: str) -> Any:
+        """The merged value of any setting (None when unset): for checks that span parts."""
+        return self._values.get(name)
+
+    def replace(self, **updates: Any) -> ExportSettings:
+        """The same settings with some values replaced (an upload's period), every part validated again."""
+        return _build({**self._values, **updates})
+
+
+def _fields(model: type[BaseModel]) -> frozenset[str]:
+    return frozenset(model.model_fields)
+
+
+# Every setting's name, and those the [settings] table may hold: secrets never come from the file (flags or the
+# environment only), nor does the path of the file itself.
+ALL_MODELS: tuple[type[BaseModel], ...] = (CommonSettings, *PART_MODELS)
+SETTING_NAMES = frozenset().union(*map(_fields, ALL_MODELS))
+SECRETS = frozenset(
+    name
+    for model in ALL_MODELS
+    for name, info in model.model_fields.items()
+    if SecretStr in (info.annotation, *get_args(info.annotation))
+)
+FILE_KEYS = SETTING_NAMES - SECRETS - {"config"}
 PATH_KEYS = frozenset({"manifest", "output", "vocab_dir", "ca_bundle"})
 
 
@@ -144,9 +174,21 @@ def resolve_export_settings(cli: dict[str, Any], *, now: datetime | None = None)
     merged["date"] = (
         parse_day(str(merged["date"]), option=date_source, today=now.date()) if "date" in merged else now.date()
     )
+    return _build({**merged, "config": config})
+
+
+def _build(values: dict[str, Any]) -> ExportSettings:
+    """Validate the merged values into the common settings and every part's own model."""
     try:
-        return ExportSettings(**merged, config=config)
+        settings = ExportSettings(**{k: v for k, v in values.items() if k in CommonSettings.model_fields})
+        parts = {
+            model: model.model_validate({k: v for k, v in values.items() if k in model.model_fields})
+            for model in PART_MODELS
+        }
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
         raise ConfigError(f"setting {where}: {first['msg']}") from None
+    settings._values = dict(values)
+    settings._parts = parts
+    return settings

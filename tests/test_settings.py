@@ -24,6 +24,7 @@ from llm_cost.settings import (
     parse_ratio,
     resolve_export_settings,
 )
+from llm_cost.sources.manifest import ManifestSettings
 
 NOW = datetime(2025, 6, 15, 10, 30, tzinfo=UTC)
 PROMPT_TEXT = "Classify the customer's ticket as billing, outage or how-to, and reply in JSON.\n"
@@ -49,11 +50,11 @@ def test_defaults_without_any_config(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert settings.format == "focus"
     assert settings.focus_version == "1.2"
     assert settings.output is None
-    assert settings.manifest == DEFAULT_CONFIG == Path("llm-cost.toml")
-    assert settings.cache_hit_ratio is None
-    assert settings.date == date(2025, 6, 15)  # today, UTC
+    assert settings.part(ManifestSettings).manifest == DEFAULT_CONFIG == Path("llm-cost.toml")
+    assert settings.part(ManifestSettings).cache_hit_ratio is None
+    assert settings.part(ManifestSettings).date == date(2025, 6, 15)  # today, UTC
     assert settings.split_tokens is True
-    assert settings.vocab_dir is None
+    assert settings.part(ManifestSettings).vocab_dir is None
     assert settings.config is None
 
 
@@ -62,14 +63,14 @@ def test_default_date_is_today_utc_from_the_real_clock(tmp_path: Path, monkeypat
     before = datetime.now(UTC).date()
     settings = resolve_export_settings({})
     after = datetime.now(UTC).date()
-    assert settings.date in (before, after)
+    assert settings.part(ManifestSettings).date in (before, after)
 
 
 def test_none_values_mean_unset(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     settings = resolve_export_settings({"format": None, "date": None, "output": None, "config": None}, now=NOW)
     assert settings.format == "focus"
-    assert settings.date == date(2025, 6, 15)
+    assert settings.part(ManifestSettings).date == date(2025, 6, 15)
 
 
 def test_settings_are_frozen(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -89,9 +90,9 @@ def test_dot_llm_cost_toml_is_the_default_config_and_manifest(tmp_path: Path, mo
     monkeypatch.chdir(tmp_path)
     settings = resolve_export_settings({}, now=NOW)
     assert settings.config == Path("llm-cost.toml")
-    assert settings.manifest == Path("llm-cost.toml")
+    assert settings.part(ManifestSettings).manifest == Path("llm-cost.toml")
     assert settings.format == "vantage"
-    assert settings.date == date(2025, 1, 2)
+    assert settings.part(ManifestSettings).date == date(2025, 1, 2)
 
 
 def test_explicit_config_is_also_the_default_manifest(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -99,7 +100,7 @@ def test_explicit_config_is_also_the_default_manifest(tmp_path: Path, monkeypatc
     monkeypatch.chdir(tmp_path)
     settings = resolve_export_settings({"config": str(config)}, now=NOW)
     assert settings.config == config
-    assert settings.manifest == config
+    assert settings.part(ManifestSettings).manifest == config
     assert settings.focus_version == "1.0"
 
 
@@ -116,7 +117,7 @@ def test_config_without_settings_table_gives_defaults(tmp_path: Path) -> None:
     config.write_text('[defaults]\nmodel = "gpt-4o"\n', encoding="utf-8")
     settings = resolve_export_settings({"config": str(config)}, now=NOW)
     assert settings.format == "focus"
-    assert settings.manifest == config
+    assert settings.part(ManifestSettings).manifest == config
 
 
 @pytest.mark.parametrize(
@@ -172,15 +173,15 @@ def test_malformed_config_names_the_line(tmp_path: Path) -> None:
 
 def test_toml_date_literal_and_keywords_in_settings(tmp_path: Path) -> None:
     config = write_config(tmp_path, "date = 2025-03-04")
-    assert resolve_export_settings({"config": str(config)}, now=NOW).date == date(2025, 3, 4)
+    assert resolve_export_settings({"config": str(config)}, now=NOW).part(ManifestSettings).date == date(2025, 3, 4)
     config = write_config(tmp_path, 'date = "yesterday"')
-    assert resolve_export_settings({"config": str(config)}, now=NOW).date == date(2025, 6, 14)
+    assert resolve_export_settings({"config": str(config)}, now=NOW).part(ManifestSettings).date == date(2025, 6, 14)
 
 
 def test_settings_ratio_is_an_exact_decimal(tmp_path: Path) -> None:
     config = write_config(tmp_path, "cache_hit_ratio = 0.1")
     settings = resolve_export_settings({"config": str(config)}, now=NOW)
-    assert settings.cache_hit_ratio == Decimal("0.1")  # not 0.1000000000000000055...
+    assert settings.part(ManifestSettings).cache_hit_ratio == Decimal("0.1")  # not 0.1000000000000000055...
 
 
 # --- precedence: flag > [settings] > default --------------------------------------------------------------------
@@ -207,10 +208,14 @@ def test_flag_beats_settings_table_beats_default(
     expected_flag: object,
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    assert getattr(resolve_export_settings({}, now=NOW), key) == default
+
+    def value(settings: ExportSettings) -> object:
+        return getattr(settings.part(ManifestSettings) if key in ManifestSettings.model_fields else settings, key)
+
+    assert value(resolve_export_settings({}, now=NOW)) == default
     config = write_config(tmp_path, f"{key} = {file_value}")
-    assert getattr(resolve_export_settings({"config": str(config)}, now=NOW), key) == expected_file
-    assert getattr(resolve_export_settings({"config": str(config), key: flag_value}, now=NOW), key) == expected_flag
+    assert value(resolve_export_settings({"config": str(config)}, now=NOW)) == expected_file
+    assert value(resolve_export_settings({"config": str(config), key: flag_value}, now=NOW)) == expected_flag
 
 
 def test_flag_ratio_error_names_the_flag(tmp_path: Path) -> None:
@@ -251,9 +256,9 @@ def test_settings_paths_are_relative_to_the_config_file(tmp_path: Path, monkeypa
     elsewhere.mkdir()
     monkeypatch.chdir(elsewhere)
     settings = resolve_export_settings({"config": str(config)}, now=NOW)
-    assert settings.manifest == config.parent / "manifests" / "prompts.toml"
+    assert settings.part(ManifestSettings).manifest == config.parent / "manifests" / "prompts.toml"
     assert Path(settings.output or "") == config.parent / "out" / "costs.csv"
-    assert settings.vocab_dir == config.parent / "vocab"
+    assert settings.part(ManifestSettings).vocab_dir == config.parent / "vocab"
 
 
 def test_settings_output_dash_stays_stdout_and_absolute_paths_stay(tmp_path: Path) -> None:
@@ -261,7 +266,7 @@ def test_settings_output_dash_stays_stdout_and_absolute_paths_stay(tmp_path: Pat
     config = write_config(tmp_path / "conf", f'output = "-"\nmanifest = "{absolute.as_posix()}"')
     settings = resolve_export_settings({"config": str(config)}, now=NOW)
     assert settings.output == "-"
-    assert settings.manifest == absolute
+    assert settings.part(ManifestSettings).manifest == absolute
 
 
 def test_flag_paths_are_relative_to_the_working_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -269,7 +274,7 @@ def test_flag_paths_are_relative_to_the_working_directory(tmp_path: Path, monkey
     monkeypatch.chdir(tmp_path)
     settings = resolve_export_settings({"config": str(config), "output": "flag.csv", "manifest": "flag.toml"}, now=NOW)
     assert settings.output == "flag.csv"
-    assert settings.manifest == Path("flag.toml")
+    assert settings.part(ManifestSettings).manifest == Path("flag.toml")
 
 
 def test_export_with_config_from_another_directory_uses_its_relative_paths(
@@ -436,3 +441,22 @@ def test_retry_policy_defaults_and_comes_from_flag_env_or_file(tmp_path: Path, m
 def test_the_retry_policy_is_in_help(command: str) -> None:
     text = CliRunner().invoke(app, [command, "--help"], terminal_width=200).stdout
     assert "--max-tries" in text and "--retry-budget" in text and "LLM_COST_RETRY_BUDGET" in text
+
+
+def test_each_part_has_its_own_model_with_file_keys_but_never_secrets(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from llm_cost.sinks.vantage.settings import VantageSettings
+    from llm_cost.sources.litellm.settings import LiteLLMSettings
+
+    monkeypatch.chdir(tmp_path)
+    config = write_config(tmp_path, 'vantage_url = "https://vantage.example"\nlitellm_url = "https://proxy.example"')
+    settings = resolve_export_settings({"config": str(config), "tolerance": "0.5"}, now=NOW)
+    assert settings.part(VantageSettings).vantage_url == "https://vantage.example"
+    assert settings.part(LiteLLMSettings).litellm_url == "https://proxy.example"
+    assert settings.part(LiteLLMSettings).tolerance == Decimal("0.5")
+    assert settings.replace(day="2025-06-01").part(LiteLLMSettings).day == "2025-06-01"
+    for secret in ("litellm_key", "vantage_api_key", "integration_token"):
+        bad = write_config(tmp_path, f'{secret} = "sk-in-the-file"')
+        with pytest.raises(ConfigError, match=f"unknown key.*{secret}"):
+            resolve_export_settings({"config": str(bad)}, now=NOW)

@@ -44,18 +44,18 @@ SOURCES: dict[Mode, SourceSpec] = {
 
 
 assert set(SOURCES) == set(get_args(Mode)), "every --mode has a source, and every source a --mode"
+# The sources' settings models: their fields are the sources' own flags, environment variables and [settings] keys.
+SETTINGS_MODELS: tuple[type[BaseModel], ...] = tuple(dict.fromkeys(spec.settings for spec in SOURCES.values()))
 
 
 def _spec(settings: ExportSettings) -> tuple[SourceSpec, Any]:
-    """The source's spec and its own settings, taken from the run's (flat, already validated) settings."""
+    """The source's spec and its own settings (validated with the run's, from the same flags, env and file)."""
     spec = SOURCES[settings.mode]
-    if settings.reconcile and not spec.verifies:
+    if settings.given("reconcile") and not spec.verifies:
         raise ConfigError(
             "--reconcile compares the two LiteLLM endpoints; use it with --mode spend-logs or daily-activity"
         )
-    own = spec.settings.model_validate(
-        {name: getattr(settings, name) for name in spec.settings.model_fields if hasattr(settings, name)}
-    )
+    own = settings.part(spec.settings)
     return spec, own
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, SecretStr
 
@@ -15,7 +14,7 @@ class LiteLLMSettings(BaseModel):
     """What `--mode spend-logs | daily-activity` reads (validated already, as part of the run's settings)."""
 
     model_config = ConfigDict(extra="ignore", frozen=True)
-    mode: Literal["spend-logs", "daily-activity"]
+    mode: str = "spend-logs"  # spend-logs or daily-activity: the registry builds this source for those modes
     litellm_url: str | None = None
     litellm_key: SecretStr | None = None
     ca_bundle: str | None = None
