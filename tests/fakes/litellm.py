@@ -98,6 +98,7 @@ __all__ = [
     "format_v2_datetime",
     "csv_sums",
     "generate_dataset",
+    "spend_row",
     "hash_key",
     "is_health_check_row",
 ]
@@ -3423,3 +3424,32 @@ def csv_sums(rows: Iterable[Mapping[str, str]]) -> CsvSums:
             if row["BillingAccountType"] == "API Key":
                 by_key[(day, row["BillingAccountId"])] += cost
     return total, dict(by_day), dict(by_model), dict(by_key)
+
+
+def spend_row(i: int, start: str, **extra: Any) -> dict[str, Any]:
+    """A v2 spend-log row as the wire sends it (metadata and request_tags as JSON strings)."""
+    return {
+        "request_id": f"req-{i}",
+        "startTime": start,
+        "endTime": start,
+        "spend": 0.000675,
+        "prompt_tokens": 1200,
+        "completion_tokens": 300,
+        "api_key": "a" * 64,
+        "model": "gpt-4o-mini",
+        "model_group": "gpt-4o-mini",
+        "custom_llm_provider": "openai",
+        "user": "user-1",
+        "team_id": "team-a",
+        "cache_hit": "False",
+        "request_tags": '["env:prod", "User-Agent: OpenAI/Python 1.82.0", "plain"]',
+        "metadata": json.dumps(
+            {
+                "user_api_key_alias": "prod-key",
+                "user_api_key_team_alias": "Team A",
+                "additional_usage_values": {"cache_read_input_tokens": 100},
+                "cost_breakdown": {"input_cost": 0.000165, "cache_read_cost": 0.0000075, "output_cost": 0.00018},
+            }
+        ),
+        **extra,
+    }

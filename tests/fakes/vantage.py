@@ -54,6 +54,7 @@ from typing import Any
 from tests.fakes.server import LoopbackFake
 
 __all__ = [
+    "vantage_row",
     "CHARGE_CATEGORIES",
     "MAX_BYTES",
     "MAX_ROWS",
@@ -1061,3 +1062,22 @@ def fake_vantage_fixture(**options: Any) -> Iterator[FakeVantage]:
         yield fake
     finally:
         fake.stop()
+
+
+def vantage_row(n: int = 0, cost: str = "1.5", name: str = "svc") -> dict[str, str | None]:
+    """A valid Vantage-profile row, with a hostile team name in Tags."""
+    return {
+        "ChargePeriodStart": "2026-10-05T00:00:00Z",
+        "ChargePeriodEnd": "2026-10-06T00:00:00Z",
+        "ChargeCategory": "Usage",
+        "BilledCost": cost,
+        "BillingCurrency": "USD",
+        "ResourceId": f"r{n}",
+        "ResourceType": "LLM",
+        "RegionId": None,
+        "ServiceCategory": "AI and Machine Learning",
+        "ServiceName": name,
+        "ConsumedQuantity": "10.0",
+        "ConsumedUnit": "Tokens",
+        "Tags": json.dumps({"team": f'Équipe, "{n}"\nx'}),
+    }

@@ -13,28 +13,11 @@ import pytest
 from llm_cost.errors import ConfigError
 from llm_cost.focus.columns import VANTAGE
 from llm_cost.sinks.vantage.batching import build_batches
-
-
-def _row(n: int = 0, cost: str = "1.5", name: str = "svc") -> dict[str, str | None]:
-    return {
-        "ChargePeriodStart": "2026-10-05T00:00:00Z",
-        "ChargePeriodEnd": "2026-10-06T00:00:00Z",
-        "ChargeCategory": "Usage",
-        "BilledCost": cost,
-        "BillingCurrency": "USD",
-        "ResourceId": f"r{n}",
-        "ResourceType": "LLM",
-        "RegionId": None,
-        "ServiceCategory": "AI and Machine Learning",
-        "ServiceName": name,
-        "ConsumedQuantity": "10.0",
-        "ConsumedUnit": "Tokens",
-        "Tags": json.dumps({"team": f'Équipe, "{n}"\nx'}),
-    }
+from tests.fakes.vantage import vantage_row
 
 
 def test_batches_respect_rows_and_bytes_and_keep_quoted_fields() -> None:
-    rows = [_row(i, cost="0.000001") for i in range(2500)]
+    rows = [vantage_row(i, cost="0.000001") for i in range(2500)]
     batches = build_batches(rows, max_rows=1000, max_bytes=60_000)
     try:
         assert sum(p.rows for p in batches.parts) == 2500
@@ -56,14 +39,14 @@ def test_batches_respect_rows_and_bytes_and_keep_quoted_fields() -> None:
 
 
 def test_a_row_too_large_for_any_file_is_named() -> None:
-    big = _row(3)
+    big = vantage_row(3)
     big["Tags"] = json.dumps({"blob": "x" * 5000})
     with pytest.raises(ConfigError, match=r"row 2 \(r3\) is \d+ bytes, too large"):
-        build_batches([_row(1), big], max_bytes=4000)
+        build_batches([vantage_row(1), big], max_bytes=4000)
 
 
 def test_invalid_rows_are_all_reported_and_nothing_is_built() -> None:
-    rows = [_row(i) for i in range(15)]
+    rows = [vantage_row(i) for i in range(15)]
     for r in rows:
         r["ChargeCategory"] = "Adjustment"
     with pytest.raises(ConfigError, match="15 problem") as info:

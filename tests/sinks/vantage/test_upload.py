@@ -3,7 +3,6 @@ earlier uploads, and the exact comparison of Vantage's amount."""
 
 from __future__ import annotations
 
-import json
 from datetime import date
 
 import httpx
@@ -14,28 +13,11 @@ from llm_cost.errors import DestinationError
 from llm_cost.sinks.vantage.batching import build_batches
 from llm_cost.sinks.vantage.client import VantageClient
 from llm_cost.sinks.vantage.upload import part_filename, upload_batches
+from tests.fakes.vantage import vantage_row
 
 KEY, TOKEN = "vk_secret_key_123", "accss_crdntl_secret_456"
 BASE = "https://vantage.test"
 UPLOADS = f"{BASE}/v2/integrations/{TOKEN}/costs"
-
-
-def _row(n: int = 0, cost: str = "1.5", name: str = "svc") -> dict[str, str | None]:
-    return {
-        "ChargePeriodStart": "2026-10-05T00:00:00Z",
-        "ChargePeriodEnd": "2026-10-06T00:00:00Z",
-        "ChargeCategory": "Usage",
-        "BilledCost": cost,
-        "BillingCurrency": "USD",
-        "ResourceId": f"r{n}",
-        "ResourceType": "LLM",
-        "RegionId": None,
-        "ServiceCategory": "AI and Machine Learning",
-        "ServiceName": name,
-        "ConsumedQuantity": "10.0",
-        "ConsumedUnit": "Tokens",
-        "Tags": json.dumps({"team": f'Équipe, "{n}"\nx'}),
-    }
 
 
 def _client(**kwargs: object) -> VantageClient:
@@ -60,7 +42,7 @@ def test_failed_part_rolls_back_and_keeps_earlier_uploads() -> None:
         ]
     )
     deleted = respx.delete(url__regex=rf"{UPLOADS}/.*").mock(return_value=httpx.Response(204))
-    batches = build_batches([_row(i) for i in range(4)], max_rows=2)
+    batches = build_batches([vantage_row(i) for i in range(4)], max_rows=2)
     with pytest.raises(DestinationError, match="HTTP 422"):
         upload_batches(_client(), batches, run_id="RUN")
     assert [c.request.url.path.rsplit("/", 1)[-1] for c in deleted.calls] == ["new1"]
@@ -76,7 +58,7 @@ def test_replace_deletes_only_earlier_uploads_of_the_same_period_after_success()
     respx.get(UPLOADS).mock(return_value=httpx.Response(200, json={"user_costs_uploads": listing}))
     respx.post(f"{UPLOADS}.csv").mock(return_value=httpx.Response(201, json={"token": "new1", "amount": "3.0"}))
     deleted = respx.delete(url__regex=rf"{UPLOADS}/.*").mock(return_value=httpx.Response(204))
-    result = upload_batches(_client(), build_batches([_row(1), _row(2)]), run_id="RUN")
+    result = upload_batches(_client(), build_batches([vantage_row(1), vantage_row(2)]), run_id="RUN")
     assert [c.request.url.path.rsplit("/", 1)[-1] for c in deleted.calls] == ["old1"]
     assert [u["token"] for u in result.replaced or []] == ["old1"]
 
@@ -85,7 +67,7 @@ def test_replace_deletes_only_earlier_uploads_of_the_same_period_after_success()
 @pytest.mark.parametrize(("amount", "warned"), [("1234.567890123456789", False), ("1234.5678901234567", True)])
 def test_a_numeric_amount_in_the_upload_answer_is_compared_exactly(amount: str, warned: bool) -> None:
     """Vantage documents `amount` as a string; a number must not lose digits through a float on the way."""
-    batches = build_batches([_row(cost="1234.567890123456789")])
+    batches = build_batches([vantage_row(cost="1234.567890123456789")])
     respx.get(UPLOADS).mock(return_value=httpx.Response(200, json={"user_costs_uploads": []}))
     body = '{"token": "usr_csts_upld_1", "filename": "f.csv", "amount": ' + amount + "}"
     respx.post(f"{UPLOADS}.csv").mock(
@@ -101,7 +83,7 @@ def test_a_numeric_amount_in_the_upload_answer_is_compared_exactly(amount: str, 
 
 @respx.mock
 def test_each_uploaded_part_is_reported_for_progress() -> None:
-    batches = build_batches([_row(n) for n in range(7)], max_rows=3)
+    batches = build_batches([vantage_row(n) for n in range(7)], max_rows=3)
     respx.get(UPLOADS).mock(return_value=httpx.Response(200, json={"user_costs_uploads": []}))
     tokens = iter(range(100))
     respx.post(f"{UPLOADS}.csv").mock(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import random
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -18,6 +17,7 @@ from llm_cost.sources.litellm.spend_logs import SpendLogsReader, spend_log_parti
 from llm_cost.sources.litellm.stats import PullStats
 from llm_cost.sources.litellm.wire import RowOptions, parse_time
 from llm_cost.window import Window, day_window
+from tests.fakes.litellm import spend_row
 
 BASE = "http://proxy.test"
 KEY = "sk-master-secret-1234"
@@ -26,34 +26,6 @@ DAY = day_window(datetime(2025, 6, 1, tzinfo=UTC).date())
 
 def _client() -> LiteLLMClient:
     return LiteLLMClient(base_url=BASE, api_key=KEY, sleep=lambda s: None)
-
-
-def _row(i: int, start: str, **extra: Any) -> dict[str, Any]:
-    return {
-        "request_id": f"req-{i}",
-        "startTime": start,
-        "endTime": start,
-        "spend": 0.000675,
-        "prompt_tokens": 1200,
-        "completion_tokens": 300,
-        "api_key": "a" * 64,
-        "model": "gpt-4o-mini",
-        "model_group": "gpt-4o-mini",
-        "custom_llm_provider": "openai",
-        "user": "user-1",
-        "team_id": "team-a",
-        "cache_hit": "False",
-        "request_tags": '["env:prod", "User-Agent: OpenAI/Python 1.82.0", "plain"]',
-        "metadata": json.dumps(
-            {
-                "user_api_key_alias": "prod-key",
-                "user_api_key_team_alias": "Team A",
-                "additional_usage_values": {"cache_read_input_tokens": 100},
-                "cost_breakdown": {"input_cost": 0.000165, "cache_read_cost": 0.0000075, "output_cost": 0.00018},
-            }
-        ),
-        **extra,
-    }
 
 
 class TieProxy:
@@ -95,10 +67,10 @@ def _tied_rows() -> list[dict[str, Any]]:
     rows = []
     base = datetime(2025, 6, 1, 12, 0, 0, 500000, tzinfo=UTC)
     for i in range(2600):  # 2600 rows sharing one millisecond: one crowded second
-        rows.append(_row(i, base.isoformat()))
+        rows.append(spend_row(i, base.isoformat()))
     for i in range(2600, 2900):  # spread over the day, including both midnights
-        rows.append(_row(i, (DAY.start + timedelta(seconds=(i - 2600) * 287)).isoformat()))
-    rows.append(_row(9999, DAY.end.isoformat()))  # belongs to the next day
+        rows.append(spend_row(i, (DAY.start + timedelta(seconds=(i - 2600) * 287)).isoformat()))
+    rows.append(spend_row(9999, DAY.end.isoformat()))  # belongs to the next day
     return rows
 
 
@@ -115,7 +87,7 @@ def test_v2_reader_is_exact_with_ties_across_page_boundaries() -> None:
 
 @respx.mock
 def test_v2_page_size_falls_back_to_100_on_mid_versions() -> None:
-    proxy = TieProxy([_row(i, (DAY.start + timedelta(minutes=i)).isoformat()) for i in range(250)], page_max=100)
+    proxy = TieProxy([spend_row(i, (DAY.start + timedelta(minutes=i)).isoformat()) for i in range(250)], page_max=100)
     respx.get(f"{BASE}/spend/logs/v2").mock(side_effect=proxy)
     stats = PullStats()
     rows = list(SpendLogsReader(_client(), stats, version=None).rows(DAY))
@@ -129,9 +101,9 @@ def test_legacy_fallback_on_404_and_exclusive_end() -> None:
         return_value=httpx.Response(
             200,
             json=[
-                _row(1, "2025-06-01T00:00:00.000000Z"),
-                _row(2, "2025-06-01T23:59:59.999000Z"),
-                _row(3, "2025-06-02T00:00:00.000000Z"),
+                spend_row(1, "2025-06-01T00:00:00.000000Z"),
+                spend_row(2, "2025-06-01T23:59:59.999000Z"),
+                spend_row(3, "2025-06-02T00:00:00.000000Z"),
             ],
         )
     )
@@ -147,7 +119,7 @@ def test_legacy_fallback_on_404_and_exclusive_end() -> None:
 def test_legacy_truncation_fails_loudly() -> None:
     respx.get(f"{BASE}/spend/logs").mock(
         return_value=httpx.Response(
-            200, json=[_row(1, "2025-06-01T00:00:00Z")], headers={"x-litellm-spend-logs-truncated": "true"}
+            200, json=[spend_row(1, "2025-06-01T00:00:00Z")], headers={"x-litellm-spend-logs-truncated": "true"}
         )
     )
     with pytest.raises(SourceError, match="truncated 2025-06-01 at 10,000 rows"):

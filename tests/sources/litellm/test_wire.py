@@ -20,40 +20,13 @@ from llm_cost.sources.litellm.wire import (
     parse_tags,
     parse_time,
 )
+from tests.fakes.litellm import spend_row
 
 
 def _wire(row: dict[str, Any] | int, *args: Any, **extra: Any) -> SpendRow:
     """A row as the reader hands it over: decoded from a JSON page, like on the wire."""
-    row = _row(row, *args, **extra) if isinstance(row, int) else row
+    row = spend_row(row, *args, **extra) if isinstance(row, int) else row
     return PAGE_DECODER.decode(json.dumps({"data": [row]})).data[0]
-
-
-def _row(i: int, start: str, **extra: Any) -> dict[str, Any]:
-    return {
-        "request_id": f"req-{i}",
-        "startTime": start,
-        "endTime": start,
-        "spend": 0.000675,
-        "prompt_tokens": 1200,
-        "completion_tokens": 300,
-        "api_key": "a" * 64,
-        "model": "gpt-4o-mini",
-        "model_group": "gpt-4o-mini",
-        "custom_llm_provider": "openai",
-        "user": "user-1",
-        "team_id": "team-a",
-        "cache_hit": "False",
-        "request_tags": '["env:prod", "User-Agent: OpenAI/Python 1.82.0", "plain"]',
-        "metadata": json.dumps(
-            {
-                "user_api_key_alias": "prod-key",
-                "user_api_key_team_alias": "Team A",
-                "additional_usage_values": {"cache_read_input_tokens": 100},
-                "cost_breakdown": {"input_cost": 0.000165, "cache_read_cost": 0.0000075, "output_cost": 0.00018},
-            }
-        ),
-        **extra,
-    }
 
 
 @pytest.mark.parametrize(
@@ -128,7 +101,7 @@ def test_unexpected_row_is_a_source_error() -> None:
     ],
 )
 def test_metadata_in_every_shape(metadata: Any, alias: str | None) -> None:
-    record = parse_spend_row(_wire(_row(1, "2025-06-01T00:00:00+00:00", metadata=metadata)), RowOptions(), "t")
+    record = parse_spend_row(_wire(spend_row(1, "2025-06-01T00:00:00+00:00", metadata=metadata)), RowOptions(), "t")
     assert record is not None and record.key_alias == alias
     assert record.cost == Decimal("0.000675")  # the row itself is unaffected
 
@@ -145,7 +118,7 @@ def test_metadata_in_every_shape(metadata: Any, alias: str | None) -> None:
     ],
 )
 def test_spend_is_the_exact_decimal_of_its_text(spend: Any, cost: str) -> None:
-    body = json.dumps({"data": [_row(1, "2025-06-01T00:00:00+00:00", spend="SPEND")]})
+    body = json.dumps({"data": [spend_row(1, "2025-06-01T00:00:00+00:00", spend="SPEND")]})
     text = str(spend) if isinstance(spend, Decimal) else json.dumps(spend)
     row = PAGE_DECODER.decode(body.replace('"SPEND"', text)).data[0]
     record = parse_spend_row(row, RowOptions(), "t")
@@ -154,7 +127,7 @@ def test_spend_is_the_exact_decimal_of_its_text(spend: Any, cost: str) -> None:
 
 @pytest.mark.parametrize("tags", [["env:prod", "User-Agent: x"], '["env:prod", "User-Agent: x"]', "not json", None, 5])
 def test_request_tags_as_list_string_or_junk(tags: Any) -> None:
-    record = parse_spend_row(_wire(_row(1, "2025-06-01T00:00:00+00:00", request_tags=tags)), RowOptions(), "t")
+    record = parse_spend_row(_wire(spend_row(1, "2025-06-01T00:00:00+00:00", request_tags=tags)), RowOptions(), "t")
     assert record is not None
     assert record.tags == ({"env": "prod"} if isinstance(tags, list) or (isinstance(tags, str) and "[" in tags) else {})
 
