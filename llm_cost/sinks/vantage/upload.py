@@ -198,12 +198,20 @@ def upload_batches(
     return result
 
 
+def _listed_parts(client: VantageClient, result: UploadResult) -> dict[str, str]:
+    """Token -> file name of every upload of this run that Vantage's list shows (by the run's file-name prefix)."""
+    return {
+        str(u.get("token")): str(u.get("filename"))
+        for u in client.list_uploads()
+        if str(u.get("filename", "")).startswith(result.prefix + result.run_id)
+    }
+
+
 def _drop_duplicates(client: VantageClient, result: UploadResult, warn: Callable[[str], None]) -> None:
     """Keep exactly one upload per part of this run: delete any copy a retried POST created."""
     kept = {str(u.get("token")) for u in result.uploaded}
-    for upload in client.list_uploads():
-        name, token = str(upload.get("filename", "")), str(upload.get("token"))
-        if name.startswith(result.prefix + result.run_id) and token not in kept:
+    for token, name in _listed_parts(client, result).items():
+        if token not in kept:
             warn(f"Vantage recorded {name} twice (a retried request); deleting the extra copy {token}")
             client.delete(token)
 
@@ -218,13 +226,7 @@ def _roll_back(client: VantageClient, result: UploadResult, warn: Callable[[str]
     upload of this run that its list shows (a part stored although its answer was lost)."""
     mine = {str(u.get("token")): str(u.get("filename")) for u in result.uploaded}
     try:
-        mine.update(
-            {
-                str(u.get("token")): str(u.get("filename"))
-                for u in client.list_uploads()
-                if str(u.get("filename", "")).startswith(result.prefix + result.run_id)
-            }
-        )
+        mine.update(_listed_parts(client, result))
     except DestinationError as exc:
         warn(f"rollback: could not list the uploads to find every part of run {result.run_id} ({exc})")
     left: list[str] = []
