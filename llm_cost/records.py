@@ -122,12 +122,15 @@ class UsageRecord:
     model_group: str | None = None
     api_key_hash: str | None = None
     key_alias: str | None = None
+    key_name: str | None = None  # LiteLLM's masked key name (`sk-...a1b2`), when a lookup gave it
     team_id: str | None = None
     team_alias: str | None = None
     user_id: str | None = None
     user_email: str | None = None
+    user_alias: str | None = None
     end_user: str | None = None
     org_id: str | None = None
+    org_alias: str | None = None
     cost_components: dict[TokenType, Decimal] | None = None
     service_name: str | None = None
     tags: dict[str, str] = field(default_factory=dict)
@@ -159,12 +162,15 @@ class UsageGroup:
     model_group: str | None
     api_key_hash: str | None
     key_alias: str | None
+    key_name: str | None
     team_id: str | None
     team_alias: str | None
     user_id: str | None
     user_email: str | None
+    user_alias: str | None
     end_user: str | None
     org_id: str | None
+    org_alias: str | None
     service_name: str | None
     tags: dict[str, str]
     system_tags: dict[str, str]

@@ -25,6 +25,7 @@ class LiteLLMSettings(BaseModel):
     include_partial: bool = False
     granularity: Granularity = "day"
     tag_keys: tuple[str, ...] | None = None
+    sub_account: str = "team"  # validated by the common settings; `tag:KEY` makes the source keep that tag
     include_health_checks: bool = False
     reconcile: bool = False
     tolerance: Decimal = Decimal("0.01")
