@@ -206,6 +206,15 @@ TagKeyOpt = Annotated[
         help="Request-tag key that splits rows (repeatable); default: every key:value tag except User-Agent.",
     ),
 ]
+SubAccountOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--sub-account",
+        envvar="LLM_COST_SUB_ACCOUNT",
+        help="Chargeback key of SubAccountId/Name/Type: team, user, org or tag:KEY (e.g. tag:cost-center). "
+        "[default: team]",
+    ),
+]
 HealthOpt = Annotated[
     bool | None, typer.Option("--include-health-checks", help="Keep LiteLLM's internal health-check traffic.")
 ]
@@ -284,6 +293,7 @@ def export(
     include_partial: PartialOpt = None,
     granularity: GrainOpt = None,
     tag_keys: TagKeyOpt = None,
+    sub_account: SubAccountOpt = None,
     include_health_checks: HealthOpt = None,
     reconcile: ReconcileOpt = None,
     tolerance: ToleranceOpt = None,
@@ -331,6 +341,7 @@ def dry_run(
     include_partial: PartialOpt = None,
     granularity: GrainOpt = None,
     tag_keys: TagKeyOpt = None,
+    sub_account: SubAccountOpt = None,
     include_health_checks: HealthOpt = None,
     reconcile: ReconcileOpt = None,
     tolerance: ToleranceOpt = None,
@@ -386,6 +397,7 @@ def upload(
     include_partial: PartialOpt = None,
     granularity: GrainOpt = None,
     tag_keys: TagKeyOpt = None,
+    sub_account: SubAccountOpt = None,
     include_health_checks: HealthOpt = None,
     concurrency: ConcurrencyOpt = None,
     max_tries: TriesOpt = None,

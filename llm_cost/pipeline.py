@@ -56,11 +56,13 @@ def write_partitions(
     sinks: Sequence[RowSink],
     grain: Granularity = "day",
     split_tokens: bool = True,
+    sub_account: str = "team",
     concurrency: int = 1,
     on_partition: Callable[[PartitionDone], None] | None = None,
 ) -> RunResult:
     """Aggregate each partition, map each group, self-check every row and feed it to every sink; `on_partition`
-    hears of each finished partition (for progress).
+    hears of each finished partition (for progress); `sub_account` is the chargeback key of the rows (team, user,
+    org or tag:KEY).
 
     A partition is a thunk that yields the records of one slice of time (a UTC day); partitions come in time order
     and never share a group, so each is aggregated, written and dropped in turn: memory holds the groups of at
@@ -82,7 +84,7 @@ def write_partitions(
             groups += 1
             start = start or group.period_start
             pricing = group.pricing or prices.pricing(group.model, group.provider, group.period_start)
-            group_rows = map_group(group, pricing, split_tokens=split_tokens)
+            group_rows = map_group(group, pricing, split_tokens=split_tokens, sub_account=sub_account)
             total += check_group_total(group_rows, group.cost, f"{group.model} {group.period_start:%Y-%m-%d}")
             for row in group_rows:
                 checker.check(row)
@@ -154,6 +156,7 @@ def run(
     *,
     columns: Sequence[str],
     split_tokens: bool = True,
+    sub_account: str = "team",
     concurrency: int = 1,
     on_partition: Callable[[PartitionDone], None] | None = None,
     on_report: Callable[[list[str]], None] = lambda lines: None,
@@ -175,6 +178,7 @@ def run(
             sinks=opened,
             grain=source.grain,
             split_tokens=split_tokens,
+            sub_account=sub_account,
             concurrency=concurrency,
             on_partition=on_partition,
         )

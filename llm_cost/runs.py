@@ -49,6 +49,7 @@ def source_rows(
             destinations,
             columns=columns,
             split_tokens=settings.split_tokens,
+            sub_account=settings.sub_account,
             concurrency=settings.concurrency,
             on_partition=bar,
             on_report=report,

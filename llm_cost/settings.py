@@ -17,7 +17,7 @@ from llm_cost.aggregate import Granularity
 from llm_cost.config import check_ratio, read_toml
 from llm_cost.errors import ConfigError
 from llm_cost.focus.columns import FocusVersion, Format
-from llm_cost.focus.dimensions import ServiceNaming, parse_sub_account
+from llm_cost.focus.dimensions import parse_sub_account
 from llm_cost.http import DEFAULT_ATTEMPTS, DEFAULT_RETRY_BUDGET, RetryPolicy
 from llm_cost.sinks.registry import SETTINGS_MODELS as DESTINATION_SETTINGS
 from llm_cost.sources.registry import SETTINGS_MODELS as SOURCE_SETTINGS
@@ -52,9 +52,8 @@ class CommonSettings(BaseModel):
     # Retries of one HTTP request to LiteLLM or Vantage: at most this many tries, waiting at most this long in all.
     max_tries: int = Field(default=DEFAULT_ATTEMPTS, ge=1, le=MAX_TRIES)
     retry_budget: float = Field(default=DEFAULT_RETRY_BUDGET, ge=0, le=MAX_RETRY_BUDGET)
-    # What fills SubAccountId/Name/Type (team, user, org or tag:KEY) and what ServiceName means.
+    # What fills SubAccountId/Name/Type: team, user, org or tag:KEY.
     sub_account: str = "team"
-    service_name: ServiceNaming = "offering"
 
     @field_validator("sub_account")
     @classmethod

@@ -283,8 +283,8 @@ def test_csv_bytes_are_utf8_lf_without_bom_and_fixed_point(work: Path) -> None:
         (("--focus-version", "1.2"), FOCUS_1_2 + CUSTOM, 57 + 3),
         (("--focus-version", "1.0"), FOCUS_1_0 + CUSTOM, 43 + 3),
         (("-f", "focus", "--focus-version", "1.0"), FOCUS_1_0 + CUSTOM, 43 + 3),
-        (("--format", "vantage"), VANTAGE, 13),
-        (("--format", "vantage", "--focus-version", "1.0"), VANTAGE, 13),
+        (("--format", "vantage"), VANTAGE, 25),
+        (("--format", "vantage", "--focus-version", "1.0"), VANTAGE, 25),
     ],
 )
 def test_formats_and_versions(work: Path, args: tuple[str, ...], expected: tuple[str, ...], count: int) -> None:
@@ -303,7 +303,7 @@ def test_column_counts() -> None:
     assert len(FOCUS_1_2) == 57
     assert len(FOCUS_1_0) == 43
     assert CUSTOM == ("x_CostSource", "x_Model", "x_TokenType")
-    assert len(VANTAGE) == 13
+    assert len(VANTAGE) == 25
 
 
 def test_focus_1_0_drops_the_newer_columns(work: Path) -> None:
@@ -480,10 +480,10 @@ def test_date_precedence_with_explicit_config(configured: Path, tmp_path: Path, 
 
 
 def test_format_precedence(configured: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    assert len(header(invoke("export").stdout)) == 13  # [settings] format = "vantage"
+    assert len(header(invoke("export").stdout)) == 25  # [settings] format = "vantage"
     monkeypatch.setenv("LLM_COST_FORMAT", "focus")
     assert len(header(invoke("export").stdout)) == 60  # env beats [settings]
-    assert len(header(invoke("export", "--format", "vantage").stdout)) == 13  # flag beats env
+    assert len(header(invoke("export", "--format", "vantage").stdout)) == 25  # flag beats env
     monkeypatch.delenv("LLM_COST_FORMAT")
     configured.write_text(MANIFEST, encoding="utf-8")
     assert len(header(invoke("export").stdout)) == 60  # default: focus

@@ -56,12 +56,23 @@ def _litellm_records() -> list:
     return module.records()
 
 
-@pytest.mark.parametrize(("name", "profile"), [("litellm_focus-1.2.csv", "focus"), ("litellm_vantage.csv", "vantage")])
-def test_litellm_shaped_golden(name: str, profile: str) -> None:
+@pytest.mark.parametrize(
+    ("name", "profile", "sub_account"),
+    [
+        ("litellm_focus-1.2.csv", "focus", "team"),
+        ("litellm_vantage.csv", "vantage", "team"),
+        ("litellm_vantage_sub-account-user.csv", "vantage", "user"),
+        ("litellm_vantage_sub-account-org.csv", "vantage", "org"),
+        ("litellm_vantage_sub-account-tag.csv", "vantage", "tag:feature"),
+    ],
+)
+def test_litellm_shaped_golden(name: str, profile: str, sub_account: str) -> None:
     records = _litellm_records()
     out = io.BytesIO()
     columns = columns_for(profile)  # type: ignore[arg-type]
     with CsvSink("-", columns, stdout=out) as sink:
-        result = write_partitions([lambda: records], prices=PriceBook(), columns=columns, sinks=[sink])
+        result = write_partitions(
+            [lambda: records], prices=PriceBook(), columns=columns, sinks=[sink], sub_account=sub_account
+        )
     assert result.total_cost == sum(r.cost for r in records)
     _compare(name, out.getvalue())

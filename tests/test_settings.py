@@ -338,7 +338,7 @@ def test_env_config_variable_selects_the_config(tmp_path: Path, monkeypatch: pyt
     result = CliRunner().invoke(app, ["export"])
     assert result.exit_code == 0, result.stderr
     rows = csv_rows(result.stdout)
-    assert len(rows[0]) == 13  # vantage, from [settings]
+    assert len(rows[0]) == 25  # vantage, from [settings]
     assert rows[0]["ChargePeriodStart"] == "2025-02-03T00:00:00Z"
 
 

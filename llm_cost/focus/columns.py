@@ -96,23 +96,64 @@ FOCUS_1_0: tuple[str, ...] = tuple(c for c in FOCUS_1_2 if c not in _ADDED_AFTER
 
 CUSTOM: tuple[str, ...] = ("x_CostSource", "x_Model", "x_TokenType")
 
-# Vantage's documented Custom Provider columns (vantage-api.md §1.6), in the original tool's order plus
-# ChargePeriodEnd and BillingCurrency. Attribution (provider, key, team) travels in Tags.
+# The Vantage profile: every column Vantage accepts and llm-cost fills, at least the 25 that LiteLLM's own Vantage
+# exporter uploads (its VANTAGE_SUPPORTED_COLUMNS, litellm-api.md §5). Vantage shows ServiceName as Service,
+# ServiceCategory as Category, ResourceType as Subcategory, BillingAccount* as Billing Account and SubAccount* as
+# Account; the profile fills Category with the model and Subcategory with the token type, as Vantage's own OpenAI
+# integration does (see `vantage_values`).
 VANTAGE: tuple[str, ...] = (
     "ChargePeriodStart",
     "ChargePeriodEnd",
     "ChargeCategory",
+    "ChargeFrequency",
+    "ChargeDescription",
     "BilledCost",
+    "EffectiveCost",
+    "ListCost",
+    "ContractedCost",
     "BillingCurrency",
+    "BillingAccountId",
+    "BillingAccountName",
+    "SubAccountId",
+    "SubAccountName",
     "ResourceId",
+    "ResourceName",
     "ResourceType",
     "RegionId",
+    "RegionName",
     "ServiceCategory",
+    "ServiceSubcategory",
     "ServiceName",
     "ConsumedQuantity",
     "ConsumedUnit",
     "Tags",
 )
+
+# Vantage's Subcategory names of our token types (x_TokenType), as its OpenAI integration spells them.
+VANTAGE_SUBCATEGORIES: dict[str, str] = {
+    "input": "input",
+    "output": "output",
+    "cache_read": "cached input",
+    "cache_write": "cache write",
+    "all": "requests",
+}
+_CATEGORY_AT = VANTAGE.index("ServiceCategory")
+_SUBCATEGORY_AT = VANTAGE.index("ResourceType")
+
+
+def vantage_values(row: Mapping[str, str | None]) -> tuple[str | None, ...]:
+    """A FOCUS row's values in the Vantage profile: the FOCUS columns, except Category (ServiceCategory) = the model
+    and Subcategory (ResourceType) = the token type. A row without our x_ columns (a file from another tool) keeps
+    its own ServiceCategory and ResourceType where nothing better is known."""
+    values = [row.get(c) for c in VANTAGE]
+    model = row.get("x_Model") or row.get("SkuId")
+    if model:
+        values[_CATEGORY_AT] = model
+    token_type = row.get("x_TokenType")
+    if token_type:
+        values[_SUBCATEGORY_AT] = VANTAGE_SUBCATEGORIES.get(token_type, token_type)
+    return tuple(values)
+
 
 ALL_FOCUS: frozenset[str] = frozenset(FOCUS_1_2)
 
@@ -171,7 +212,10 @@ def columns_for(profile: Format, version: FocusVersion = "1.2") -> tuple[str, ..
 
 
 def values_of(columns: Sequence[str]) -> Callable[[Mapping[str, str | None]], tuple[str | None, ...]]:
-    """A C-speed getter of these columns' values from a row, always as a tuple (KeyError for a missing column)."""
+    """A C-speed getter of these columns' values from a row, always as a tuple (KeyError for a missing column);
+    for the Vantage profile, `vantage_values`."""
+    if tuple(columns) == VANTAGE:
+        return vantage_values
     if len(columns) == 1:
         only = columns[0]
         return lambda row: (row[only],)

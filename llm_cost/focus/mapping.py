@@ -19,6 +19,7 @@ from functools import lru_cache
 import msgspec
 
 from llm_cost.focus.columns import CUSTOM, FOCUS_1_2
+from llm_cost.focus.dimensions import billing_account_name, sub_account_of
 from llm_cost.formats import format_decimal, format_utc
 from llm_cost.records import EXACT, TOKEN_TYPES, Pricing, TokenType, UsageGroup
 from llm_cost.window import billing_month
@@ -61,8 +62,10 @@ RESERVED_TAG_KEYS: frozenset[str] = frozenset(
         "api_key_alias",
         "user_id",
         "user_email",
+        "user_alias",
         "end_user",
         "organization_id",
+        "organization_alias",
     }
 )
 
@@ -182,15 +185,24 @@ def _weights(group: UsageGroup, pricing: Pricing, used: list[TokenType]) -> tupl
     return {t: Decimal(group.tokens.get(t)) for t in used}, "tokens"
 
 
-def _base_row(group: UsageGroup) -> FocusRow:
-    """The columns every row of a group shares."""
+def _base_row(group: UsageGroup, sub_account: str) -> FocusRow:
+    """The columns every row of a group shares; `sub_account` chooses the chargeback key (team, user, org or
+    tag:KEY) of SubAccountId/Name/Type."""
     provider_name = group.provider_name or group.provider
+    account = sub_account_of(
+        sub_account,
+        team=(group.team_id, group.team_alias),
+        user=(group.user_id, group.user_email or group.user_alias),
+        org=(group.org_id, group.org_alias),
+        tags=group.tags,
+    )
+    key = group.api_key_hash
     row: FocusRow = dict.fromkeys(_ALL_COLUMNS)
     row.update(_period_columns(group.period_start, group.period_end))
     row.update(
-        BillingAccountId=group.api_key_hash or group.provider,
-        BillingAccountName=group.key_alias if group.api_key_hash else provider_name,
-        BillingAccountType="API Key" if group.api_key_hash else "Provider Account",
+        BillingAccountId=key or group.provider,
+        BillingAccountName=billing_account_name(key, group.key_alias, group.key_name) if key else provider_name,
+        BillingAccountType="API Key" if key else "Provider Account",
         BillingCurrency="USD",
         ChargeCategory="Usage",
         ChargeFrequency="Usage-Based",
@@ -206,9 +218,9 @@ def _base_row(group: UsageGroup) -> FocusRow:
         ServiceSubcategory=SERVICE_SUBCATEGORY,
         ServiceName=group.service_name or group.model_group or group.model,
         SkuId=group.model,
-        SubAccountId=group.team_id,
-        SubAccountName=group.team_alias if group.team_id else None,
-        SubAccountType="Team" if group.team_id else None,
+        SubAccountId=account.id,
+        SubAccountName=account.name,
+        SubAccountType=account.type,
         x_CostSource=group.cost_source,
         x_Model=group.model,
     )
@@ -226,8 +238,10 @@ def _group_tags(group: UsageGroup, pricing: Pricing, allocation: str) -> dict[st
         "api_key_alias": group.key_alias,
         "user_id": group.user_id,
         "user_email": group.user_email,
+        "user_alias": group.user_alias,
         "end_user": group.end_user,
         "organization_id": group.org_id,
+        "organization_alias": group.org_alias,
         "resource-name": group.resource_name,
     }
     tags.update({k: v for k, v in attribution.items() if v})
@@ -253,14 +267,16 @@ def _set_costs(row: FocusRow, cost: Decimal) -> None:
     row["BilledCost"] = row["EffectiveCost"] = row["PricingCurrencyEffectiveCost"] = format_decimal(cost)
 
 
-def map_group(group: UsageGroup, pricing: Pricing, *, split_tokens: bool = True) -> list[FocusRow]:
+def map_group(
+    group: UsageGroup, pricing: Pricing, *, split_tokens: bool = True, sub_account: str = "team"
+) -> list[FocusRow]:
     """The FOCUS rows of one group, whose BilledCost values sum exactly to `group.cost`."""
     used = [t for t in TOKEN_TYPES if group.tokens.get(t) > 0]
     if not (split_tokens and used):
-        return [_requests_row(group, pricing)]
+        return [_requests_row(group, pricing, sub_account)]
     weights, allocation = _weights(group, pricing, used)
     shares = allocate(group.cost, weights)
-    base = _base_row(group)
+    base = _base_row(group, sub_account)
     tags = _group_tags(group, pricing, allocation)
     rows = []
     for token_type in used:
@@ -289,10 +305,10 @@ def map_group(group: UsageGroup, pricing: Pricing, *, split_tokens: bool = True)
     return rows
 
 
-def _requests_row(group: UsageGroup, pricing: Pricing) -> FocusRow:
+def _requests_row(group: UsageGroup, pricing: Pricing, sub_account: str = "team") -> FocusRow:
     """One row for the whole group, measured in Requests. List and contracted costs are the priced tokens where
     every used token type has a price, else the billed cost; per-request unit prices stay null."""
-    row = _base_row(group)
+    row = _base_row(group, sub_account)
     _set_costs(row, group.cost)
     requests = format_decimal(Decimal(group.requests))
     row.update(

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import io
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
 from llm_cost.errors import ConfigError
-from llm_cost.focus.columns import VANTAGE
+from llm_cost.focus.columns import VANTAGE, values_of
 from llm_cost.focus.mapping import FocusRow
 from llm_cost.records import EXACT
 from llm_cost.sinks.csv_writer import encode_row, unencodable
@@ -66,6 +66,7 @@ class BatchWriter(Destination):
     ) -> None:
         self.columns = tuple(columns)
         self._header = _encode(self.columns)
+        self._values = values_of(self.columns) if self.columns == VANTAGE else _getter(self.columns)
         if len(self._header) >= max_bytes:
             raise ConfigError("the CSV header alone exceeds Vantage's file size limit")
         self._max_rows, self._max_bytes = max_rows, max_bytes
@@ -84,7 +85,7 @@ class BatchWriter(Destination):
         if found := vantage_row_problems(row):
             self._problems += [f"row {self._rows}: {p}" for p in found]
             return
-        values = [row.get(c) for c in self.columns]
+        values = self._values(row)
         try:
             encoded = _encode(values)
         except UnicodeEncodeError:
@@ -152,3 +153,8 @@ def build_batches(
         writer.abort()
         raise
     return writer.commit()
+
+
+def _getter(columns: tuple[str, ...]) -> Callable[[FocusRow], tuple[str | None, ...]]:
+    """Values of any columns of a row, a missing one as a null."""
+    return lambda row: tuple(row.get(c) for c in columns)

@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime
 from functools import partial
 
 from llm_cost.errors import ConfigError
+from llm_cost.focus.dimensions import sub_account_tag
 from llm_cost.pricing import PriceBook
 from llm_cost.records import UsageRecord
 from llm_cost.reports import Table
@@ -84,8 +85,11 @@ class LiteLLMSource(Source):
                 version=stats.version,
                 include_health_checks=self.settings.include_health_checks,
             )
+        tag_keys = set(self.settings.tag_keys or ())
+        if tag_keys and (chargeback := sub_account_tag(self.settings.sub_account)):
+            tag_keys.add(chargeback)  # --tag-key bounds the tags kept; the chargeback tag is always among them
         options = RowOptions(
-            tag_keys=frozenset(self.settings.tag_keys) if self.settings.tag_keys else None,
+            tag_keys=frozenset(tag_keys) if tag_keys else None,
             include_health_checks=self.settings.include_health_checks,
             master_key_hash=self.client.key_hash,
         )

@@ -24,11 +24,13 @@ def records() -> list[UsageRecord]:
         team_id="team-a",
         team_alias="Team A",
         user_id="user-1",
+        user_email="ana@example.com",
         org_id="org-acme",
+        org_alias="Acme, Inc.",
     )
     batch = dict(
         api_key_hash="1f2e3d4c5b6a79880011223344556677889900aabbccddeeff00112233445566",
-        key_alias="batch-key",
+        key_name="sk-...5566",  # no alias: BillingAccountName falls back to LiteLLM's key name
         team_id="team-b",
         team_alias="Team B",
     )

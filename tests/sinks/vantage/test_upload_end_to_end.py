@@ -75,8 +75,21 @@ def _upload(fake: FakeVantage, *args: str, key: str = KEY, token: str = TOKEN) -
 
 
 def _vantage_rows(path: Path) -> Counter[tuple[str, ...]]:
+    """The FOCUS file's rows as the Vantage profile must carry them: Category = the model, Subcategory = the token
+    type (written independently of `vantage_values`)."""
+    subcategory = {"input": "input", "output": "output", "cache_read": "cached input", "cache_write": "cache write"}
     with path.open(encoding="utf-8", newline="") as handle:
-        return Counter(tuple(row[c] for c in VANTAGE) for row in csv.DictReader(handle))
+        return Counter(
+            tuple(
+                row["x_Model"]
+                if c == "ServiceCategory"
+                else subcategory[row["x_TokenType"]]
+                if c == "ResourceType"
+                else row[c]
+                for c in VANTAGE
+            )
+            for row in csv.DictReader(handle)
+        )
 
 
 def test_25k_rows_arrive_whole_exactly_once_in_valid_batches(fake: FakeVantage, tmp_path: Path) -> None:
@@ -89,6 +102,11 @@ def test_25k_rows_arrive_whole_exactly_once_in_valid_batches(fake: FakeVantage, 
     assert fake.limit_violations == [] and len(fake.uploads) > 1
     received = Counter(tuple(row.get(c, "") for c in VANTAGE) for row in fake.rows())
     assert received == expected  # every row, byte for byte, exactly once
+    # The hostile aliases arrive whole in the Billing Account and Account columns (and the model group in Service).
+    arrived = fake.rows()
+    assert {row["BillingAccountName"] for row in arrived} == set(ALIASES)
+    assert {row["SubAccountName"] for row in arrived} == set(ALIASES)
+    assert {row["ServiceCategory"] for row in arrived} == {"gpt-4o", "gpt-4o-mini", "claude-sonnet-4-0"}
     assert fake.total_cost() == total
     assert all(u.filename.startswith("llm-cost_2026-10-05_2026-10-06_") for u in fake.uploads)
     assert "total cost" in result.stderr
