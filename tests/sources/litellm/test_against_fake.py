@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from collections import defaultdict
-from datetime import date
+from collections.abc import Mapping
+from datetime import UTC, date
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner, Result
@@ -200,3 +203,34 @@ def test_a_failing_day_stops_the_concurrent_run(small: SpendDataset, tmp_path: p
     assert result.exit_code == 4, result.stderr
     assert "truncated" in result.stderr.strip().splitlines()[-1] and "Traceback" not in result.stderr
     assert not out.exists()  # type: ignore[attr-defined]
+
+
+def test_a_tag_sub_account_is_kept_beside_tag_keys_and_its_totals_are_exact(small: SpendDataset) -> None:
+    with FakeLiteLLM(small, version="1.109.1") as fake:
+        result = _run(
+            fake,
+            "--mode",
+            "spend-logs",
+            "--day",
+            START.isoformat(),
+            "--tag-key",
+            "env",
+            "--sub-account",
+            "tag:feature",
+        )
+        assert result.exit_code == 0, result.stderr
+
+        def feature(row: Mapping[str, Any]) -> tuple[date, str]:
+            tags = row.get("request_tags") or []
+            tags = json.loads(tags) if isinstance(tags, str) else tags
+            values = [
+                t.partition(":")[2].strip() for t in tags if isinstance(t, str) and t.partition(":")[0] == "feature"
+            ]
+            return row["startTime"].astimezone(UTC).date(), values[-1] if values else ""
+
+        expected = {k[1]: v for k, v in fake.truth._group(feature, False).items() if k[0] == START}
+        got: dict[str, Decimal] = {}
+        for row in csv.DictReader(io.StringIO(result.stdout)):
+            assert (row["SubAccountType"] == "Tag feature") == bool(row["SubAccountId"])
+            got[row["SubAccountId"]] = got.get(row["SubAccountId"], Decimal(0)) + Decimal(row["BilledCost"])
+        assert len(expected) > 2 and got == expected
