@@ -86,9 +86,11 @@ class LiteLLMSource(Source):
                 include_health_checks=self.settings.include_health_checks,
             )
         tag_keys = set(self.settings.tag_keys or ())
-        if tag_keys and (chargeback := sub_account_tag(self.settings.sub_account)):
+        chargeback = sub_account_tag(self.settings.sub_account)
+        if tag_keys and chargeback:
             tag_keys.add(chargeback)  # --tag-key bounds the tags kept; the chargeback tag is always among them
         options = RowOptions(
+            metadata_tag=chargeback,
             tag_keys=frozenset(tag_keys) if tag_keys else None,
             include_health_checks=self.settings.include_health_checks,
             master_key_hash=self.client.key_hash,

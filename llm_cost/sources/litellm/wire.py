@@ -58,6 +58,7 @@ class Metadata(msgspec.Struct):
     user_api_key_org_id: Any = None
     additional_usage_values: Any = None
     cost_breakdown: Any = None
+    spend_logs_metadata: Any = None
 
 
 class SpendRow(msgspec.Struct):
@@ -203,12 +204,27 @@ def token_counts(prompt: int, completion: int, usage: dict[str, Any]) -> TokenCo
     )
 
 
+def _tags(row: SpendRow, metadata: Metadata, options: RowOptions) -> dict[str, str]:
+    """A row's tags: its `key:value` request tags, and the chargeback tag from `spend_logs_metadata` where the
+    request tags lack it (a text or number value; nested values are not tags)."""
+    tags = parse_tags(row.request_tags, options.tag_keys, options.keep_user_agent)
+    key = options.metadata_tag
+    if key is not None and key not in tags and isinstance(metadata.spend_logs_metadata, dict):
+        value = metadata.spend_logs_metadata.get(key)
+        if isinstance(value, str | int | Decimal | float) and not isinstance(value, bool) and str(value).strip():
+            tags[intern(key)] = intern(str(value).strip())
+    return tags
+
+
 @dataclass(slots=True, frozen=True)
 class RowOptions:
     """How rows become records."""
 
     tag_keys: frozenset[str] | None = None
     keep_user_agent: bool = False
+    # The chargeback tag (`--sub-account tag:KEY`): also read from the caller's `metadata.spend_logs_metadata`
+    # when the request tags lack it. Only this key is read there, so metadata never splits rows by itself.
+    metadata_tag: str | None = None
     include_health_checks: bool = False
     master_key_hash: str | None = None
 
@@ -265,7 +281,7 @@ def parse_spend_row(row: SpendRow, options: RowOptions, source: str) -> UsageRec
         end_user=_text(row.end_user),
         org_id=_text(row.organization_id) or _text(metadata.user_api_key_org_id),
         cost_components=_cost_components(metadata.cost_breakdown),
-        tags=parse_tags(row.request_tags, options.tag_keys, options.keep_user_agent),
+        tags=_tags(row, metadata, options),
         system_tags=system_tags,
         cost_source="reported",
         source=source,

@@ -136,3 +136,30 @@ def test_page_totals_of_odd_types_are_ignored() -> None:
     page = PAGE_DECODER.decode(json.dumps({"data": [], "total": True, "total_is_capped": "yes"}))
     assert page.counted() == (None, False)
     assert PAGE_DECODER.decode(json.dumps({"data": [], "total": 10000})).counted() == (10000, True)
+
+
+@pytest.mark.parametrize(
+    ("caller_metadata", "tags", "expected"),
+    [
+        ({"cost-center": "cc-42"}, [], "cc-42"),
+        ({"cost-center": 4711}, [], "4711"),
+        ({"cost-center": 12.5}, [], "12.5"),
+        ({"cost-center": "cc-42"}, ["cost-center:cc-7"], "cc-7"),  # the request tag wins
+        ({"cost-center": {"nested": "x"}}, [], None),  # not a tag value
+        ({"cost-center": True}, [], None),
+        ({"cost-center": "  "}, [], None),
+        ({"other": "x"}, [], None),
+        ("not a dict", [], None),
+        (None, [], None),
+    ],
+)
+def test_the_chargeback_tag_is_read_from_spend_logs_metadata_too(
+    caller_metadata: Any, tags: list[str], expected: str | None
+) -> None:
+    metadata = {"user_api_key_alias": "k", "spend_logs_metadata": caller_metadata}
+    row = _wire(spend_row(1, "2025-06-01T00:00:00+00:00", metadata=metadata, request_tags=tags))
+    record = parse_spend_row(row, RowOptions(metadata_tag="cost-center"), "t")
+    assert record is not None and record.tags.get("cost-center") == expected
+    plain = parse_spend_row(row, RowOptions(), "t")  # without the chargeback choice, metadata makes no tags
+    assert plain is not None and "other" not in plain.tags
+    assert plain.tags.get("cost-center") == (expected if tags else None)
