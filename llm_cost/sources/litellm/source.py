@@ -35,6 +35,12 @@ class LiteLLMSource(Source):
             raise ConfigError(
                 f"--mode daily-activity is per day; --granularity {settings.granularity} needs --mode spend-logs"
             )
+        if settings.mode == "daily-activity" and sub_account_tag(settings.sub_account):
+            # /user/daily/activity has no tags; every row would get an empty sub-account without a word.
+            raise ConfigError(
+                f"--sub-account {settings.sub_account} reads request tags, which --mode daily-activity does not "
+                "have; use --mode spend-logs"
+            )
         self.settings = settings
         self.window = resolve_window(
             start=settings.start,

@@ -234,3 +234,11 @@ def test_a_tag_sub_account_is_kept_beside_tag_keys_and_its_totals_are_exact(smal
             assert (row["SubAccountType"] == "Tag feature") == bool(row["SubAccountId"])
             got[row["SubAccountId"]] = got.get(row["SubAccountId"], Decimal(0)) + Decimal(row["BilledCost"])
         assert len(expected) > 2 and got == expected
+
+
+def test_a_tag_sub_account_in_daily_activity_mode_is_refused(small: SpendDataset) -> None:
+    with FakeLiteLLM(small, version="1.109.1") as fake:
+        result = _run(fake, "--mode", "daily-activity", "--day", START.isoformat(), "--sub-account", "tag:feature")
+        assert result.exit_code == 3 and result.stdout == ""
+        lines = [line for line in result.stderr.splitlines() if line.strip()]
+        assert "daily-activity does not have" in lines[-1] and "Traceback" not in result.stderr
