@@ -38,6 +38,9 @@ class SubAccount:
 NO_SUB_ACCOUNT = SubAccount(None, None, None)
 
 
+_SUB_ACCOUNT_TYPES = {"team": "Team", "user": "User", "org": "Organization"}
+
+
 def sub_account_of(
     choice: str,
     *,
@@ -48,14 +51,13 @@ def sub_account_of(
 ) -> SubAccount:
     """The chargeback key of a row: the (id, name) of its team, user or organization, or the value of a request tag.
     A row without the chosen key gets no sub-account, never another key's."""
-    if choice.startswith("tag:"):
-        key = choice[4:]
+    if (key := sub_account_tag(choice)) is not None:
         value = tags.get(key)
         return SubAccount(value, value, f"Tag {key}") if value else NO_SUB_ACCOUNT
-    found_id, name = {"team": team, "user": user, "org": org}[choice]
+    found_id, name = team if choice == "team" else user if choice == "user" else org
     if not found_id:
         return NO_SUB_ACCOUNT
-    return SubAccount(found_id, name or found_id, {"team": "Team", "user": "User", "org": "Organization"}[choice])
+    return SubAccount(found_id, name or found_id, _SUB_ACCOUNT_TYPES[choice])
 
 
 def billing_account_name(key_hash: str, alias: str | None, key_name: str | None) -> str:

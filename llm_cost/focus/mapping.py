@@ -305,7 +305,7 @@ def map_group(
     return rows
 
 
-def _requests_row(group: UsageGroup, pricing: Pricing, sub_account: str = "team") -> FocusRow:
+def _requests_row(group: UsageGroup, pricing: Pricing, sub_account: str) -> FocusRow:
     """One row for the whole group, measured in Requests. List and contracted costs are the priced tokens where
     every used token type has a price, else the billed cost; per-request unit prices stay null."""
     row = _base_row(group, sub_account)

@@ -11,7 +11,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from llm_cost.errors import ConfigError
-from llm_cost.focus.columns import VANTAGE, values_of
+from llm_cost.focus.columns import VANTAGE, vantage_values
 from llm_cost.focus.mapping import FocusRow
 from llm_cost.records import EXACT
 from llm_cost.sinks.csv_writer import encode_row, unencodable
@@ -66,7 +66,7 @@ class BatchWriter(Destination):
     ) -> None:
         self.columns = tuple(columns)
         self._header = _encode(self.columns)
-        self._values = values_of(self.columns) if self.columns == VANTAGE else _getter(self.columns)
+        self._values = vantage_values if self.columns == VANTAGE else _getter(self.columns)
         if len(self._header) >= max_bytes:
             raise ConfigError("the CSV header alone exceeds Vantage's file size limit")
         self._max_rows, self._max_bytes = max_rows, max_bytes

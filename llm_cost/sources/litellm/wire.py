@@ -211,8 +211,9 @@ def _tags(row: SpendRow, metadata: Metadata, options: RowOptions) -> dict[str, s
     key = options.metadata_tag
     if key is not None and key not in tags and isinstance(metadata.spend_logs_metadata, dict):
         value = metadata.spend_logs_metadata.get(key)
-        if isinstance(value, str | int | Decimal | float) and not isinstance(value, bool) and str(value).strip():
-            tags[intern(key)] = intern(str(value).strip())
+        text = str(value).strip() if isinstance(value, str | int | Decimal | float) else ""
+        if text and not isinstance(value, bool):
+            tags[intern(key)] = intern(text)
     return tags
 
 
