@@ -206,6 +206,15 @@ TagKeyOpt = Annotated[
         help="Request-tag key that splits rows (repeatable); default: every key:value tag except User-Agent.",
     ),
 ]
+ServiceNameOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--service-name",
+        envvar="LLM_COST_SERVICE_NAME",
+        help="What ServiceName holds for LiteLLM rows: offering (the provider's service, e.g. Azure OpenAI) or "
+        "model-group (LiteLLM's own mapping). Manifest rows keep `LLM Inference`. [default: offering]",
+    ),
+]
 SubAccountOpt = Annotated[
     str | None,
     typer.Option(
@@ -294,6 +303,7 @@ def export(
     granularity: GrainOpt = None,
     tag_keys: TagKeyOpt = None,
     sub_account: SubAccountOpt = None,
+    service_name: ServiceNameOpt = None,
     include_health_checks: HealthOpt = None,
     reconcile: ReconcileOpt = None,
     tolerance: ToleranceOpt = None,
@@ -342,6 +352,7 @@ def dry_run(
     granularity: GrainOpt = None,
     tag_keys: TagKeyOpt = None,
     sub_account: SubAccountOpt = None,
+    service_name: ServiceNameOpt = None,
     include_health_checks: HealthOpt = None,
     reconcile: ReconcileOpt = None,
     tolerance: ToleranceOpt = None,
@@ -398,6 +409,7 @@ def upload(
     granularity: GrainOpt = None,
     tag_keys: TagKeyOpt = None,
     sub_account: SubAccountOpt = None,
+    service_name: ServiceNameOpt = None,
     include_health_checks: HealthOpt = None,
     concurrency: ConcurrencyOpt = None,
     max_tries: TriesOpt = None,

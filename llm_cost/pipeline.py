@@ -16,7 +16,7 @@ from typing import Protocol
 from llm_cost.aggregate import Aggregator, Granularity
 from llm_cost.errors import VerificationError
 from llm_cost.focus.checks import RowChecker, check_group_total
-from llm_cost.focus.mapping import FocusRow, map_group
+from llm_cost.focus.mapping import DEFAULT_MAPPING, FocusRow, MappingOptions, billed_total, map_group
 from llm_cost.pricing import PriceBook
 from llm_cost.records import exact_money
 from llm_cost.sinks.interface import Destination
@@ -55,27 +55,27 @@ def write_partitions(
     columns: Sequence[str],
     sinks: Sequence[RowSink],
     grain: Granularity = "day",
-    split_tokens: bool = True,
-    sub_account: str = "team",
+    mapping: MappingOptions = DEFAULT_MAPPING,
     concurrency: int = 1,
     on_partition: Callable[[PartitionDone], None] | None = None,
 ) -> RunResult:
     """Aggregate each partition, map each group, self-check every row and feed it to every sink; `on_partition`
-    hears of each finished partition (for progress); `sub_account` is the chargeback key of the rows (team, user,
-    org or tag:KEY).
+    hears of each finished partition (for progress); `mapping` holds the row choices (token split, chargeback key,
+    ServiceName, negotiated rates).
 
     A partition is a thunk that yields the records of one slice of time (a UTC day); partitions come in time order
     and never share a group, so each is aggregated, written and dropped in turn: memory holds the groups of at
     most `concurrency` partitions, however long the window. With `concurrency` > 1 that many partitions are read
     at once in worker threads; the output is the same, in the same order.
 
-    Each group's rows must sum exactly to its cost, and all rows to the records' total; a mismatch raises
+    Each group's rows must sum exactly to its billed cost (its cost, adjusted), and the groups' costs to the
+    records' total; a mismatch raises
     VerificationError (exit 6) before the sinks commit anything.
     """
     exact_money()
     checker = RowChecker(columns)
     records = groups = rows = 0
-    total = records_cost = Decimal(0)
+    total = listed = records_cost = Decimal(0)
     for aggregator in _aggregated(partitions, grain, concurrency):
         records += aggregator.records
         records_cost += aggregator.records_cost
@@ -84,8 +84,18 @@ def write_partitions(
             groups += 1
             start = start or group.period_start
             pricing = group.pricing or prices.pricing(group.model, group.provider, group.period_start)
-            group_rows = map_group(group, pricing, split_tokens=split_tokens, sub_account=sub_account)
-            total += check_group_total(group_rows, group.cost, f"{group.model} {group.period_start:%Y-%m-%d}")
+            adjustment = mapping.adjustments.for_usage(group.provider, group.model) if mapping.adjustments else None
+            group_rows = map_group(
+                group,
+                pricing,
+                split_tokens=mapping.split_tokens,
+                sub_account=mapping.sub_account,
+                service_name=mapping.service_name,
+                adjustment=adjustment,
+            )
+            billed = billed_total(group, adjustment if group.cost_source == "reported" else None)
+            total += check_group_total(group_rows, billed, f"{group.model} {group.period_start:%Y-%m-%d}")
+            listed += group.cost
             for row in group_rows:
                 checker.check(row)
                 for sink in sinks:
@@ -94,9 +104,9 @@ def write_partitions(
         if on_partition is not None:
             on_partition(PartitionDone(aggregator.records, rows - partition_rows, start))
         del aggregator  # drained; do not hold it while the next partition is read
-    if total != records_cost:
+    if listed != records_cost:
         raise VerificationError(
-            f"FOCUS self-check failed: the rows sum to {total}, the source records to "
+            f"FOCUS self-check failed: the groups sum to {listed}, the source records to "
             f"{records_cost} (this is a bug in llm-cost)"
         )
     return RunResult(records, groups, rows, total)
@@ -155,8 +165,7 @@ def run(
     destinations: Sequence[Destination],
     *,
     columns: Sequence[str],
-    split_tokens: bool = True,
-    sub_account: str = "team",
+    mapping: MappingOptions = DEFAULT_MAPPING,
     concurrency: int = 1,
     on_partition: Callable[[PartitionDone], None] | None = None,
     on_report: Callable[[list[str]], None] = lambda lines: None,
@@ -177,8 +186,7 @@ def run(
             columns=columns,
             sinks=opened,
             grain=source.grain,
-            split_tokens=split_tokens,
-            sub_account=sub_account,
+            mapping=mapping,
             concurrency=concurrency,
             on_partition=on_partition,
         )

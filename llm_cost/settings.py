@@ -9,15 +9,17 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any, TypeVar, get_args
+from typing import Any, Literal, TypeVar, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, ValidationError, field_validator
 
 from llm_cost.aggregate import Granularity
 from llm_cost.config import check_ratio, read_toml
 from llm_cost.errors import ConfigError
+from llm_cost.focus.adjustments import Adjustments, parse_adjustments
 from llm_cost.focus.columns import FocusVersion, Format
 from llm_cost.focus.dimensions import parse_sub_account
+from llm_cost.focus.mapping import MappingOptions
 from llm_cost.http import DEFAULT_ATTEMPTS, DEFAULT_RETRY_BUDGET, RetryPolicy
 from llm_cost.sinks.registry import SETTINGS_MODELS as DESTINATION_SETTINGS
 from llm_cost.sources.registry import SETTINGS_MODELS as SOURCE_SETTINGS
@@ -34,7 +36,7 @@ class CommonSettings(BaseModel):
     """The settings every run shares: the output (format, version, file), the source (mode) and its window, the
     grain, and how hard the run works (concurrency, retries). Each source and destination has its own model too."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
     format: Format = "focus"
     focus_version: FocusVersion = "1.2"
     output: str | None = None
@@ -54,11 +56,20 @@ class CommonSettings(BaseModel):
     retry_budget: float = Field(default=DEFAULT_RETRY_BUDGET, ge=0, le=MAX_RETRY_BUDGET)
     # What fills SubAccountId/Name/Type: team, user, org or tag:KEY.
     sub_account: str = "team"
+    # What ServiceName means: the provider's service offering (`Azure OpenAI`), or LiteLLM's model group.
+    service_name: Literal["offering", "model-group"] = "offering"
+    # The `[adjustments.NAME]` tables of the config file (never a [settings] key, flag or variable).
+    adjustments: Adjustments = Adjustments()
 
     @field_validator("sub_account")
     @classmethod
     def _sub_account(cls, value: str) -> str:
         return parse_sub_account(value)
+
+    @property
+    def mapping(self) -> MappingOptions:
+        """The row choices of the run, for the FOCUS mapping."""
+        return MappingOptions(self.split_tokens, self.sub_account, self.service_name, self.adjustments)
 
     @property
     def retry(self) -> RetryPolicy:
@@ -108,7 +119,7 @@ SECRETS = frozenset(
     for name, info in model.model_fields.items()
     if SecretStr in (info.annotation, *get_args(info.annotation))
 )
-FILE_KEYS = SETTING_NAMES - SECRETS - {"config"}
+FILE_KEYS = SETTING_NAMES - SECRETS - {"config", "adjustments"}
 PATH_KEYS = frozenset({"manifest", "output", "vocab_dir", "ca_bundle"})
 
 
@@ -123,10 +134,16 @@ def _config_path(flag: str | None) -> Path | None:
 
 
 def _file_settings(config: Path | None) -> dict[str, Any]:
-    """The `[settings]` table, with relative paths resolved against the config file's folder."""
+    """The `[settings]` table, with relative paths resolved against the config file's folder, and the
+    `[adjustments]` tables."""
     if config is None:
         return {}
-    table = read_toml(config).get("settings", {})
+    document = read_toml(config)
+    try:
+        adjustments = parse_adjustments(document.get("adjustments"), str(config))
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    table = document.get("settings", {})
     if not isinstance(table, dict):
         raise ConfigError(f"{config}: [settings] must be a table")
     unknown = sorted(set(table) - FILE_KEYS)
@@ -136,6 +153,8 @@ def _file_settings(config: Path | None) -> dict[str, Any]:
     for key in PATH_KEYS & set(table):
         value = str(table[key])
         resolved[key] = value if value == "-" else str(config.parent / value)
+    if adjustments:
+        resolved["adjustments"] = adjustments
     return resolved
 
 

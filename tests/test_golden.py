@@ -4,16 +4,21 @@ deliberate change, and review the diff. The FOCUS 1.2 goldens are also checked b
 
 from __future__ import annotations
 
+import csv
 import importlib.util
 import io
+import json
 import os
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from llm_cost.cli import app
+from llm_cost.focus.adjustments import Adjustment, Adjustments
 from llm_cost.focus.columns import columns_for
+from llm_cost.focus.mapping import MappingOptions
 from llm_cost.pipeline import write_partitions
 from llm_cost.pricing import PriceBook
 from llm_cost.sinks.csv_writer import CsvSink
@@ -57,22 +62,55 @@ def _litellm_records() -> list:
 
 
 @pytest.mark.parametrize(
-    ("name", "profile", "sub_account"),
+    ("name", "profile", "sub_account", "adjusted"),
     [
-        ("litellm_focus-1.2.csv", "focus", "team"),
-        ("litellm_vantage.csv", "vantage", "team"),
-        ("litellm_vantage_sub-account-user.csv", "vantage", "user"),
-        ("litellm_vantage_sub-account-org.csv", "vantage", "org"),
-        ("litellm_vantage_sub-account-tag.csv", "vantage", "tag:feature"),
+        ("litellm_focus-1.2.csv", "focus", "team", False),
+        ("litellm_focus-1.2_adjusted.csv", "focus", "team", True),
+        ("litellm_vantage.csv", "vantage", "team", False),
+        ("litellm_vantage_sub-account-user.csv", "vantage", "user", False),
+        ("litellm_vantage_sub-account-org.csv", "vantage", "org", False),
+        ("litellm_vantage_sub-account-tag.csv", "vantage", "tag:feature", False),
     ],
 )
-def test_litellm_shaped_golden(name: str, profile: str, sub_account: str) -> None:
+def test_litellm_shaped_golden(name: str, profile: str, sub_account: str, adjusted: bool) -> None:
     records = _litellm_records()
     out = io.BytesIO()
     columns = columns_for(profile)  # type: ignore[arg-type]
+    adjustments = Adjustments((ANTHROPIC_DEAL,)) if adjusted else Adjustments()
     with CsvSink("-", columns, stdout=out) as sink:
-        result = write_partitions(
-            [lambda: records], prices=PriceBook(), columns=columns, sinks=[sink], sub_account=sub_account
+        write_partitions(
+            [lambda: records],
+            prices=PriceBook(),
+            columns=columns,
+            sinks=[sink],
+            mapping=MappingOptions(sub_account=sub_account, adjustments=adjustments),
         )
-    assert result.total_cost == sum(r.cost for r in records)
     _compare(name, out.getvalue())
+
+
+ANTHROPIC_DEAL = Adjustment("anthropic-deal", "anthropic", None, Decimal("12.5"))
+
+
+def test_the_adjusted_golden_against_the_plain_one_by_hand() -> None:
+    """Checked without the mapping: the 12.5 % deal on Anthropic lists each Anthropic row at the plain golden's
+    BilledCost and bills 0.875 of it; other providers' rows are unchanged; the deal is named in Tags."""
+    plain = list(csv.DictReader(io.StringIO((GOLDEN / "litellm_focus-1.2.csv").read_text(encoding="utf-8"))))
+    adjusted = list(
+        csv.DictReader(io.StringIO((GOLDEN / "litellm_focus-1.2_adjusted.csv").read_text(encoding="utf-8")))
+    )
+    assert len(plain) == len(adjusted)
+    deal = 0
+    for before, after in zip(plain, adjusted, strict=True):
+        tags = json.loads(after["Tags"])
+        if after["ProviderName"] == "Anthropic":
+            deal += 1
+            assert Decimal(after["ListCost"]) == Decimal(before["BilledCost"])
+            assert Decimal(after["BilledCost"]) == Decimal(before["BilledCost"]) * Decimal("0.875")
+            assert after["BilledCost"] == after["EffectiveCost"] == after["ContractedCost"]
+            assert tags["x-adjustment"] == "anthropic-deal"
+        else:
+            assert after == before
+    assert deal >= 3
+    total = sum(Decimal(r["BilledCost"]) for r in adjusted)
+    anthropic = sum(Decimal(r["BilledCost"]) for r in plain if r["ProviderName"] == "Anthropic")
+    assert total == Decimal("0.54068") - anthropic * Decimal("0.125")

@@ -22,7 +22,7 @@ from llm_cost.focus.columns import (
     NOT_NULL,
     values_of,
 )
-from llm_cost.focus.mapping import FocusRow
+from llm_cost.focus.mapping import PRICE_TOLERANCE, FocusRow
 from llm_cost.records import EXACT
 
 DATETIME_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
@@ -78,7 +78,8 @@ ENUMS: dict[str, frozenset[str | None]] = {
 
 # Pairs that FOCUS says are null together.
 NULL_TOGETHER = (("ConsumedQuantity", "ConsumedUnit"), ("PricingQuantity", "PricingUnit"))
-# unit price x PricingQuantity == cost, whenever both are present.
+# unit price x PricingQuantity == cost, whenever both are present: exactly, or within PRICE_TOLERANCE (relative)
+# where the unit price of a reported cost was rounded to its significant digits.
 IDENTITIES = (("ListUnitPrice", "ListCost"), ("ContractedUnitPrice", "ContractedCost"))
 # Columns that must equal another column for our pay-as-you-go rows.
 EQUALS = (
@@ -132,10 +133,14 @@ def _flat_json_object(text: str) -> str | None:
     return f"has nested values under {nested}" if nested else None
 
 
+# SkuPriceDetails keys FOCUS defines that we write: the model identity of the accepted FOCUS AI proposal.
+SKU_PRICE_DETAIL_KEYS = frozenset({"ModelDeveloper", "ModelFamily", "ModelId", "ModelVersion"})
+
+
 def _sku_price_details(text: str) -> str | None:
     """None unless SkuPriceDetails holds keys that are neither FOCUS keys nor `x_`-prefixed."""
     try:
-        bad = [k for k in _JSON_OBJECT.decode(text) if not k.startswith("x_")]
+        bad = [k for k in _JSON_OBJECT.decode(text) if not k.startswith("x_") and k not in SKU_PRICE_DETAIL_KEYS]
     except msgspec.MsgspecError:
         return None  # reported by the flat-object check
     return f"SkuPriceDetails keys {bad} are not FOCUS keys and lack the x_ prefix" if bad else None
@@ -231,7 +236,7 @@ def _check_semantics(row: FocusRow, present: set[str]) -> list[str]:
             continue
         cost = _number(row, cost_column, present)
         product = EXACT.multiply(unit_price, pricing_quantity) if pricing_quantity is not None else None
-        if product is not None and cost is not None and product != cost:
+        if product is not None and cost is not None and abs(product - cost) > PRICE_TOLERANCE * abs(cost):
             problems.append(f"{unit_price_column} x PricingQuantity = {product} but {cost_column} = {cost}")
         if unit_price < 0:
             problems.append(f"{unit_price_column} is negative")

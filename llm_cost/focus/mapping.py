@@ -12,14 +12,17 @@ Rows are `dict[column, str | None]`, already formatted: decimals in fixed point 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import ROUND_DOWN, Decimal
+from decimal import ROUND_DOWN, Context, Decimal
 from functools import lru_cache
 
 import msgspec
 
+from llm_cost.focus.adjustments import Adjustment, Adjustments
 from llm_cost.focus.columns import CUSTOM, FOCUS_1_2
 from llm_cost.focus.dimensions import billing_account_name, sub_account_of
+from llm_cost.focus.providers import ProviderNames, model_identity, provider_names
 from llm_cost.formats import format_decimal, format_utc
 from llm_cost.records import EXACT, TOKEN_TYPES, Pricing, TokenType, UsageGroup
 from llm_cost.window import billing_month
@@ -29,6 +32,12 @@ FocusRow = dict[str, str | None]
 ONE_MILLION = Decimal(1_000_000)
 ALLOCATION_QUANTUM = Decimal("1e-12")
 PRICING_UNIT = "1000000 Tokens"
+# A reported cost keeps the price list's unit price when price x quantity is this close to it (relative); else the
+# unit price is the cost per unit at PRICE_DIGITS significant digits. The row checks allow the same tolerance on
+# the FOCUS cost identities (the official validator allows 1e-9).
+PRICE_TOLERANCE = Decimal("1e-12")
+PRICE_DIGITS = 20
+_PRICE_CONTEXT = Context(prec=PRICE_DIGITS)
 SERVICE_CATEGORY = "AI and Machine Learning"
 SERVICE_SUBCATEGORY = "Generative AI"
 RESOURCE_TYPE = "LLM"
@@ -67,7 +76,23 @@ RESERVED_TAG_KEYS: frozenset[str] = frozenset(
         "organization_id",
         "organization_alias",
     }
+    | {f"x-{key}" for key in ("provider", "model", "token-type", "adjustment")}
 )
+SERVICE_NAME_CHOICES = ("offering", "model-group")
+
+
+@dataclass(frozen=True, slots=True)
+class MappingOptions:
+    """The choices a run makes about its rows: one row per token type (else per group, in Requests), the
+    chargeback key of SubAccount*, what ServiceName means, and the negotiated rates on reported spend."""
+
+    split_tokens: bool = True
+    sub_account: str = "team"
+    service_name: str = "offering"
+    adjustments: Adjustments = Adjustments()
+
+
+DEFAULT_MAPPING = MappingOptions()
 
 
 def tags_json(tags: dict[str, object]) -> str:
@@ -98,7 +123,7 @@ def _billing_period(year: int, month: int) -> tuple[str, str]:
 
 
 @lru_cache(maxsize=4096)
-def _sku_columns(model: str, token_type: TokenType, pricing: Pricing) -> dict[str, str | None]:
+def _sku_columns(model: str, token_type: TokenType, pricing: Pricing, developer: str | None) -> dict[str, str | None]:
     """The columns that depend only on the model, the token type and the prices: the same for every group of a
     model, so they are built once."""
     label = _LABELS[token_type]
@@ -108,7 +133,7 @@ def _sku_columns(model: str, token_type: TokenType, pricing: Pricing) -> dict[st
         "PricingUnit": PRICING_UNIT,
         "SkuMeter": f"{label} Tokens",
         "SkuPriceId": f"{model}:{token_type.value}:{pricing.tier}",
-        "SkuPriceDetails": tags_json({"x_PriceTier": pricing.tier, "x_TokenType": token_type.value}),
+        "SkuPriceDetails": _sku_price_details(model, developer, pricing.tier, token_type.value),
         "x_TokenType": token_type.value,
     }
     for prices, unit_col, pricing_col in (
@@ -119,6 +144,12 @@ def _sku_columns(model: str, token_type: TokenType, pricing: Pricing) -> dict[st
         if unit_price is not None:
             columns[unit_col] = columns[pricing_col] = format_decimal(unit_price)
     return columns
+
+
+def _sku_price_details(model: str, developer: str | None, tier: str, token_type: str) -> str:
+    """SkuPriceDetails: the model's identity under the FOCUS AI keys (ModelId, ModelDeveloper, ModelFamily,
+    ModelVersion), and our own keys with the `x_` prefix."""
+    return tags_json({**model_identity(model, developer), "x_PriceTier": tier, "x_TokenType": token_type})
 
 
 def allocate(total: Decimal, weights: dict[TokenType, Decimal]) -> dict[TokenType, Decimal]:
@@ -185,10 +216,19 @@ def _weights(group: UsageGroup, pricing: Pricing, used: list[TokenType]) -> tupl
     return {t: Decimal(group.tokens.get(t)) for t in used}, "tokens"
 
 
-def _base_row(group: UsageGroup, sub_account: str) -> FocusRow:
+def _service_name(group: UsageGroup, names: ProviderNames, service_name: str) -> str:
+    """ServiceName: the source's own (a manifest's `LLM Inference`), else the provider's service offering, or with
+    `model-group` LiteLLM's documented mapping (the model group, else the model)."""
+    if group.service_name:
+        return group.service_name
+    if service_name == "model-group":
+        return group.model_group or group.model
+    return names.service
+
+
+def _base_row(group: UsageGroup, names: ProviderNames, sub_account: str, service_name: str) -> FocusRow:
     """The columns every row of a group shares; `sub_account` chooses the chargeback key (team, user, org or
-    tag:KEY) of SubAccountId/Name/Type."""
-    provider_name = group.provider_name or group.provider
+    tag:KEY) of SubAccountId/Name/Type, `service_name` what ServiceName means."""
     account = sub_account_of(
         sub_account,
         team=(group.team_id, group.team_alias),
@@ -201,14 +241,14 @@ def _base_row(group: UsageGroup, sub_account: str) -> FocusRow:
     row.update(_period_columns(group.period_start, group.period_end))
     row.update(
         BillingAccountId=key or group.provider,
-        BillingAccountName=billing_account_name(key, group.key_alias, group.key_name) if key else provider_name,
+        BillingAccountName=billing_account_name(key, group.key_alias, group.key_name) if key else names.provider,
         BillingAccountType="API Key" if key else "Provider Account",
         BillingCurrency="USD",
         ChargeCategory="Usage",
         ChargeFrequency="Usage-Based",
-        InvoiceIssuerName=provider_name,
-        ProviderName=provider_name,
-        PublisherName=provider_name,
+        InvoiceIssuerName=names.invoice_issuer,
+        ProviderName=names.provider,
+        PublisherName=names.publisher,
         PricingCategory="Standard",
         PricingCurrency="USD",
         ResourceId=group.resource_id or group.model,
@@ -216,7 +256,7 @@ def _base_row(group: UsageGroup, sub_account: str) -> FocusRow:
         ResourceType=RESOURCE_TYPE,
         ServiceCategory=SERVICE_CATEGORY,
         ServiceSubcategory=SERVICE_SUBCATEGORY,
-        ServiceName=group.service_name or group.model_group or group.model,
+        ServiceName=_service_name(group, names, service_name),
         SkuId=group.model,
         SubAccountId=account.id,
         SubAccountName=account.name,
@@ -227,39 +267,69 @@ def _base_row(group: UsageGroup, sub_account: str) -> FocusRow:
     return row
 
 
-def _group_tags(group: UsageGroup, pricing: Pricing, allocation: str) -> dict[str, object]:
-    """Tags shared by a group's rows: user tags, then the source's system tags, then ours (which always win)."""
+_REPORTED_ATTRIBUTION = (
+    ("x-model-group", "model_group"),
+    ("x-team-id", "team_id"),
+    ("x-team-alias", "team_alias"),
+    ("x-api-key-alias", "key_alias"),
+    ("x-user-id", "user_id"),
+    ("x-user-email", "user_email"),
+    ("x-user-alias", "user_alias"),
+    ("x-end-user", "end_user"),
+    ("x-organization-id", "org_id"),
+    ("x-organization-alias", "org_alias"),
+    ("x-resource-name", "resource_name"),
+)
+_ESTIMATE_ATTRIBUTION = (
+    ("model_group", "model_group"),
+    ("team_id", "team_id"),
+    ("team_alias", "team_alias"),
+    ("api_key_alias", "key_alias"),
+    ("user_id", "user_id"),
+    ("user_email", "user_email"),
+    ("user_alias", "user_alias"),
+    ("end_user", "end_user"),
+    ("organization_id", "org_id"),
+    ("organization_alias", "org_alias"),
+    ("resource-name", "resource_name"),
+)
+RESERVED_TAG_KEYS = RESERVED_TAG_KEYS | {key for key, _ in _REPORTED_ATTRIBUTION}
+
+
+def _group_tags(
+    group: UsageGroup, pricing: Pricing, allocation: str, adjustment: Adjustment | None
+) -> dict[str, object]:
+    """Tags shared by a group's rows: user tags, then the source's system tags, then ours (which always win).
+
+    Reported (LiteLLM) rows use one style, `x-` kebab keys for everything we add (FOCUS: provider-defined keys
+    carry a prefix), and no key whose value is per row or repeats a column. Estimate (manifest) rows keep the
+    original llm-cost tool's keys, `effective-cost` and the token counts included."""
     tags: dict[str, object] = {k: v for k, v in group.tags.items() if k not in RESERVED_TAG_KEYS}
     tags.update(group.system_tags)
-    attribution = {
-        "model_group": group.model_group,
-        "team_id": group.team_id,
-        "team_alias": group.team_alias,
-        "api_key_alias": group.key_alias,
-        "user_id": group.user_id,
-        "user_email": group.user_email,
-        "user_alias": group.user_alias,
-        "end_user": group.end_user,
-        "organization_id": group.org_id,
-        "organization_alias": group.org_alias,
-        "resource-name": group.resource_name,
-    }
-    tags.update({k: v for k, v in attribution.items() if v})
-    tags.update(
-        {
-            "llm-cost-type": "estimate" if group.cost_source == "estimated" else "actual",
-            "provider": group.provider,
-            "model": group.model,
-            "x-token-count-input": group.tokens.total_input,
-            "x-token-count-output": group.tokens.output,
-            "x-cost-allocation": allocation,
-            "x-price-source": pricing.source,
-        }
-    )
+    estimate = group.cost_source == "estimated"
+    for key, attribute in _ESTIMATE_ATTRIBUTION if estimate else _REPORTED_ATTRIBUTION:
+        if value := getattr(group, attribute):
+            tags[key] = value
+    tags["llm-cost-type"] = "estimate" if estimate else "actual"
+    if estimate:
+        tags.update(
+            {
+                "provider": group.provider,
+                "model": group.model,
+                "x-token-count-input": group.tokens.total_input,
+                "x-token-count-output": group.tokens.output,
+            }
+        )
+    else:
+        tags.update({"x-provider": group.provider, "x-model": group.model})
+    tags["x-cost-allocation"] = allocation
+    tags["x-price-source"] = pricing.source
     if pricing.tier != "standard":
         tags["x-price-tier"] = pricing.tier
     if pricing.list_prices is None:
         tags["x-list-price"] = "unknown"
+    if adjustment is not None:
+        tags["x-adjustment"] = adjustment.name
     return tags
 
 
@@ -267,50 +337,123 @@ def _set_costs(row: FocusRow, cost: Decimal) -> None:
     row["BilledCost"] = row["EffectiveCost"] = row["PricingCurrencyEffectiveCost"] = format_decimal(cost)
 
 
+def billed_total(group: UsageGroup, adjustment: Adjustment | None) -> Decimal:
+    """What the rows of a group bill: its cost, times the adjustment's factor when one applies (exact)."""
+    return group.cost if adjustment is None else EXACT.multiply(group.cost, adjustment.factor)
+
+
+def _unit_price_for(listed: Decimal | None, quantity: Decimal, cost: Decimal) -> Decimal | None:
+    """The list unit price of a reported cost: the price list's where it reproduces the cost (within
+    PRICE_TOLERANCE, relative), else the effective cost per unit at PRICE_DIGITS significant digits."""
+    if listed is not None and abs(EXACT.multiply(listed, quantity) - cost) <= PRICE_TOLERANCE * abs(cost):
+        return listed
+    if quantity == 0 or cost < 0:  # a refund has no unit price (FOCUS unit prices are never negative)
+        return None
+    return EXACT.divide(cost, quantity).normalize(_PRICE_CONTEXT) if cost else Decimal(0)
+
+
 def map_group(
-    group: UsageGroup, pricing: Pricing, *, split_tokens: bool = True, sub_account: str = "team"
+    group: UsageGroup,
+    pricing: Pricing,
+    *,
+    split_tokens: bool = True,
+    sub_account: str = "team",
+    service_name: str = "offering",
+    adjustment: Adjustment | None = None,
 ) -> list[FocusRow]:
-    """The FOCUS rows of one group, whose BilledCost values sum exactly to `group.cost`."""
+    """The FOCUS rows of one group, whose BilledCost values sum exactly to `billed_total(group, adjustment)`.
+
+    An adjustment (reported usage only) makes ListCost the reported spend and BilledCost = EffectiveCost =
+    ContractedCost that spend times its factor, row by row, so both sum exactly."""
+    if group.cost_source != "reported":
+        adjustment = None
+    names = provider_names(group.provider, group.model, group.provider_name)
     used = [t for t in TOKEN_TYPES if group.tokens.get(t) > 0]
     if not (split_tokens and used):
-        return [_requests_row(group, pricing, sub_account)]
+        return [_requests_row(group, pricing, names, sub_account, service_name, adjustment)]
     weights, allocation = _weights(group, pricing, used)
     shares = allocate(group.cost, weights)
-    base = _base_row(group, sub_account)
-    tags = _group_tags(group, pricing, allocation)
+    base = _base_row(group, names, sub_account, service_name)
+    tags = _group_tags(group, pricing, allocation, adjustment)
+    estimate = group.cost_source == "estimated"
     rows = []
     for token_type in used:
         tokens = group.tokens.get(token_type)
         quantity = EXACT.divide(Decimal(tokens), ONE_MILLION)
-        billed = format_decimal(shares[token_type])
+        share = shares[token_type]
         row = base.copy()
-        row.update(_sku_columns(group.model, token_type, pricing))
-        tags["token-type"] = token_type.value
-        tags["effective-cost"] = billed
+        row.update(_sku_columns(group.model, token_type, pricing, names.developer))
+        if estimate:
+            tags["token-type"] = token_type.value
+            tags["effective-cost"] = format_decimal(share)
+        else:
+            tags["x-token-type"] = token_type.value
         row.update(
-            BilledCost=billed,
-            EffectiveCost=billed,
-            PricingCurrencyEffectiveCost=billed,
             ConsumedQuantity=format_decimal(Decimal(tokens)),
             PricingQuantity=format_decimal(quantity),
             Tags=tags_json(tags),
         )
-        # List and contracted costs: unit price x quantity, exact, so the FOCUS cost identities hold. With no
-        # known price the unit prices stay null and the costs equal the billed cost (Tags say so).
-        list_price = pricing.list_prices.get(token_type) if pricing.list_prices else None
-        row["ListCost"] = billed if list_price is None else format_decimal(EXACT.multiply(list_price, quantity))
-        contracted = pricing.contracted.get(token_type) if pricing.contracted else None
-        row["ContractedCost"] = billed if contracted is None else format_decimal(EXACT.multiply(contracted, quantity))
+        if adjustment is not None:
+            _adjusted_costs(row, token_type, pricing, quantity, share, adjustment.factor)
+        else:
+            billed = format_decimal(share)
+            row["BilledCost"] = row["EffectiveCost"] = row["PricingCurrencyEffectiveCost"] = billed
+            # List and contracted costs: unit price x quantity, exact, so the FOCUS cost identities hold. With no
+            # known price the unit prices stay null and the costs equal the billed cost (Tags say so).
+            list_price = pricing.list_prices.get(token_type) if pricing.list_prices else None
+            row["ListCost"] = billed if list_price is None else format_decimal(EXACT.multiply(list_price, quantity))
+            contracted = pricing.contracted.get(token_type) if pricing.contracted else None
+            row["ContractedCost"] = (
+                billed if contracted is None else format_decimal(EXACT.multiply(contracted, quantity))
+            )
         rows.append(row)
     return rows
 
 
-def _requests_row(group: UsageGroup, pricing: Pricing, sub_account: str) -> FocusRow:
+def _adjusted_costs(
+    row: FocusRow, token_type: TokenType, pricing: Pricing, quantity: Decimal, share: Decimal, factor: Decimal
+) -> None:
+    """The costs of one row under a negotiated rate: ListCost = the reported share, the other costs that share x
+    the factor; the unit prices reproduce them (the contracted one is the list one x the factor)."""
+    billed = format_decimal(EXACT.multiply(share, factor))
+    row["BilledCost"] = row["EffectiveCost"] = row["PricingCurrencyEffectiveCost"] = row["ContractedCost"] = billed
+    row["ListCost"] = format_decimal(share)
+    listed = pricing.list_prices.get(token_type) if pricing.list_prices else None
+    unit = _unit_price_for(listed, quantity, share)
+    if unit is None:
+        for column in _UNIT_PRICE_COLUMNS:
+            row[column] = None
+        return
+    row["ListUnitPrice"] = row["PricingCurrencyListUnitPrice"] = format_decimal(unit)
+    contracted = format_decimal(EXACT.multiply(unit, factor))
+    row["ContractedUnitPrice"] = row["PricingCurrencyContractedUnitPrice"] = contracted
+
+
+_UNIT_PRICE_COLUMNS = (
+    "ListUnitPrice",
+    "PricingCurrencyListUnitPrice",
+    "ContractedUnitPrice",
+    "PricingCurrencyContractedUnitPrice",
+)
+
+
+def _requests_row(
+    group: UsageGroup,
+    pricing: Pricing,
+    names: ProviderNames,
+    sub_account: str,
+    service_name: str,
+    adjustment: Adjustment | None,
+) -> FocusRow:
     """One row for the whole group, measured in Requests. List and contracted costs are the priced tokens where
-    every used token type has a price, else the billed cost; per-request unit prices stay null."""
-    row = _base_row(group, sub_account)
-    _set_costs(row, group.cost)
+    every used token type has a price, else the billed cost; per-request unit prices stay null. Under an
+    adjustment, ListCost is the reported spend and the other costs that spend x the factor."""
+    row = _base_row(group, names, sub_account, service_name)
+    _set_costs(row, billed_total(group, adjustment))
     requests = format_decimal(Decimal(group.requests))
+    tags = _group_tags(group, pricing, "none", adjustment)
+    if group.cost_source == "estimated":
+        tags["effective-cost"] = row["BilledCost"]
     row.update(
         ChargeDescription=f"{group.model} requests",
         ConsumedQuantity=requests,
@@ -319,10 +462,14 @@ def _requests_row(group: UsageGroup, pricing: Pricing, sub_account: str) -> Focu
         PricingUnit="Requests",
         SkuMeter="Requests",
         SkuPriceId=f"{group.model}:requests:{pricing.tier}",
-        SkuPriceDetails=tags_json({"x_PriceTier": pricing.tier, "x_TokenType": "all"}),
-        Tags=tags_json({**_group_tags(group, pricing, "none"), "effective-cost": row["BilledCost"]}),
+        SkuPriceDetails=_sku_price_details(group.model, names.developer, pricing.tier, "all"),
+        Tags=tags_json(tags),
         x_TokenType="all",
     )
+    if adjustment is not None:
+        row["ListCost"] = format_decimal(group.cost)
+        row["ContractedCost"] = row["BilledCost"]
+        return row
     for prices, cost_col in ((pricing.list_prices, "ListCost"), (pricing.contracted, "ContractedCost")):
         priced = [
             EXACT.divide(EXACT.multiply(Decimal(group.tokens.get(t)), p), ONE_MILLION)

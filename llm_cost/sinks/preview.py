@@ -24,6 +24,7 @@ class Totals:
     rows: int = 0
     tokens: int = 0
     cost: Decimal = Decimal(0)
+    list_cost: Decimal = Decimal(0)
 
 
 @dataclass(slots=True)
@@ -33,6 +34,7 @@ class Summary(Destination):
 
     rows: int = 0
     total_cost: Decimal = Decimal(0)
+    list_cost: Decimal = Decimal(0)  # ListCost: the reported spend before negotiated rates
     currency: str = "USD"
     period_start: str | None = None
     period_end: str | None = None
@@ -43,9 +45,11 @@ class Summary(Destination):
     def write(self, row: FocusRow) -> None:
         """Fold one row in (a sink, like CsvSink)."""
         cost = Decimal(row["BilledCost"] or "0")
+        listed = Decimal(row.get("ListCost") or row["BilledCost"] or "0")
         tokens = int(Decimal(row["ConsumedQuantity"] or "0")) if row.get("ConsumedUnit") == "Tokens" else 0
         self.rows += 1
         self.total_cost += cost
+        self.list_cost += listed
         self.currency = row.get("BillingCurrency") or self.currency
         start, end = row.get("ChargePeriodStart"), row.get("ChargePeriodEnd")
         if start and (self.period_start is None or start < self.period_start):
@@ -63,13 +67,20 @@ class Summary(Destination):
             totals.rows += 1
             totals.tokens += tokens
             totals.cost += cost
+            totals.list_cost += listed
 
     def commit(self) -> Summary:
         return self
 
+    @property
+    def adjusted(self) -> bool:
+        """True when the billed cost differs from the list cost (negotiated rates applied)."""
+        return self.list_cost != self.total_cost
+
     def totals_line(self) -> str:
-        """`7 rows, total cost 12.3802 USD`."""
-        return f"{self.rows} rows, total cost {format_decimal(self.total_cost)} {self.currency}"
+        """`7 rows, total cost 12.3802 USD`, with the list cost beside it when negotiated rates changed it."""
+        line = f"{self.rows} rows, total cost {format_decimal(self.total_cost)} {self.currency}"
+        return line + (f" (list {format_decimal(self.list_cost)} {self.currency})" if self.adjusted else "")
 
     def headline(self) -> str:
         """The totals line and the period: `7 rows, total cost 12.3802 USD for [start, end)`."""
@@ -77,13 +88,29 @@ class Summary(Destination):
         return self.totals_line() + period
 
     def tables(self, title: str = "llm-cost dry-run") -> list[Table]:
-        """The totals by model, provider and team (the ones with rows)."""
+        """The totals by model, provider and team (the ones with rows); with negotiated rates, list against billed."""
+        cost = f"Cost ({self.currency})"
+        listed = f"List ({self.currency})"
+        billed = f"Billed ({self.currency})"
+        if not self.adjusted:
+            return [
+                Table(
+                    f"{title}: by {heading.lower()}",
+                    (heading, "Rows", "Tokens", cost),
+                    [(n, str(t.rows), f"{t.tokens:,}", format_decimal(t.cost)) for n, t in sorted(items.items())],
+                    right=frozenset({"Rows", "Tokens", cost}),
+                )
+                for heading, items in (("Model", self.by_model), ("Provider", self.by_provider), ("Team", self.by_team))
+            ]
         return [
             Table(
                 f"{title}: by {heading.lower()}",
-                (heading, "Rows", "Tokens", f"Cost ({self.currency})"),
-                [(name, str(t.rows), f"{t.tokens:,}", format_decimal(t.cost)) for name, t in sorted(items.items())],
-                right=frozenset({"Rows", "Tokens", f"Cost ({self.currency})"}),
+                (heading, "Rows", "Tokens", listed, billed),
+                [
+                    (n, str(t.rows), f"{t.tokens:,}", format_decimal(t.list_cost), format_decimal(t.cost))
+                    for n, t in sorted(items.items())
+                ],
+                right=frozenset({"Rows", "Tokens", listed, billed}),
             )
             for heading, items in (("Model", self.by_model), ("Provider", self.by_provider), ("Team", self.by_team))
         ]
@@ -93,13 +120,20 @@ class Summary(Destination):
 
         def slices(items: dict[str, Totals]) -> list[dict[str, Any]]:
             return [
-                {"name": k, "rows": v.rows, "tokens": v.tokens, "cost": format_decimal(v.cost)}
+                {
+                    "name": k,
+                    "rows": v.rows,
+                    "tokens": v.tokens,
+                    "cost": format_decimal(v.cost),
+                    "list_cost": format_decimal(v.list_cost),
+                }
                 for k, v in sorted(items.items())
             ]
 
         return {
             "rows": self.rows,
             "total_cost": format_decimal(self.total_cost),
+            "list_cost": format_decimal(self.list_cost),
             "currency": self.currency,
             "period_start": self.period_start,
             "period_end": self.period_end,

@@ -115,7 +115,7 @@ def test_rows_must_reconcile_with_the_records_total(monkeypatch: pytest.MonkeyPa
         self.records_cost += Decimal("0.01")
 
     monkeypatch.setattr(pipeline.Aggregator, "add", losing_add)
-    with pytest.raises(VerificationError, match="the rows sum to 0.5, the source records to 0.51"):
+    with pytest.raises(VerificationError, match="the groups sum to 0.5, the source records to 0.51"):
         pipeline.write_partitions([lambda: records], prices=PriceBook(), columns=COLUMNS, sinks=[])
 
 

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from llm_cost.cli import app
 from llm_cost.focus.columns import columns_for
 from llm_cost.focus.dimensions import billing_account_name, parse_sub_account, sub_account_of
-from llm_cost.focus.mapping import FocusRow
+from llm_cost.focus.mapping import FocusRow, MappingOptions
 from llm_cost.pipeline import write_partitions
 from llm_cost.pricing import PriceBook
 from llm_cost.records import EXACT, TokenCounts, UsageRecord
@@ -128,7 +128,11 @@ def test_totals_per_sub_account_equal_the_records_exactly(records: list[UsageRec
     sink = _Rows()
     columns = columns_for("focus")
     write_partitions(
-        [lambda: records], prices=PriceBook(), columns=columns, sinks=[sink], sub_account=choice, split_tokens=split
+        [lambda: records],
+        prices=PriceBook(),
+        columns=columns,
+        sinks=[sink],
+        mapping=MappingOptions(split_tokens=split, sub_account=choice),
     )
     got: dict[str | None, Decimal] = defaultdict(Decimal)
     for row in sink.rows:

@@ -113,10 +113,11 @@ def test_reserved_tag_keys_cannot_be_overridden() -> None:
     tags = {"model": "evil", "provider": "evil", "llm-cost-type": "evil", "team": "ml"}
     row = map_group(_group("1", TokenCounts(input=10), tags=tags), PRICED)[0]
     parsed = json.loads(row["Tags"])
-    assert parsed["model"] == "gpt-4o" and parsed["provider"] == "openai" and parsed["llm-cost-type"] == "actual"
+    assert parsed["x-model"] == "gpt-4o" and parsed["x-provider"] == "openai" and parsed["llm-cost-type"] == "actual"
+    assert "model" not in parsed and "provider" not in parsed  # reserved: a user tag cannot pass for ours
     assert parsed["team"] == "ml"
     assert list(parsed) == sorted(parsed)
-    assert {"model", "provider", "llm-cost-type"} <= RESERVED_TAG_KEYS
+    assert {"model", "provider", "llm-cost-type", "x-model", "x-provider"} <= RESERVED_TAG_KEYS
 
 
 def test_attribution_columns() -> None:
@@ -136,7 +137,8 @@ def test_attribution_columns() -> None:
         "API Key",
     )
     assert (row["SubAccountId"], row["SubAccountName"], row["SubAccountType"]) == ("t1", 'Team, "One"\nNew', "Team")
-    assert row["ServiceName"] == "gpt-4o-group"
+    assert row["ServiceName"] == "OpenAI API"
+    assert map_group(group, PRICED, service_name="model-group")[0]["ServiceName"] == "gpt-4o-group"
     assert row["ProviderName"] == row["PublisherName"] == row["InvoiceIssuerName"] == "OpenAI"
 
 

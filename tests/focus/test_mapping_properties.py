@@ -16,9 +16,10 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from llm_cost.aggregate import Aggregator
+from llm_cost.focus.adjustments import Adjustment
 from llm_cost.focus.checks import RowChecker
 from llm_cost.focus.columns import columns_for
-from llm_cost.focus.mapping import allocate, map_group
+from llm_cost.focus.mapping import allocate, billed_total, map_group
 from llm_cost.records import EXACT, TOKEN_TYPES, Pricing, TokenCounts, TokenType, UnitPrices, UsageGroup, UsageRecord
 
 BASES = {"cost-breakdown", "cost-breakdown-scaled", "unit-price", "tokens"}
@@ -137,7 +138,12 @@ def test_map_group_rows_are_complete_exact_and_valid(group: UsageGroup, pricing:
     assert _sum([r["BilledCost"] for r in rows]) == group.cost
     for row in rows:
         tags = json.loads(row["Tags"] or "{}")
-        assert tags["effective-cost"] == row["BilledCost"] == row["EffectiveCost"]
+        if group.cost_source == "estimated":  # the original tool's keys
+            assert tags["effective-cost"] == row["BilledCost"] == row["EffectiveCost"]
+        else:  # one x- style, and no key that repeats a column or a per-row value
+            assert row["BilledCost"] == row["EffectiveCost"]
+            assert not {"effective-cost", "x-token-count-input", "x-token-count-output", "model"} & set(tags)
+            assert all(k.startswith("x-") or k in group.tags or k == "llm-cost-type" for k in tags)
         assert tags["x-cost-allocation"] in BASES | {"none"}
         for checker in CHECKERS:
             assert checker.problems(row) == [], row
@@ -174,3 +180,29 @@ def test_allocate_gives_every_key_a_share_that_sums_exactly(total: Decimal, weig
     assert _sum([str(s) for s in shares.values()]) == total
     assert all(shares[t] == 0 for t, w in weights.items() if w <= 0)
     assert all((s >= 0) if total >= 0 else (s <= 0) for s in shares.values()), shares
+
+
+@given(groups(), pricings, st.booleans(), st.sampled_from(["12.5", "0", "100", "3.333"]), st.sampled_from(["0", "7.5"]))
+def test_an_adjustment_bills_the_factor_exactly_and_keeps_the_list_cost(
+    group: UsageGroup, pricing: Pricing, split: bool, discount: str, markup: str
+) -> None:
+    """Under a negotiated rate, reported rows list the reported spend and bill it x the factor, exactly, and the
+    cost identities still hold (within the unit prices' rounding, as the checker allows)."""
+    adjustment = Adjustment("deal", group.provider, None, Decimal(discount), Decimal(markup))
+    rows = map_group(group, pricing, split_tokens=split, adjustment=adjustment)
+    factor = adjustment.factor
+    if group.cost_source == "reported":
+        assert _sum([r["ListCost"] for r in rows]) == group.cost
+        assert (
+            _sum([r["BilledCost"] for r in rows])
+            == EXACT.multiply(group.cost, factor)
+            == billed_total(group, adjustment)
+        )
+        for row in rows:
+            assert row["BilledCost"] == row["EffectiveCost"] == row["ContractedCost"]
+            assert json.loads(row["Tags"] or "{}")["x-adjustment"] == "deal"
+    else:  # estimates keep their manifest prices: no adjustment
+        assert _sum([r["BilledCost"] for r in rows]) == group.cost
+    for row in rows:
+        for checker in CHECKERS:
+            assert checker.problems(row) == [], row

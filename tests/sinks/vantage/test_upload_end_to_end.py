@@ -14,6 +14,7 @@ from typer.testing import CliRunner, Result
 
 from llm_cost.cli import app
 from llm_cost.focus.columns import VANTAGE, columns_for
+from llm_cost.focus.mapping import MappingOptions
 from llm_cost.pipeline import write_partitions
 from llm_cost.pricing import PriceBook
 from llm_cost.records import TokenCounts, UsageRecord
@@ -62,7 +63,11 @@ def _records(groups: int) -> list[UsageRecord]:
 def _export(path: Path, groups: int) -> Decimal:
     columns = columns_for("focus")
     with CsvSink(str(path), columns) as sink:
-        result = write_partitions([lambda: _records(groups)], prices=PriceBook(), columns=columns, sinks=[sink])
+        # ServiceName from the model groups, so the hostile names reach that column too.
+        mapping = MappingOptions(service_name="model-group")
+        result = write_partitions(
+            [lambda: _records(groups)], prices=PriceBook(), columns=columns, sinks=[sink], mapping=mapping
+        )
     return result.total_cost
 
 

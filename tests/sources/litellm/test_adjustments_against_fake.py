@@ -1,0 +1,105 @@
+"""Negotiated rates end to end: `[adjustments]` in llm-cost.toml over a LiteLLM pull, exact against the fake."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections import defaultdict
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner, Result
+
+from llm_cost.cli import app
+from llm_cost.focus.checks import RowChecker
+from llm_cost.focus.columns import columns_for
+from tests.fakes.litellm import FakeLiteLLM, SpendDataset, generate_dataset
+
+MASTER = "sk-master-1234"
+START = date(2025, 6, 1)
+WINDOW = ["--start", "2025-06-01", "--end", "2025-06-03"]
+
+
+@pytest.fixture(scope="module")
+def dataset() -> SpendDataset:
+    return generate_dataset(11, days=2, requests=1500, start_day=START)
+
+
+def _run(fake: FakeLiteLLM, config: Path, *args: str, command: str = "export") -> Result:
+    env = {"LITELLM_BASE_URL": fake.base_url, "LITELLM_API_KEY": MASTER}
+    result = CliRunner().invoke(
+        app, [command, "--config", str(config), "--mode", "spend-logs", *WINDOW, *args], env=env
+    )
+    assert MASTER not in result.output and MASTER not in (result.stderr or "")
+    return result
+
+
+def _provider_of(row: dict[str, str]) -> str:
+    return str(json.loads(row["Tags"])["x-provider"])
+
+
+@pytest.mark.parametrize("mode", ["spend-logs"])
+def test_a_discount_on_one_provider_is_exact_and_keeps_the_list_cost(
+    dataset: SpendDataset, tmp_path: Path, mode: str
+) -> None:
+    config = tmp_path / "llm-cost.toml"
+    config.write_text('[adjustments.openai-deal]\nprovider = "openai"\ndiscount_pct = 12.5\n', encoding="utf-8")
+    with FakeLiteLLM(dataset, version="1.109.1") as fake:
+        result = _run(fake, config, "--mode", mode)
+        assert result.exit_code == 0, result.stderr
+        truth: dict[str, Decimal] = defaultdict(Decimal)
+        for (_, provider), spend in fake.truth.by_day_provider(include_health_checks=mode == "daily-activity").items():
+            truth[provider] += spend
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    listed: dict[str, Decimal] = defaultdict(Decimal)
+    billed: dict[str, Decimal] = defaultdict(Decimal)
+    checker = RowChecker(columns_for("focus"))
+    for row in rows:
+        provider = _provider_of(row)
+        billed[provider] += Decimal(row["BilledCost"])
+        listed[provider] += Decimal(row["ListCost"])
+        checker.check({k: v or None for k, v in row.items()})  # the identities hold, within the unit price digits
+        tags = json.loads(row["Tags"])
+        if provider == "openai":
+            assert tags["x-adjustment"] == "openai-deal"
+            assert row["BilledCost"] == row["EffectiveCost"] == row["ContractedCost"]
+        else:
+            assert "x-adjustment" not in tags
+    assert truth["openai"] > 0 and len(truth) > 1
+    assert listed["openai"] == truth["openai"]  # ListCost is what LiteLLM reported, unchanged
+    assert billed["openai"] == truth["openai"] * Decimal("0.875")  # exact
+    others = {p: v for p, v in truth.items() if p != "openai"}
+    assert {p: billed[p] for p in others} == others
+
+
+def test_dry_run_shows_list_against_billed(dataset: SpendDataset, tmp_path: Path) -> None:
+    config = tmp_path / "llm-cost.toml"
+    config.write_text('[adjustments.deal]\nprovider = "openai"\ndiscount_pct = 10\nmarkup_pct = 5\n', encoding="utf-8")
+    with FakeLiteLLM(dataset, version="1.109.1") as fake:
+        result = _run(fake, config, "--json", command="dry-run")
+        assert result.exit_code == 0, result.stderr
+        openai = sum(v for (_, p), v in fake.truth.by_day_provider().items() if p == "openai")
+        total = fake.truth.total()
+    summary = json.loads(result.stdout)
+    assert Decimal(summary["total_cost"]) == total - openai + openai * Decimal("0.945")
+    (openai_slice,) = [s for s in summary["by_provider"] if s["name"] == "OpenAI"]
+    assert Decimal(openai_slice["cost"]) == Decimal(openai_slice["list_cost"]) * Decimal("0.945")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('[adjustments.x]\nprovider = "openai"\ndiscount_pct = 150\n', "from 0 to 100"),
+        ("[adjustments.x]\ndiscount_pct = 5\n", "give a provider, a model or both"),
+        ("[settings]\nadjustments = 5\n", "unknown key(s) in [settings]: adjustments"),
+    ],
+)
+def test_a_bad_adjustment_is_a_configuration_error(tmp_path: Path, text: str, message: str) -> None:
+    config = tmp_path / "llm-cost.toml"
+    config.write_text(text, encoding="utf-8")
+    result = CliRunner().invoke(app, ["export", "--config", str(config), "--date", "2025-01-01"])
+    assert result.exit_code == 3
+    assert message in result.stderr and "Traceback" not in result.stderr
