@@ -98,7 +98,7 @@ class Pricing:
 
     list_prices: UnitPrices | None
     contracted: UnitPrices | None
-    source: str  # "genai-prices", "override", "genai-prices+override" or "unknown"
+    source: str  # "litellm" (the proxy's /model/info), "genai-prices", "override", "genai-prices+override", "unknown"
     tier: str = "standard"
 
 

@@ -91,7 +91,8 @@ class Policy(BaseModel):
 
 
 class Manifest(BaseModel):
-    """A parsed `llm-cost.toml`. `settings` is the `[settings]` table of CLI defaults (see settings.py)."""
+    """A parsed `llm-cost.toml`. `settings` is the `[settings]` table of CLI defaults and `adjustments` the
+    negotiated rates of LiteLLM spend (both read by settings.py)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     defaults: Defaults = Field(default_factory=Defaults)
@@ -101,6 +102,7 @@ class Manifest(BaseModel):
     budget: Budget = Field(default_factory=Budget)
     policy: Policy = Field(default_factory=Policy)
     settings: dict[str, Any] = Field(default_factory=dict)
+    adjustments: dict[str, Any] = Field(default_factory=dict)  # negotiated rates for reported spend (settings.py)
     path: Path = Path("llm-cost.toml")
 
     @property

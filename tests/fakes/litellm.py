@@ -26,7 +26,9 @@ Routes (anything else is 404 ``{"detail":"Not Found"}``; a known path with anoth
 * ``GET /spend/logs`` (legacy), ``GET /spend/logs/v2`` and ``/spend/logs/ui`` (≥1.80.8).
 * ``GET /user/daily/activity``, ``/user/daily/activity/aggregated`` (≥1.77), ``/customer/daily/activity`` and
   ``/end_user/daily/activity`` (≥1.80, admin only).
-* ``GET /team/list``, ``/v2/team/list``, ``/model/info`` (``/v1/model/info``), ``/key/list``, ``/key/info``.
+* ``GET /team/list``, ``/v2/team/list``, ``/model/info`` (``/v1/model/info``), ``/key/list``, ``/key/info``,
+  ``/user/list`` (admin and admin viewer only), ``/user/info``, ``/organization/list``.
+* ``refuse_paths`` answers the given paths 403 (a role denial), ``missing_paths`` answers them 404 (an older proxy).
 
 Quirks reproduced (see each handler): no tiebreaker in v2's ``ORDER BY startTime`` (ties are reshuffled on every
 request, so multi-page reads of a tied window lose and repeat rows), ``total`` capped at 10,000, pages past
@@ -80,14 +82,17 @@ __all__ = [
     "MASTER_KEY_LITERAL",
     "PROXY_ADMIN_USER_ID",
     "SPEND_LOGS_CAP",
+    "ORGS",
     "TEAMS",
     "USERS",
+    "WILDCARD_DEPLOYMENTS",
     "DailyRow",
     "Deployment",
     "FakeLiteLLM",
     "Flavor",
     "JsonNumber",
     "KeySpec",
+    "OrgSpec",
     "RequestRecord",
     "SpendDataset",
     "TeamSpec",
@@ -239,6 +244,35 @@ DEPLOYMENTS: tuple[Deployment, ...] = (
         weight=5,
     ),
 )
+#: Wildcard routes (``model_name: vertex_ai/*``): /model/info lists the route, not the models it serves, and has no
+#: prices for it, so their rows match no priced deployment and no model name there. Used with ``wildcard_share``.
+#: ``gemini-2.0-flash-001`` at ``vertex_ai`` is the case genai-prices gets wrong (it prices Google AI Studio);
+#: ``acme-llm-7b`` at ``hosted_vllm`` is unknown to genai-prices.
+WILDCARD_DEPLOYMENTS: tuple[Deployment, ...] = (
+    Deployment(
+        "vertex_ai/*",
+        "gemini-2.0-flash-001",
+        "vertex_ai",
+        "vertex_ai/*",
+        "5b2d8e61-3c4f-4a7b-9e10-7f3a2c6d9e07",
+        "https://us-central1-aiplatform.googleapis.com",
+        D("0.00000015"),
+        D("0.0000006"),
+        D("0.0000000375"),
+        weight=3,
+    ),
+    Deployment(
+        "hosted_vllm/*",
+        "acme-llm-7b",
+        "hosted_vllm",
+        "hosted_vllm/*",
+        "9e4f1a27-6b8c-4d3e-8f21-4c7b0e5a1f08",
+        "http://vllm.internal:8000/v1",
+        D("0.0000001"),
+        D("0.0000002"),
+        weight=1,
+    ),
+)
 del D
 
 
@@ -247,6 +281,13 @@ class UserSpec:
     user_id: str
     user_email: str | None
     user_role: str = "internal_user"
+    user_alias: str | None = None
+
+
+@dataclass(frozen=True)
+class OrgSpec:
+    organization_id: str
+    organization_alias: str
 
 
 @dataclass(frozen=True)
@@ -284,16 +325,21 @@ class KeySpec:
         return f"sk-...{self.raw_key[-4:]}"
 
 
+#: Users; the aliases are hostile on purpose (commas, quotes, a newline, non-ASCII), as a CSV must carry them.
 USERS: tuple[UserSpec, ...] = (
-    UserSpec("user-alice", "alice@example.com"),
-    UserSpec("user-bob", "bob@example.com"),
-    UserSpec("user-carol", "carol@example.com"),
-    UserSpec("user-dave", None),
+    UserSpec("user-alice", "alice@example.com", user_alias='Alice "Al" Martin, PhD'),
+    UserSpec("user-bob", "bob@example.com", user_alias="Bob\nBuilder"),
+    UserSpec("user-carol", "carol@example.com", user_alias="Carol Müller-Łukasiewicz 🚀"),
+    UserSpec("user-dave", None, user_alias="dave; 'the admin'"),
     UserSpec("user-erin", "erin@example.com"),  # SSO user without a virtual key: the unattributed ("") traffic
     UserSpec(PROXY_ADMIN_USER_ID, None, "proxy_admin"),
     UserSpec(HEALTH_CHECK_KEY, None, "internal_user"),
 )
 _USER_EMAIL = {u.user_id: u.user_email for u in USERS}
+_USER_BY_ID = {u.user_id: u for u in USERS}
+
+#: Organizations (``org-acme`` owns two teams; its alias is hostile too).
+ORGS: tuple[OrgSpec, ...] = (OrgSpec("org-acme", 'Acme, "Global"\nÜber-Org'), OrgSpec("org-empty", "Empty Org"))
 
 TEAMS: tuple[TeamSpec, ...] = (
     TeamSpec(
@@ -508,6 +554,7 @@ def generate_dataset(
     variety: bool = False,
     key_pool: int = 0,
     key_pool_share: float = 0.9,
+    wildcard_share: float = 0.0,
 ) -> SpendDataset:
     """Deterministic spend-log rows over ``days`` UTC days starting at ``start_day`` (``requests`` rows in all).
 
@@ -540,6 +587,9 @@ def generate_dataset(
     ``key_pool=N`` adds N synthetic virtual keys (``sk-pool-NNNNN``, each with its own user, unknown to the key
     catalogue), used by ``key_pool_share`` of the keyed traffic in turn per deployment, so a day has thousands of
     daily-activity DB rows (user x key x model x provider) and one model alone can need several pages.
+
+    ``wildcard_share`` of the non-health traffic goes to the :data:`WILDCARD_DEPLOYMENTS` (models that /model/info
+    does not list by name); at 0 (the default) the rows are exactly those of a dataset without it.
     """
     params = dict(locals())
     with _gc_paused():
@@ -565,6 +615,7 @@ def _generate_rows(
     variety: bool = False,
     key_pool: int = 0,
     key_pool_share: float = 0.9,
+    wildcard_share: float = 0.0,
 ) -> SpendDataset:
     if days < 1 or requests < 0:
         raise ValueError("days must be >= 1 and requests >= 0")
@@ -654,6 +705,8 @@ def _generate_rows(
             if kind == "pool":  # the pool's keys in turn, per deployment: many distinct key x model rows a day
                 key, kind = pool[pool_turn[dep_index] % key_pool], "key"
                 pool_turn[dep_index] += 1
+            if wildcard_share and rnd() < wildcard_share:  # no draw at all without wildcard traffic
+                dep = WILDCARD_DEPLOYMENTS[0 if rnd() < 0.75 else 1]
 
         # identity at request time
         if kind == "key":
@@ -824,7 +877,8 @@ def _generate_rows(
                 "request_duration_ms": duration,
                 "model": model,
                 "model_id": model_id,
-                "model_group": dep.model_group,
+                # A wildcard route's model group is the name the client asked for (`vertex_ai/gemini-…`).
+                "model_group": f"{dep.provider}/{dep.model}" if "*" in dep.model_group else dep.model_group,
                 "custom_llm_provider": provider,
                 "api_base": api_base,
                 "user": user,
@@ -873,7 +927,7 @@ def _float_repr(value: Decimal) -> Decimal:
 
 
 _VARIETY_SALT = 0xC0_57_7A9E
-_DEP_BY_ID = {dep.model_id: dep for dep in DEPLOYMENTS}
+_DEP_BY_ID = {dep.model_id: dep for dep in DEPLOYMENTS + WILDCARD_DEPLOYMENTS}
 _ATTRIBUTION_KEYS = (
     "user_api_key",
     "user_api_key_alias",
@@ -2003,6 +2057,9 @@ class FakeLiteLLM(LoopbackFake):
     :param v2_request_tags_as_string: v2 ``request_tags`` as a JSON string (the doc's §1b/§7); False sends a list
         (what §0b saw on 1.100.5); ``"mixed"`` sends a string on about half the rows and a list on the others.
     :param unknown_key_type: ``"alternate"`` (auth_error and token_not_found_in_db by turns, §0b), or one of them.
+    :param refuse_paths: paths answered 403 to every key (as LiteLLM refuses a route to a role), e.g.
+        ``{"/user/list"}``.
+    :param missing_paths: paths answered 404 ``{"detail":"Not Found"}`` (an older proxy without them).
     """
 
     def __init__(
@@ -2021,6 +2078,8 @@ class FakeLiteLLM(LoopbackFake):
         skew_day: date | None = None,
         v2_request_tags_as_string: bool | str = True,
         unknown_key_type: str = "alternate",
+        refuse_paths: Iterable[str] = (),
+        missing_paths: Iterable[str] = (),
         host: str = "127.0.0.1",
     ) -> None:
         if unknown_key_type not in ("alternate", "auth_error", "token_not_found_in_db"):
@@ -2046,6 +2105,8 @@ class FakeLiteLLM(LoopbackFake):
         self.daily_activity_skew = daily_activity_skew
         self.v2_request_tags_as_string = v2_request_tags_as_string
         self.unknown_key_type = unknown_key_type
+        self.refuse_paths = frozenset(refuse_paths)
+        self.missing_paths = frozenset(missing_paths)
         self.host = host
         v1_columns, v2_columns = self.flavor.spend_log_columns(), self.flavor.v2_columns()
         self._v1_plan = (v1_columns, tuple(c for c in v1_columns if c in _DATETIME_COLUMNS))
@@ -2323,6 +2384,9 @@ class FakeLiteLLM(LoopbackFake):
             "/v1/model/info": (self._model_info, True, True),
             "/key/list": (self._key_list, True, True),
             "/key/info": (self._key_info, True, True),
+            "/user/list": (self._user_list, True, True),
+            "/user/info": (self._user_info, True, True),
+            "/organization/list": (self._organization_list, True, True),
         }
         if f.readiness_minimal:
             routes["/health/readiness/details"] = (self._readiness_details, True, False)
@@ -2340,7 +2404,7 @@ class FakeLiteLLM(LoopbackFake):
         self, method: str, path: str, params: dict[str, str], headers: dict[str, str], record: RequestRecord
     ) -> _Resp:
         route = self._route_table.get(path.rstrip("/") or "/")
-        if route is None:
+        if route is None or path.rstrip("/") in self.missing_paths:
             return _Resp(404, {"detail": "Not Found"})
         if method not in ("GET", "HEAD"):
             return _Resp(405, {"detail": "Method Not Allowed"}, headers={"Allow": "GET"})
@@ -2356,6 +2420,11 @@ class FakeLiteLLM(LoopbackFake):
                 return authenticated
             caller = authenticated
             record.role = caller.role
+        if path.rstrip("/") in self.refuse_paths:
+            role = caller.role if caller else "internal_user"
+            return self._error(
+                f"user not allowed to access this route, role= {role}. Trying to access: {path}", "auth_error", 403
+            )
         return func(_Params(params), caller)
 
     # ---------------------------------------------------------------------------------------------- errors & auth
@@ -3058,7 +3127,11 @@ class FakeLiteLLM(LoopbackFake):
 
         def entity_meta(entity: str) -> dict[str, Any]:
             if table == "user" and f.entity_metadata:
-                return {"user_email": _USER_EMAIL.get(entity), "user_alias": None}
+                user = _USER_BY_ID.get(entity)
+                return {
+                    "user_email": user.user_email if user else None,
+                    "user_alias": user.user_alias if user else None,
+                }
             return {}
 
         totals = list(zero)
@@ -3235,8 +3308,17 @@ class FakeLiteLLM(LoopbackFake):
     def _model_info(self, params: _Params, caller: _Caller | None) -> _Resp:
         data = []
         wanted = params.get("litellm_model_id")
-        for dep in DEPLOYMENTS:
+        for dep in DEPLOYMENTS + WILDCARD_DEPLOYMENTS:
             if wanted and dep.model_id != wanted:
+                continue
+            if "*" in dep.model_group:  # a wildcard route: the cost map knows no prices for it
+                data.append(
+                    {
+                        "model_name": dep.model_group,
+                        "litellm_params": {"model": dep.litellm_model, "custom_llm_provider": dep.provider},
+                        "model_info": {"id": dep.model_id, "db_model": False, "key": dep.litellm_model},
+                    }
+                )
                 continue
             data.append(
                 {
@@ -3349,6 +3431,117 @@ class FakeLiteLLM(LoopbackFake):
         info.pop("token")
         info["status"] = "deleted" if spec.deleted else "active"
         return _Resp(200, {"key": key, "info": info})
+
+    def _user_object(self, user: UserSpec) -> dict[str, Any]:
+        """A ``LiteLLM_UserTable`` row (``/user/list`` adds ``key_count``)."""
+        teams = [t.team_id for t in TEAMS if any(u == user.user_id for u, _ in t.members)]
+        return {
+            "user_id": user.user_id,
+            "user_email": user.user_email,
+            "user_alias": user.user_alias,
+            "user_role": user.user_role,
+            "teams": teams,
+            "models": [],
+            "max_budget": None,
+            "spend": sum(self._key_spend.get(k.token, 0.0) for k in KEYS if k.user_id == user.user_id),
+            "model_max_budget": {},
+            "model_spend": {},
+            "tpm_limit": None,
+            "rpm_limit": None,
+            "budget_duration": None,
+            "budget_reset_at": None,
+            "metadata": {},
+            "sso_user_id": None,
+            "organization_memberships": [],
+            "created_at": "2025-01-01T00:00:00Z",
+            "updated_at": "2025-05-06T01:00:00Z",
+        }
+
+    def _user_list(self, params: _Params, caller: _Caller | None) -> _Resp:
+        """``GET /user/list``: paginated (``page_size`` ≤100, default 25), admins and admin viewers only (403
+        ``{"detail": {"error": ...}}`` otherwise); ``sort_by`` is one of LiteLLM's columns, default created_at desc
+        (all equal here, so the catalogue order)."""
+        assert caller is not None
+        page = params.int("page", 1, ge=1)
+        page_size = params.int("page_size", 25, ge=1, le=100)
+        if params.errors:
+            return self._detail(422, params.errors)
+        assert page is not None and page_size is not None
+        if not self.db:
+            return self._no_db()
+        if not (caller.is_admin or caller.role == "proxy_admin_viewer"):
+            return self._detail(403, {"error": "Only proxy admins and organization admins can list users."})
+        users = list(USERS)
+        sort_by = params.get("sort_by")
+        if sort_by is not None:
+            if sort_by not in ("user_id", "user_email", "created_at", "spend", "user_alias", "user_role"):
+                return self._detail(400, {"error": "Invalid sort column."})
+            users.sort(key=lambda u: str(getattr(u, sort_by, "") or ""), reverse=params.get("sort_order") == "desc")
+        total = len(users)
+        chosen = users[(page - 1) * page_size : page * page_size]
+        return _Resp(
+            200,
+            {
+                "users": [
+                    {**self._user_object(u), "key_count": sum(1 for k in KEYS if k.user_id == u.user_id)}
+                    for u in chosen
+                ],
+                "total": total,
+                "page": page,
+                "page_size": page_size,
+                "total_pages": -(-total // page_size),
+            },
+        )
+
+    def _user_info(self, params: _Params, caller: _Caller | None) -> _Resp:
+        """``GET /user/info?user_id=``: the user row, its keys and teams; 404 for an unknown user."""
+        assert caller is not None
+        if not self.db:
+            return self._no_db()
+        user_id = params.get("user_id") or caller.user_id
+        if not caller.is_admin and caller.role != "proxy_admin_viewer" and user_id != caller.user_id:
+            return self._error("User not allowed to access other users' info.", "auth_error", 403)
+        user = _USER_BY_ID.get(user_id or "")
+        if user is None:
+            return self._error(f"User {user_id} not found", "not_found_error", 404)
+        keys = [self._key_object(k) for k in KEYS if k.user_id == user.user_id and not k.deleted]
+        teams = [
+            t for t in self._team_objects(False) if any(m["user_id"] == user.user_id for m in t["members_with_roles"])
+        ]
+        return _Resp(200, {"user_id": user.user_id, "user_info": self._user_object(user), "keys": keys, "teams": teams})
+
+    def _organization_list(self, params: _Params, caller: _Caller | None) -> _Resp:
+        """``GET /organization/list``: a bare list with members and teams; admins see every organization, others
+        those they are members of (none here)."""
+        assert caller is not None
+        if not self.db:
+            return self._no_db()
+        if not caller.is_admin:
+            return _Resp(200, [])
+        orgs = []
+        for org in ORGS:
+            orgs.append(
+                {
+                    "organization_id": org.organization_id,
+                    "organization_alias": org.organization_alias,
+                    "budget_id": f"budget-{org.organization_id}",
+                    "metadata": {},
+                    "models": [],
+                    "spend": 0.0,
+                    "model_spend": {},
+                    "created_at": "2025-01-01T00:00:00Z",
+                    "created_by": PROXY_ADMIN_USER_ID,
+                    "updated_at": "2025-01-01T00:00:00Z",
+                    "updated_by": PROXY_ADMIN_USER_ID,
+                    "members": [],
+                    "teams": [
+                        {"team_id": t.team_id, "team_alias": t.team_alias}
+                        for t in TEAMS
+                        if t.organization_id == org.organization_id
+                    ],
+                }
+            )
+        return _Resp(200, orgs)
 
 
 def _metadata_of(row: Mapping[str, Any]) -> dict[str, Any]:

@@ -24,9 +24,12 @@ from tests.fakes.litellm import (
     HEALTH_CHECK_KEY_HASH,
     KEYS,
     MASTER_KEY_LITERAL,
+    ORGS,
     PROXY_ADMIN_USER_ID,
     SPEND_LOGS_CAP,
     TEAMS,
+    USERS,
+    WILDCARD_DEPLOYMENTS,
     FakeLiteLLM,
     SpendDataset,
     fake_litellm_fixture,
@@ -726,7 +729,10 @@ def test_daily_breakdown_shapes_and_key_metadata_per_version():
         assert breakdown["api_keys"]["unattributed"]["metadata"]["key_alias"] == "Unattributed"
         assert chat in breakdown["models"]["gpt-4o"]["api_key_breakdown"]
         assert {"openai", "azure"} <= set(breakdown["providers"]) and "unknown-model" in breakdown["models"]
-        assert breakdown["entities"]["user-bob"]["metadata"] == {"user_email": "bob@example.com", "user_alias": None}
+        assert breakdown["entities"]["user-bob"]["metadata"] == {
+            "user_email": "bob@example.com",
+            "user_alias": "Bob\nBuilder",
+        }
     with serve("1.100.5") as fake, http(fake) as client:
         body = daily(client, "2025-06-01", "2025-06-01", page_size=1000).json()
         result = body["results"][0]
@@ -820,7 +826,10 @@ def test_team_lists(c: httpx.Client):
 
 def test_model_info_and_key_list(c: httpx.Client):
     data = c.get("/model/info").json()["data"]
-    assert len(data) == len(DEPLOYMENTS)
+    assert len(data) == len(DEPLOYMENTS) + len(WILDCARD_DEPLOYMENTS)
+    wildcards = [m for m in data if "*" in m["model_name"]]
+    assert {m["model_name"] for m in wildcards} == {"vertex_ai/*", "hosted_vllm/*"}
+    assert not any("input_cost_per_token" in m["model_info"] for m in wildcards)
     gpt = [m for m in data if m["model_name"] == "gpt-4o"]
     assert {(m["litellm_params"]["model"], m["litellm_params"]["custom_llm_provider"]) for m in gpt} == {
         ("openai/gpt-4o", "openai"),
@@ -970,3 +979,85 @@ def test_fixture_generator_stops_the_server():
 def test_hash_key_is_sha256():
     assert hash_key("sk-1234") == hashlib.sha256(b"sk-1234").hexdigest()
     assert (datetime(2025, 6, 2, tzinfo=UTC) - timedelta(days=1)).date() == D1
+
+
+def test_model_info_prices_are_the_ones_spend_was_computed_from():
+    """The per-token floats of /model/info, read as the Decimal of their JSON text, are the deployment prices the
+    generator multiplied: a priced row's spend is its tokens times them, exactly."""
+    with serve(NEW) as fake, http(fake) as client:
+        info = {m["model_info"]["id"]: m["model_info"] for m in client.get("/model/info").json()["data"]}
+        raw = client.get("/model/info").content.decode()
+    for dep in DEPLOYMENTS:
+        prices = info[dep.model_id]
+        assert Decimal(repr(prices["input_cost_per_token"])) == dep.input_cost
+        assert Decimal(repr(prices["output_cost_per_token"])) == dep.output_cost
+        read = prices["cache_read_input_token_cost"]
+        assert (Decimal(repr(read)) if read is not None else Decimal(0)) == dep.cache_read_cost
+    assert "2.5e-06" in raw  # JSON floats, as the real proxy serves them
+    by_id = {d.model_id: d for d in DEPLOYMENTS}
+    checked = 0
+    for row in small():
+        usage = row["metadata"]["additional_usage_values"] or {}
+        if row["spend"] == 0 or row["model_id"] not in by_id:
+            continue
+        dep = by_id[row["model_id"]]
+        cache_read, cache_write = usage.get("cache_read_input_tokens", 0), usage.get("cache_creation_input_tokens", 0)
+        expected = (
+            (row["prompt_tokens"] - cache_read - cache_write) * dep.input_cost
+            + row["completion_tokens"] * dep.output_cost
+            + cache_read * dep.cache_read_cost
+            + cache_write * dep.cache_creation_cost
+        )
+        assert row["spend"] == expected
+        checked += 1
+    assert checked > 1000
+
+
+def test_wildcard_traffic_is_opt_in_and_leaves_the_default_rows_alone():
+    plain = generate_dataset(7, days=1, requests=500)
+    again = generate_dataset(7, days=1, requests=500, wildcard_share=0.0)
+    assert [r["request_id"] for r in plain] == [r["request_id"] for r in again]
+    mixed = generate_dataset(7, days=1, requests=500, wildcard_share=0.3)
+    models = {r["model"] for r in mixed}
+    assert {"gemini-2.0-flash-001", "acme-llm-7b"} <= models
+    vertex = [r for r in mixed if r["model"] == "gemini-2.0-flash-001"]
+    assert {r["custom_llm_provider"] for r in vertex} == {"vertex_ai"}
+    assert {r["model_group"] for r in vertex} == {"vertex_ai/gemini-2.0-flash-001"}
+    assert {r["model_id"] for r in vertex} == {WILDCARD_DEPLOYMENTS[0].model_id}
+
+
+def test_user_list_pages_and_is_admin_only(c: httpx.Client):
+    first = c.get("/user/list").json()
+    assert (first["page"], first["page_size"], first["total"]) == (1, 25, len(USERS))
+    paged = [c.get("/user/list", params={"page": p, "page_size": 2, "sort_by": "user_id"}).json() for p in (1, 2, 3, 4)]
+    ids = [u["user_id"] for page in paged for u in page["users"]]
+    assert ids == sorted(u.user_id for u in USERS) and paged[0]["total_pages"] == 4
+    aliases = {u["user_id"]: u["user_alias"] for u in first["users"]}
+    assert aliases["user-bob"] == "Bob\nBuilder" and "," in aliases["user-alice"] and '"' in aliases["user-alice"]
+    assert not aliases["user-carol"].isascii()
+    assert c.get("/user/list", params={"page_size": 101}).status_code == 422
+    assert c.get("/user/list", params={"sort_by": "password"}).status_code == 400
+    info = c.get("/user/info", params={"user_id": "user-alice"}).json()
+    assert info["user_info"]["user_email"] == "alice@example.com" and {k["key_alias"] for k in info["keys"]} == {
+        "prod-search",
+        "alice-laptop",
+    }
+    missing = c.get("/user/info", params={"user_id": "nobody"})
+    assert missing.status_code == 404 and "not found" in missing.json()["error"]["message"]
+    orgs = c.get("/organization/list").json()
+    assert {o["organization_id"]: o["organization_alias"] for o in orgs} == {
+        o.organization_id: o.organization_alias for o in ORGS
+    }
+    with serve(NEW) as fake, http(fake, key=INTERNAL) as internal:
+        refused = internal.get("/user/list")
+        assert refused.status_code == 403 and "Only proxy admins" in refused.json()["detail"]["error"]
+        assert internal.get("/user/info", params={"user_id": "user-bob"}).status_code == 403
+        assert internal.get("/organization/list").json() == []
+
+
+def test_refuse_and_missing_paths():
+    with serve(NEW, refuse_paths={"/user/list"}, missing_paths={"/organization/list"}) as fake, http(fake) as client:
+        refused = client.get("/user/list")
+        assert refused.status_code == 403 and refused.json()["error"]["type"] == "auth_error"
+        assert client.get("/organization/list").json() == {"detail": "Not Found"}
+        assert client.get("/key/list").status_code == 200

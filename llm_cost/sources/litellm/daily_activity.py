@@ -6,6 +6,9 @@ pages and `metadata.total_*` covers one page only. We ask for one day at a time 
 double-counted in 1.83–1.86). On ≤1.90 the order inside a day is unstable, so there a day must fit one page: a
 bigger day is read from the non-paginated `/user/daily/activity/aggregated` (≥1.77), which holds every row of the
 day in one response; before 1.77 it is split by model, then by key. See litellm-api.md §2a and §7.3.
+
+A cell's provider comes from the response (`breakdown.providers[p].api_key_breakdown`, see `resolve_providers`),
+and only else from /model/info or genai-prices; its prices are the proxy's own where /model/info has them.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from functools import partial
+from itertools import product
 from typing import Any
 
 from llm_cost.errors import SourceError
@@ -45,6 +49,13 @@ class Cell:
     cache_write: int = 0
     requests: int = 0
     metadata: dict[str, Any] = field(default_factory=dict)
+    # The providers its key's traffic appears under (`breakdown.providers[p].api_key_breakdown`) in the results
+    # it was read from: of the key's whole day, or of this model alone when the read was filtered by model.
+    providers: set[str] = field(default_factory=set)
+
+    def tally(self) -> Tally:
+        """Its exact counts, as the provider accounting compares them."""
+        return (self.requests, self.prompt, self.completion, self.cache_read)
 
     def add(self, metrics: dict[str, Any], metadata: dict[str, Any]) -> None:
         """Add one key entry's metrics; a metric that is not a number is a SourceError naming it."""
@@ -71,6 +82,56 @@ def _count_of(metrics: dict[str, Any], name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int | Decimal | float) or value != int(value):
         raise ValueError(name)
     return int(value)
+
+
+Tally = tuple[int, int, int, int]  # requests, prompt, completion and cache-read tokens: exact integers
+NO_TALLY: Tally = (0, 0, 0, 0)
+
+
+def _tally(metrics: Any) -> Tally:
+    """The exact counts of one metrics object (a count that is not a whole number is a SourceError)."""
+    if not isinstance(metrics, dict):
+        raise SourceError(f"unexpected response from {PATH}: metrics {str(metrics)[:80]} is not an object")
+    try:
+        return (
+            _count_of(metrics, "api_requests"),
+            _count_of(metrics, "prompt_tokens"),
+            _count_of(metrics, "completion_tokens"),
+            _count_of(metrics, "cache_read_input_tokens"),
+        )
+    except (ArithmeticError, TypeError, ValueError):
+        raise SourceError(
+            f"unexpected response from {PATH}: a count of {str(metrics)[:160]} is not a whole number"
+        ) from None
+
+
+def _plus(a: Tally, b: Tally) -> Tally:
+    return (a[0] + b[0], a[1] + b[1], a[2] + b[2], a[3] + b[3])
+
+
+def _minus(a: Tally, b: Tally) -> Tally:
+    return (a[0] - b[0], a[1] - b[1], a[2] - b[2], a[3] - b[3])
+
+
+def _key_providers(result: dict[str, Any]) -> dict[str, dict[str, Tally]]:
+    """key -> provider -> counts, from one result's `breakdown.providers[p].api_key_breakdown` (there is no joint
+    model x provider x key breakdown). Absent in a result: nothing is known."""
+    breakdown = result.get("breakdown")
+    providers = breakdown.get("providers") if isinstance(breakdown, dict) else None
+    if not isinstance(providers or {}, dict):
+        raise SourceError(f"unexpected response from {PATH}: breakdown.providers is not an object")
+    out: dict[str, dict[str, Tally]] = {}
+    for provider, entry in (providers or {}).items():
+        keys = entry.get("api_key_breakdown") if isinstance(entry, dict) else None
+        if not isinstance(keys or {}, dict):
+            raise SourceError(
+                f"unexpected response from {PATH}: breakdown.providers[{str(provider)[:60]!r}] has no "
+                "api_key_breakdown object"
+            )
+        for key, key_entry in (keys or {}).items():
+            metrics = key_entry.get("metrics") if isinstance(key_entry, dict) else None
+            out.setdefault(str(key), {})[str(provider)] = _tally(metrics or {})
+    return out
 
 
 def _entries(result: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any], dict[str, Any]]]:
@@ -111,6 +172,9 @@ class DailyActivityReader:
         parsed = version_tuple(version)
         self.stable_order = parsed is None or parsed >= (1, 95)
         self.has_aggregated = parsed is None or parsed >= (1, 77)
+        # (provider, key) -> counts over the whole day, for the provider accounting of `_records`; None once a
+        # day was read in parts (each part's providers are then that part's own, in its cells).
+        self.tallies: dict[tuple[str, str], Tally] | None = {}
 
     def _body(self, path: str, params: dict[str, Any]) -> dict[str, Any]:
         body = self.client.get_json(path, params)
@@ -185,14 +249,22 @@ class DailyActivityReader:
         if pages > 1 and unstable:
             whole = self._aggregated(day, filters)
             if whole is None:
+                self.tallies = None
                 return self._split(day, filters, self._pages(day, filters)[0] if first_only else results)
             results = whole
         cells: dict[tuple[str, str], Cell] = {}
         for result in results:
             if str(result.get("date")) != day.isoformat():
                 continue
+            key_providers = _key_providers(result)
+            if self.tallies is not None and not filters:
+                for key, by_provider in key_providers.items():
+                    for provider, tally in by_provider.items():
+                        self.tallies[(provider, key)] = _plus(self.tallies.get((provider, key), NO_TALLY), tally)
             for model, key, metrics, metadata in _entries(result):
-                cells.setdefault((model, key), Cell()).add(metrics, metadata)
+                cell = cells.setdefault((model, key), Cell())
+                cell.add(metrics, metadata)
+                cell.providers |= set(key_providers.get(key, ()))
                 self.stats.rows_read += 1
         return cells
 
@@ -297,17 +369,26 @@ def _records(
     # Master-key traffic is stored as the literal since ~1.86 and as the sha256 of the master key before (as in
     # spend logs, whose reader knows both).
     master_keys = {MASTER_KEY_LITERAL, reader.client.key_hash}
-    for (model, key), cell in sorted(reader.cells(day.start.date()).items()):
+    cells = reader.cells(day.start.date())
+    resolved = resolve_providers(cells, reader.tallies, lookups)
+    for (model, key), cell in sorted(cells.items()):
         if key in HEALTH_CHECK_KEYS and not include_health_checks:
             stats.health_checks += cell.requests
             continue
-        team_id = cell.metadata.get("team_id")
         master = key in master_keys
         stats.requests += cell.requests
         if master:
             stats.master_key_requests += cell.requests
-        provider, provider_name = lookups.provider(model)
-        yield UsageRecord(
+        provider = resolved.get((model, key))
+        if provider is None:
+            provider, provider_name = lookups.provider(model)
+        else:
+            provider_name = lookups.prices.provider_name(provider)
+        api_key_hash = None if key in UNATTRIBUTED else key
+        known = lookups.key(api_key_hash) if api_key_hash else None
+        team_id = _text(cell.metadata.get("team_id")) or (known.team_id if known else None)
+        team = lookups.team(team_id) if team_id else None
+        record = UsageRecord(
             period_start=day.start,
             period_end=day.end,
             provider=provider,
@@ -316,16 +397,135 @@ def _records(
             cost=cell.spend,
             tokens=_tokens(cell),
             requests=cell.requests,
-            api_key_hash=None if key in UNATTRIBUTED else key,
+            api_key_hash=api_key_hash,
             key_alias=str(cell.metadata.get("key_alias") or ("master key" if master else "")) or None,
-            team_id=str(team_id) if team_id else None,
-            team_alias=lookups.team_alias(str(team_id)) if team_id else None,
-            user_id=cell.metadata.get("user_id"),
-            user_email=cell.metadata.get("user_email"),
+            team_id=team_id,
+            team_alias=team.alias if team else None,
+            user_id=_text(cell.metadata.get("user_id")) or (known.user_id if known else None),
+            user_email=_text(cell.metadata.get("user_email")),
+            # The key's team's organization (as LiteLLM's own export joins it), else the key's own.
+            org_id=(team.org_id if team else None) or (known.org_id if known else None),
             system_tags={"x-master-key": "true"} if master else {},
             cost_source="reported",
             source=f"litellm:{PATH}",
+            pricing=lookups.pricing(None, model, provider),
         )
+        lookups.enrich(record)
+        yield record
+
+
+def _text(value: Any) -> str | None:
+    return str(value) if value not in (None, "") else None
+
+
+def _candidates(model: str, providers: set[str]) -> set[str]:
+    """The providers a cell's rows may be at. `unknown` (rows without a provider: requests rejected before
+    routing, which have no model either) is left out for a named model when a real provider is there."""
+    if model != "unknown-model" and len(providers) > 1:
+        return providers - {"unknown"}
+    return providers
+
+
+MAX_ASSIGNMENTS = 4096  # the accounting tries at most this many ways to place one key's unknown models
+
+
+def resolve_providers(
+    cells: dict[tuple[str, str], Cell], tallies: dict[tuple[str, str], Tally] | None, lookups: Lookups
+) -> dict[tuple[str, str], str]:
+    """(model, key) -> provider, where the response itself determines it (the rest falls back to /model/info
+    and genai-prices). In order, each sound on its own:
+
+    1. the key's traffic is under one provider only (`breakdown.providers[p].api_key_breakdown`);
+    2. accounting, per key: the key's exact counts (requests, prompt, completion and cache-read tokens) under
+       each provider, minus those of its models whose provider is known (by 1, or /model/info naming one), leave
+       residuals; the models /model/info names at several providers must explain the residuals at theirs, and
+       the remaining models, each wholly at one provider, must match the other residuals exactly in one way only;
+    3. the model's keys share exactly one provider, /model/info does not serve that name at several, and (when
+       the day's tallies are known) that provider holds at least the cell's counts under the key. This one
+       assumes what the others do not: that a name /model/info does not list (a wildcard route) is served by
+       one provider.
+    """
+    resolved: dict[tuple[str, str], str] = {}
+    listed = {model: lookups.providers_of(model) for model, _ in cells}
+    for (model, key), cell in cells.items():
+        own = _candidates(model, cell.providers)
+        if len(own) == 1:
+            resolved[(model, key)] = next(iter(own))
+    if tallies is not None:
+        by_key: dict[str, list[str]] = {}
+        for model, key in cells:
+            by_key.setdefault(key, []).append(model)
+        for key, models in by_key.items():
+            resolved.update(_account(key, models, cells, tallies, listed, resolved))
+    shared: dict[str, set[str]] = {}
+    for (model, _), cell in cells.items():
+        candidates = _candidates(model, cell.providers)
+        shared[model] = candidates if model not in shared else shared[model] & candidates
+    for model, key in cells:
+        common = shared[model]
+        if (model, key) in resolved or len(common) != 1 or len(listed[model]) >= 2:
+            continue
+        provider = next(iter(common))
+        if tallies is not None:
+            room = _minus(tallies.get((provider, key), NO_TALLY), cells[(model, key)].tally())
+            if min(room) < 0:
+                continue
+        resolved[(model, key)] = provider
+    return resolved
+
+
+def _account(
+    key: str,
+    models: list[str],
+    cells: dict[tuple[str, str], Cell],
+    tallies: dict[tuple[str, str], Tally],
+    listed: dict[str, frozenset[str]],
+    resolved: dict[tuple[str, str], str],
+) -> dict[tuple[str, str], str]:
+    """Rule 2 of `resolve_providers` for one key: the providers of its unknown models, or nothing."""
+    residual = {p: t for (p, k), t in tallies.items() if k == key}
+    known: dict[str, str] = {}
+    mixed: list[str] = []
+    unknown: list[str] = []
+    for model in models:
+        if (model, key) in resolved:
+            known[model] = resolved[(model, key)]
+        elif model == "unknown-model" and "unknown" in residual:
+            known[model] = "unknown"  # rejected before routing: no model and no provider
+        elif len(listed[model]) == 1:
+            known[model] = next(iter(listed[model]))
+        elif listed[model]:
+            mixed.append(model)
+        else:
+            unknown.append(model)
+    if not unknown:
+        return {}
+    for model, provider in known.items():
+        residual[provider] = _minus(residual.get(provider, NO_TALLY), cells[(model, key)].tally())
+    at_mixed = {p for model in mixed for p in listed[model]}
+    explained = NO_TALLY
+    for model in mixed:
+        explained = _plus(explained, cells[(model, key)].tally())
+    left = NO_TALLY
+    for provider in at_mixed:
+        left = _plus(left, residual.get(provider, NO_TALLY))
+    # "unknown" also holds model-less rows, which ≤1.104 leaves out of breakdown.models: never a target.
+    targets = {p: t for p, t in residual.items() if p not in at_mixed and p != "unknown" and t != NO_TALLY}
+    if left != explained or any(min(t) < 0 for t in residual.values()) or not targets:
+        return {}
+    if len(targets) ** len(unknown) > MAX_ASSIGNMENTS:
+        return {}
+    names = sorted(targets)
+    found: dict[str, str] | None = None
+    for choice in product(names, repeat=len(unknown)):
+        sums = dict.fromkeys(names, NO_TALLY)
+        for model, provider in zip(unknown, choice, strict=True):
+            sums[provider] = _plus(sums[provider], cells[(model, key)].tally())
+        if sums == targets:
+            if found is not None:
+                return {}  # two ways to place them: not determined
+            found = dict(zip(unknown, choice, strict=True))
+    return {(model, key): provider for model, provider in (found or {}).items()}
 
 
 def _tokens(cell: Cell) -> TokenCounts:

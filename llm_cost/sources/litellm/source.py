@@ -57,7 +57,7 @@ class LiteLLMSource(Source):
         try:
             self.prices = PriceBook()
             self.stats = PullStats(version=self.client.version())
-            self.lookups = Lookups(self.client, self.prices)
+            self.lookups = Lookups(self.client, self.prices, warn=warn)
             self.lookups.check_admin_scope()
         except BaseException:
             self.client.close()
@@ -100,15 +100,19 @@ class LiteLLMSource(Source):
             tag_keys=frozenset(tag_keys) if tag_keys else None,
             include_health_checks=self.settings.include_health_checks,
             master_key_hash=self.client.key_hash,
+            pricing=self.lookups.pricing,
         )
         names: dict[str, str] = {}
+        enrich = self.lookups.enrich
 
         def named(records: Iterable[UsageRecord]) -> Iterator[UsageRecord]:
+            """The provider's display name, and the key name, user email and alias and org alias of the ids."""
             for record in records:
                 name = names.get(record.provider)
                 if name is None:
                     name = names[record.provider] = self.lookups.prices.provider_name(record.provider)
                 record.provider_name = name
+                enrich(record)
                 yield record
 
         return (

@@ -4,6 +4,7 @@ UsageRecord; plus what both LiteLLM readers share (health-check keys, the master
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -13,7 +14,7 @@ from typing import Any
 import msgspec
 
 from llm_cost.errors import SourceError
-from llm_cost.records import TokenCounts, TokenType, UsageRecord
+from llm_cost.records import Pricing, TokenCounts, TokenType, UsageRecord
 
 HEALTH_CHECK_KEY = "litellm-internal-health-check"
 HEALTH_CHECK_KEYS = frozenset({HEALTH_CHECK_KEY, hashlib.sha256(HEALTH_CHECK_KEY.encode()).hexdigest()})
@@ -73,6 +74,7 @@ class SpendRow(msgspec.Struct):
     prompt_tokens: Any = None
     completion_tokens: Any = None
     model: Any = None
+    model_id: Any = None  # the deployment's `model_info.id` in /model/info ("" when none)
     model_group: Any = None
     custom_llm_provider: Any = None
     user: Any = None
@@ -228,6 +230,8 @@ class RowOptions:
     metadata_tag: str | None = None
     include_health_checks: bool = False
     master_key_hash: str | None = None
+    # The proxy's own prices of a row's deployment: (model_id, model, provider) -> Pricing, or None for none.
+    pricing: Callable[[str | None, str, str], Pricing | None] | None = None
 
 
 def parse_spend_row(row: SpendRow, options: RowOptions, source: str) -> UsageRecord | None:
@@ -264,11 +268,13 @@ def parse_spend_row(row: SpendRow, options: RowOptions, source: str) -> UsageRec
     except (ValueError, TypeError, OverflowError):
         end = start
     second = start.replace(microsecond=0)
+    provider = _text(row.custom_llm_provider) or "unknown"
+    model = _text(row.model) or "unknown-model"
     return UsageRecord(
         period_start=second,
         period_end=max(end.replace(microsecond=0) + (ONE_SECOND if end.microsecond else ZERO), second + ONE_SECOND),
-        provider=_text(row.custom_llm_provider) or "unknown",
-        model=_text(row.model) or "unknown-model",
+        provider=provider,
+        model=model,
         cost=cost,
         tokens=tokens,
         requests=1,
@@ -287,4 +293,5 @@ def parse_spend_row(row: SpendRow, options: RowOptions, source: str) -> UsageRec
         cost_source="reported",
         source=source,
         request_id=request_id,
+        pricing=None if options.pricing is None else options.pricing(_text(row.model_id), model, provider),
     )

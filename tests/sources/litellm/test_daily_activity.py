@@ -65,6 +65,8 @@ def _lookups(client: LiteLLMClient) -> Lookups:
             200, json={"data": [{"model_name": "gpt-4o", "litellm_params": {"model": "azure/gpt-4o"}}]}
         )
     )
+    respx.get(f"{BASE}/user/list").mock(return_value=httpx.Response(200, json={"users": [], "total_pages": 1}))
+    respx.get(f"{BASE}/key/list").mock(return_value=httpx.Response(200, json={"keys": [], "total_pages": 1}))
     return Lookups(client, PriceBook())
 
 

@@ -414,6 +414,9 @@ def _healthy(router: respx.MockRouter, version: str | None = "1.109.1") -> None:
         )
     router.get("/v2/team/list").respond(200, json={"teams": [], "total_pages": 1})
     router.get("/model/info").respond(200, json={"data": []})
+    router.get("/user/list").respond(200, json={"users": [], "total_pages": 1})
+    router.get("/key/list").respond(200, json={"keys": [], "total_pages": 1})
+    router.get("/organization/list").respond(200, json=[])
 
 
 def _cli(*args: str) -> Result:
