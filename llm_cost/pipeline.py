@@ -83,7 +83,9 @@ def write_partitions(
         for group in aggregator.drain():
             groups += 1
             start = start or group.period_start
-            pricing = group.pricing or prices.pricing(group.model, group.provider, group.period_start)
+            pricing = group.pricing or prices.pricing(
+                group.model, group.provider, group.period_start, until=group.period_end
+            )
             adjustment = mapping.adjustments.for_usage(group.provider, group.model) if mapping.adjustments else None
             group_rows = map_group(
                 group,

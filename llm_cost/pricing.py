@@ -8,16 +8,19 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TypeVar
 
 from genai_prices import data_snapshot
-from genai_prices.types import TieredPrices
+from genai_prices.types import TieredPrices, TimeOfDateConstraint
 
 from llm_cost.records import Pricing, TokenType, UnitPrices
 
 T = TypeVar("T")
+# The tier of a group whose list price changes within its period (DeepSeek's off-peak hours at day grain): it is
+# priced at the period's start, and Tags and SkuPriceId say so. At request grain each request gets its own price.
+TIME_OF_DAY_TIER = "time-of-day"
 
 _PRICE_KEYS = {
     TokenType.INPUT: "input_mtok",
@@ -133,15 +136,47 @@ class PriceBook:
         )
         return prices, tier_name
 
-    def pricing(self, model: str, provider: str | None, at: datetime, input_tokens_per_request: int = 0) -> Pricing:
-        """List and contracted prices for a model at a moment. An override is the contracted price, and also the
-        list price when genai-prices has none. Missing override fields fall back to the list price."""
+    def pricing(
+        self,
+        model: str,
+        provider: str | None,
+        at: datetime,
+        input_tokens_per_request: int = 0,
+        until: datetime | None = None,
+    ) -> Pricing:
+        """List and contracted prices for a model at a moment (`at`, the start of a period ending at `until`). An
+        override is the contracted price, and also the list price when genai-prices has none. Missing override
+        fields fall back to the list price. A list price that changes within [at, until) gets TIME_OF_DAY_TIER."""
         listed = self.list_prices(model, provider, at, input_tokens_per_request)
+        varies = listed is not None and until is not None and self._varies_within(model, provider, at, until)
         # `listed` is one of list_prices' remembered objects (or None), so its identity stands for its value.
-        return _per_object(self._pricings, listed, model, lambda: self._pricing(model, listed))
+        return _per_object(self._pricings, listed, (model, varies), lambda: self._pricing(model, listed, varies))
 
-    def _pricing(self, model: str, listed: tuple[UnitPrices, str] | None) -> Pricing:
+    def _varies_within(self, model: str, provider: str | None, start: datetime, end: datetime) -> bool:
+        """True when a time-of-day price of the model starts or ends strictly inside (start, end)."""
+        found = self._find(model, provider)
+        prices = getattr(found[1], "prices", None) if found else None
+        if not isinstance(prices, list):
+            return False
+        constraints = [c.constraint for c in prices if isinstance(c.constraint, TimeOfDateConstraint)]
+        if not constraints:
+            return False
+        if end - start > timedelta(days=1):
+            return True
+        days = {start.date(), end.date()}
+        for constraint in constraints:
+            for bound in (constraint.start_time, constraint.end_time):
+                for day in days:
+                    moment = datetime.combine(day, bound)
+                    if moment.tzinfo is None:
+                        moment = moment.replace(tzinfo=start.tzinfo)
+                    if start < moment < end:
+                        return True
+        return False
+
+    def _pricing(self, model: str, listed: tuple[UnitPrices, str] | None, varies: bool = False) -> Pricing:
         list_prices, tier = listed if listed else (None, "standard")
+        tier = TIME_OF_DAY_TIER if varies else tier
         override = self._overrides.get(model)
         if override is None:
             return Pricing(list_prices, list_prices, "genai-prices" if list_prices else "unknown", tier)

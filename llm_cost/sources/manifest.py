@@ -229,7 +229,7 @@ def _estimate_prompt(
     tokens = TokenCounts(
         input=input_total - cached, cache_read=cached, output=prompt.expected_output_tokens * prompt.calls
     )
-    pricing = prices.pricing(model, match.provider_id if match else None, window.start, per_call_input)
+    pricing = prices.pricing(model, match.provider_id if match else None, window.start, per_call_input, window.end)
     cost = Decimal(0)
     for token_type in TOKEN_TYPES:
         count = tokens.get(token_type)
