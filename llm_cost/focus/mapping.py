@@ -50,35 +50,41 @@ _LABELS = {
     TokenType.CACHE_WRITE: "Cache Write",
 }
 
+# Tags of a group's attribution, per cost source: (tag key, UsageGroup attribute). Reported (LiteLLM) rows use
+# one x- kebab style; estimates keep the original llm-cost tool's keys.
+_REPORTED_ATTRIBUTION = (
+    ("x-model-group", "model_group"),
+    ("x-team-id", "team_id"),
+    ("x-team-alias", "team_alias"),
+    ("x-api-key-alias", "key_alias"),
+    ("x-user-id", "user_id"),
+    ("x-user-email", "user_email"),
+    ("x-user-alias", "user_alias"),
+    ("x-end-user", "end_user"),
+    ("x-organization-id", "org_id"),
+    ("x-organization-alias", "org_alias"),
+    ("x-resource-name", "resource_name"),
+)
+_ESTIMATE_ATTRIBUTION = (
+    ("model_group", "model_group"),
+    ("team_id", "team_id"),
+    ("team_alias", "team_alias"),
+    ("api_key_alias", "key_alias"),
+    ("user_id", "user_id"),
+    ("user_email", "user_email"),
+    ("user_alias", "user_alias"),
+    ("end_user", "end_user"),
+    ("organization_id", "org_id"),
+    ("organization_alias", "org_alias"),
+    ("resource-name", "resource_name"),
+)
 # Keys the mapping writes into Tags. User and request tags can never override them (nor a source's system tags).
 RESERVED_TAG_KEYS: frozenset[str] = frozenset(
-    {
-        "llm-cost-type",
-        "provider",
-        "model",
-        "model_group",
-        "effective-cost",
-        "resource-name",
-        "token-type",
-        "x-token-count-input",
-        "x-token-count-output",
-        "x-cost-allocation",
-        "x-price-source",
-        "x-price-tier",
-        "x-list-price",
-        "team_id",
-        "team_alias",
-        "api_key_alias",
-        "user_id",
-        "user_email",
-        "user_alias",
-        "end_user",
-        "organization_id",
-        "organization_alias",
-    }
-    | {f"x-{key}" for key in ("provider", "model", "token-type", "adjustment")}
+    {key for key, _ in _REPORTED_ATTRIBUTION + _ESTIMATE_ATTRIBUTION}
+    | {"llm-cost-type", "provider", "model", "effective-cost", "token-type"}
+    | {"x-token-count-input", "x-token-count-output", "x-cost-allocation", "x-price-source", "x-price-tier"}
+    | {"x-list-price", "x-provider", "x-model", "x-token-type", "x-adjustment"}
 )
-SERVICE_NAME_CHOICES = ("offering", "model-group")
 
 
 @dataclass(frozen=True, slots=True)
@@ -265,35 +271,6 @@ def _base_row(group: UsageGroup, names: ProviderNames, sub_account: str, service
         x_Model=group.model,
     )
     return row
-
-
-_REPORTED_ATTRIBUTION = (
-    ("x-model-group", "model_group"),
-    ("x-team-id", "team_id"),
-    ("x-team-alias", "team_alias"),
-    ("x-api-key-alias", "key_alias"),
-    ("x-user-id", "user_id"),
-    ("x-user-email", "user_email"),
-    ("x-user-alias", "user_alias"),
-    ("x-end-user", "end_user"),
-    ("x-organization-id", "org_id"),
-    ("x-organization-alias", "org_alias"),
-    ("x-resource-name", "resource_name"),
-)
-_ESTIMATE_ATTRIBUTION = (
-    ("model_group", "model_group"),
-    ("team_id", "team_id"),
-    ("team_alias", "team_alias"),
-    ("api_key_alias", "key_alias"),
-    ("user_id", "user_id"),
-    ("user_email", "user_email"),
-    ("user_alias", "user_alias"),
-    ("end_user", "end_user"),
-    ("organization_id", "org_id"),
-    ("organization_alias", "org_alias"),
-    ("resource-name", "resource_name"),
-)
-RESERVED_TAG_KEYS = RESERVED_TAG_KEYS | {key for key, _ in _REPORTED_ATTRIBUTION}
 
 
 def _group_tags(
