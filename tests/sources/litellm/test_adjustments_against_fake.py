@@ -114,3 +114,22 @@ def test_a_bad_adjustment_is_a_configuration_error(tmp_path: Path, text: str, me
     result = CliRunner().invoke(app, ["export", "--config", str(config), "--date", "2025-01-01"])
     assert result.exit_code == 3
     assert message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_service_name_is_the_offering_or_the_model_group(dataset: SpendDataset, tmp_path: Path) -> None:
+    config = tmp_path / "llm-cost.toml"
+    config.write_text("", encoding="utf-8")
+    with FakeLiteLLM(dataset, version="1.109.1") as fake:
+        offering = _run(fake, config)
+        grouped = _run(fake, config, "--service-name", "model-group")
+        groups = {r["model_group"] or r["model"] for r in fake.truth.rows if r["spend"]}
+    assert offering.exit_code == grouped.exit_code == 0, offering.stderr + grouped.stderr
+    services = {r["ServiceName"] for r in csv.DictReader(io.StringIO(offering.stdout)) if Decimal(r["BilledCost"])}
+    assert services == {"OpenAI API", "Azure OpenAI", "Anthropic API", "Amazon Bedrock"}
+    by_group = {r["ServiceName"] for r in csv.DictReader(io.StringIO(grouped.stdout)) if Decimal(r["BilledCost"])}
+    assert by_group == groups
+
+
+def test_a_bad_service_name_is_a_configuration_error(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["export", "--service-name", "model", "--date", "2025-01-01"])
+    assert result.exit_code == 3 and "service_name" in result.stderr and "Traceback" not in result.stderr
