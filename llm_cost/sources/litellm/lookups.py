@@ -401,13 +401,34 @@ class Lookups:
         return keys.get(key_hash)
 
     def _load_keys(self) -> dict[str, Key]:
+        """Every key, the live ones first, then the deleted ones from LiteLLM's archive (`status=deleted`, ~1.83+),
+        so rows of a key deleted since keep its name. A live key's entry wins over an archived one."""
+        keys = self._key_pages({}, optional=True)
+        if keys is None:
+            return {}
+        for token, key in (self._key_pages({"status": "deleted"}, optional=False) or {}).items():
+            keys.setdefault(token, key)
+        return keys
+
+    def _key_pages(self, extra: dict[str, str], *, optional: bool) -> dict[str, Key] | None:
+        """The keys of every `/key/list` page with these extra parameters. The live listing is a decorating lookup
+        (None, with one warning, when declined); the archive is read only where the proxy serves it: an older one
+        that refuses the `status` value gives nothing, silently (the live listing already holds what it can)."""
         keys: dict[str, Key] = {}
         page = 1
         while page <= MAX_PAGES:
-            params = {"page": page, "size": KEY_PAGE_SIZE, "return_full_object": "true"}
-            body = self._optional("/key/list", params, "keys", "without LiteLLM's key names")
-            if body is None:
-                return keys
+            params = {"page": page, "size": KEY_PAGE_SIZE, "return_full_object": "true", **extra}
+            if optional:
+                body = self._optional("/key/list", params, "keys", "without LiteLLM's key names")
+                if body is None:
+                    return None
+            else:
+                response = self.client.get_raw("/key/list", params)
+                if response.status_code in (400, 401, 403, 404, 422):
+                    return keys
+                if response.status_code >= 400:
+                    raise self.client.explain(response, "/key/list")
+                body = self.client.decode(response, "/key/list")
             items = body.get("keys") if isinstance(body, dict) else None
             if not isinstance(items, list):
                 raise SourceError(

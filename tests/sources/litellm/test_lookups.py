@@ -283,6 +283,10 @@ def test_keys_and_orgs_decorate_records() -> None:
         {"keys": [{"token": "h1", "key_name": "sk-...a1b2", "user_id": "u1", "org_id": "o1"}], "total_pages": 2},
         {"keys": ["h-bare", {"token": "h2", "key_name": None, "organization_id": "o2"}], "total_pages": 2},
     ]
+    archive = {"keys": [{"token": "h3", "key_name": "sk-...dead"}, {"token": "h1", "key_name": "old"}]}
+    deleted = respx.get(f"{BASE}/key/list", params={"status": "deleted"}).mock(
+        return_value=httpx.Response(200, json={**archive, "total_pages": 1})
+    )
     keys = respx.get(f"{BASE}/key/list").mock(side_effect=[httpx.Response(200, json=p) for p in key_pages])
     respx.get(f"{BASE}/organization/list").mock(
         return_value=httpx.Response(200, json=[{"organization_id": "o1", "organization_alias": "Org, One"}, {}])
@@ -305,8 +309,32 @@ def test_keys_and_orgs_decorate_records() -> None:
     lookups.enrich(kept)
     assert kept.user_email == "row@x" and kept.org_alias is None  # the row's own email wins
     assert lookups.key("h2").org_id == "o2" and lookups.key("h-bare") is None  # type: ignore[union-attr]
+    # A key deleted since keeps its name from the archive; a live key's entry wins over an archived one.
+    assert lookups.key("h3").name == "sk-...dead"  # type: ignore[union-attr]
+    assert lookups.key("h1").name == "sk-...a1b2" and deleted.call_count == 1  # type: ignore[union-attr]
     params = dict(keys.calls[0].request.url.params)
     assert params["return_full_object"] == "true" and params["size"] == "100"
+
+
+@respx.mock
+@pytest.mark.parametrize("status", [400, 422, 403])
+def test_a_proxy_without_the_key_archive_keeps_the_live_keys(status: int) -> None:
+    respx.get(f"{BASE}/key/list", params={"status": "deleted"}).mock(return_value=httpx.Response(status, json={}))
+    respx.get(f"{BASE}/key/list").mock(
+        return_value=httpx.Response(200, json={"keys": [{"token": "h1", "key_name": "sk-...a1b2"}], "total_pages": 1})
+    )
+    warnings: list[str] = []
+    lookups = _lookups(warnings)
+    assert lookups.key("h1").name == "sk-...a1b2" and lookups.key("h3") is None  # type: ignore[union-attr]
+    assert warnings == []
+
+
+@respx.mock
+def test_a_failing_key_archive_fails_loudly() -> None:
+    respx.get(f"{BASE}/key/list", params={"status": "deleted"}).mock(return_value=httpx.Response(500, json={}))
+    respx.get(f"{BASE}/key/list").mock(return_value=httpx.Response(200, json={"keys": [], "total_pages": 1}))
+    with pytest.raises(SourceError):
+        _lookups().key("h1")
 
 
 @pytest.mark.parametrize(("path", "kind"), [("/key/list", "key names"), ("/organization/list", "organization")])
