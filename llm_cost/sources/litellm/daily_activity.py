@@ -116,51 +116,47 @@ def _minus(a: Tally, b: Tally) -> Tally:
 def _key_providers(result: dict[str, Any]) -> dict[str, dict[str, Tally]]:
     """key -> provider -> counts, from one result's `breakdown.providers[p].api_key_breakdown` (there is no joint
     model x provider x key breakdown). Absent in a result: nothing is known."""
-    breakdown = result.get("breakdown")
-    providers = breakdown.get("providers") if isinstance(breakdown, dict) else None
-    if not isinstance(providers or {}, dict):
-        raise SourceError(f"unexpected response from {PATH}: breakdown.providers is not an object")
     out: dict[str, dict[str, Tally]] = {}
-    for provider, entry in (providers or {}).items():
-        keys = entry.get("api_key_breakdown") if isinstance(entry, dict) else None
-        if not isinstance(keys or {}, dict):
-            raise SourceError(
-                f"unexpected response from {PATH}: breakdown.providers[{str(provider)[:60]!r}] has no "
-                "api_key_breakdown object"
-            )
-        for key, key_entry in (keys or {}).items():
-            metrics = key_entry.get("metrics") if isinstance(key_entry, dict) else None
-            out.setdefault(str(key), {})[str(provider)] = _tally(metrics or {})
+    for provider, key, metrics, _ in _api_key_breakdown(result, "providers"):
+        out.setdefault(key, {})[provider] = _tally(metrics)
     return out
 
 
 def _entries(result: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any], dict[str, Any]]]:
-    """(model, key, metrics, metadata) of every `breakdown.models[m].api_key_breakdown[k]` of one result; a shape
-    other than the documented objects is a SourceError, not a silently skipped part of the day."""
+    """(model, key, metrics, metadata) of every `breakdown.models[m].api_key_breakdown[k]` of one result."""
+    return _api_key_breakdown(result, "models")
+
+
+def _api_key_breakdown(
+    result: dict[str, Any], section: str
+) -> Iterator[tuple[str, str, dict[str, Any], dict[str, Any]]]:
+    """(name, key, metrics, metadata) of every `breakdown.<section>[name].api_key_breakdown[key]` of one result; a
+    shape other than the documented objects is a SourceError, not a silently skipped part of the day."""
+    noun = section.removesuffix("s")
     breakdown = result.get("breakdown") or {}
-    models = breakdown.get("models") if isinstance(breakdown, dict) else breakdown
-    if not isinstance(models or {}, dict):
-        raise SourceError(f"unexpected response from {PATH}: breakdown.models is not an object")
-    for model, entry in (models or {}).items():
+    entries = breakdown.get(section) if isinstance(breakdown, dict) else breakdown
+    if not isinstance(entries or {}, dict):
+        raise SourceError(f"unexpected response from {PATH}: breakdown.{section} is not an object")
+    for name, entry in (entries or {}).items():
         keys = entry.get("api_key_breakdown") if isinstance(entry, dict) else entry
         if not isinstance(keys or {}, dict):
             raise SourceError(
-                f"unexpected response from {PATH}: breakdown.models[{str(model)[:60]!r}] has no "
+                f"unexpected response from {PATH}: breakdown.{section}[{str(name)[:60]!r}] has no "
                 "api_key_breakdown object"
             )
         for key, key_entry in (keys or {}).items():
             if not isinstance(key_entry, dict):
                 raise SourceError(
-                    f"unexpected response from {PATH}: the api_key_breakdown entry of model "
-                    f"{str(model)[:60]!r} is not an object"
+                    f"unexpected response from {PATH}: the api_key_breakdown entry of {noun} "
+                    f"{str(name)[:60]!r} is not an object"
                 )
             metrics, metadata = key_entry.get("metrics") or {}, key_entry.get("metadata") or {}
             if not isinstance(metrics, dict) or not isinstance(metadata, dict):
                 raise SourceError(
-                    f"unexpected response from {PATH}: metrics or metadata of model "
-                    f"{str(model)[:60]!r} is not an object"
+                    f"unexpected response from {PATH}: metrics or metadata of {noun} {str(name)[:60]!r} is not an "
+                    "object"
                 )
-            yield str(model), str(key), metrics, metadata
+            yield str(name), str(key), metrics, metadata
 
 
 class DailyActivityReader:
