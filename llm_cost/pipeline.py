@@ -95,7 +95,7 @@ def write_partitions(
                 service_name=mapping.service_name,
                 adjustment=adjustment,
             )
-            billed = billed_total(group, adjustment if group.cost_source == "reported" else None)
+            billed = billed_total(group, adjustment)
             total += check_group_total(group_rows, billed, f"{group.model} {group.period_start:%Y-%m-%d}")
             listed += group.cost
             for row in group_rows:

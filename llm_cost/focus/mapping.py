@@ -314,8 +314,14 @@ def _set_costs(row: FocusRow, cost: Decimal) -> None:
     row["BilledCost"] = row["EffectiveCost"] = row["PricingCurrencyEffectiveCost"] = format_decimal(cost)
 
 
+def _applicable(group: UsageGroup, adjustment: Adjustment | None) -> Adjustment | None:
+    """The adjustment, where it applies: to reported usage only (estimates keep their manifest prices)."""
+    return adjustment if group.cost_source == "reported" else None
+
+
 def billed_total(group: UsageGroup, adjustment: Adjustment | None) -> Decimal:
     """What the rows of a group bill: its cost, times the adjustment's factor when one applies (exact)."""
+    adjustment = _applicable(group, adjustment)
     return group.cost if adjustment is None else EXACT.multiply(group.cost, adjustment.factor)
 
 
@@ -342,8 +348,7 @@ def map_group(
 
     An adjustment (reported usage only) makes ListCost the reported spend and BilledCost = EffectiveCost =
     ContractedCost that spend times its factor, row by row, so both sum exactly."""
-    if group.cost_source != "reported":
-        adjustment = None
+    adjustment = _applicable(group, adjustment)
     names = provider_names(group.provider, group.model, group.provider_name)
     used = [t for t in TOKEN_TYPES if group.tokens.get(t) > 0]
     if not (split_tokens and used):
@@ -373,8 +378,8 @@ def map_group(
         if adjustment is not None:
             _adjusted_costs(row, token_type, pricing, quantity, share, adjustment.factor)
         else:
-            billed = format_decimal(share)
-            row["BilledCost"] = row["EffectiveCost"] = row["PricingCurrencyEffectiveCost"] = billed
+            _set_costs(row, share)
+            billed = row["BilledCost"]
             # List and contracted costs: unit price x quantity, exact, so the FOCUS cost identities hold. With no
             # known price the unit prices stay null and the costs equal the billed cost (Tags say so).
             list_price = pricing.list_prices.get(token_type) if pricing.list_prices else None
@@ -392,8 +397,8 @@ def _adjusted_costs(
 ) -> None:
     """The costs of one row under a negotiated rate: ListCost = the reported share, the other costs that share x
     the factor; the unit prices reproduce them (the contracted one is the list one x the factor)."""
-    billed = format_decimal(EXACT.multiply(share, factor))
-    row["BilledCost"] = row["EffectiveCost"] = row["PricingCurrencyEffectiveCost"] = row["ContractedCost"] = billed
+    _set_costs(row, EXACT.multiply(share, factor))
+    row["ContractedCost"] = row["BilledCost"]
     row["ListCost"] = format_decimal(share)
     listed = pricing.list_prices.get(token_type) if pricing.list_prices else None
     unit = _unit_price_for(listed, quantity, share)
