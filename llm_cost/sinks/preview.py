@@ -89,28 +89,19 @@ class Summary(Destination):
 
     def tables(self, title: str = "llm-cost dry-run") -> list[Table]:
         """The totals by model, provider and team (the ones with rows); with negotiated rates, list against billed."""
-        cost = f"Cost ({self.currency})"
-        listed = f"List ({self.currency})"
-        billed = f"Billed ({self.currency})"
-        if not self.adjusted:
-            return [
-                Table(
-                    f"{title}: by {heading.lower()}",
-                    (heading, "Rows", "Tokens", cost),
-                    [(n, str(t.rows), f"{t.tokens:,}", format_decimal(t.cost)) for n, t in sorted(items.items())],
-                    right=frozenset({"Rows", "Tokens", cost}),
-                )
-                for heading, items in (("Model", self.by_model), ("Provider", self.by_provider), ("Team", self.by_team))
-            ]
+        money = (
+            (f"List ({self.currency})", f"Billed ({self.currency})") if self.adjusted else (f"Cost ({self.currency})",)
+        )
+
+        def amounts(t: Totals) -> tuple[str, ...]:
+            return (format_decimal(t.list_cost), format_decimal(t.cost)) if self.adjusted else (format_decimal(t.cost),)
+
         return [
             Table(
                 f"{title}: by {heading.lower()}",
-                (heading, "Rows", "Tokens", listed, billed),
-                [
-                    (n, str(t.rows), f"{t.tokens:,}", format_decimal(t.list_cost), format_decimal(t.cost))
-                    for n, t in sorted(items.items())
-                ],
-                right=frozenset({"Rows", "Tokens", listed, billed}),
+                (heading, "Rows", "Tokens", *money),
+                [(n, str(t.rows), f"{t.tokens:,}", *amounts(t)) for n, t in sorted(items.items())],
+                right=frozenset({"Rows", "Tokens", *money}),
             )
             for heading, items in (("Model", self.by_model), ("Provider", self.by_provider), ("Team", self.by_team))
         ]
