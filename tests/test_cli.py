@@ -413,7 +413,8 @@ def test_dry_run_json_total_equals_the_csv(work: Path) -> None:
     assert summary["currency"] == "USD"
     assert summary["period_start"] == "2025-06-01T00:00:00Z"
     assert summary["period_end"] == "2025-06-02T00:00:00Z"
-    teams = {t["name"]: Decimal(t["cost"]) for t in summary["by_team"]}
+    assert summary["sub_account_type"] == "Team"
+    teams = {t["name"]: Decimal(t["cost"]) for t in summary["by_sub_account"]}
     assert teams == {"support": TRIAGE_COST, "search": SEARCH_COST}
     models = {m["name"]: Decimal(m["cost"]) for m in summary["by_model"]}
     assert models == {"gpt-4o": TRIAGE_COST, "claude-sonnet-4-0": SEARCH_COST}

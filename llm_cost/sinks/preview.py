@@ -1,4 +1,5 @@
-"""The run summary (a destination): totals by model, provider and team; the dry-run tables on stderr, or JSON."""
+"""The run summary (a destination): totals by model, provider and sub-account (the chargeback key); the dry-run
+tables on stderr, or JSON."""
 
 from __future__ import annotations
 
@@ -40,7 +41,8 @@ class Summary(Destination):
     period_end: str | None = None
     by_model: dict[str, Totals] = field(default_factory=lambda: defaultdict(Totals))
     by_provider: dict[str, Totals] = field(default_factory=lambda: defaultdict(Totals))
-    by_team: dict[str, Totals] = field(default_factory=lambda: defaultdict(Totals))
+    by_sub_account: dict[str, Totals] = field(default_factory=lambda: defaultdict(Totals))
+    sub_account_types: set[str] = field(default_factory=set)  # SubAccountType seen: Team, User, Tag cost-center, …
 
     def write(self, row: FocusRow) -> None:
         """Fold one row in (a sink, like CsvSink)."""
@@ -57,11 +59,13 @@ class Summary(Destination):
         if end and (self.period_end is None or end > self.period_end):
             self.period_end = end
         model = row.get("x_Model") or row.get("SkuId") or NONE_LABEL
-        team = row.get("SubAccountName") or row.get("SubAccountId") or NONE_LABEL
+        sub_account = row.get("SubAccountName") or row.get("SubAccountId") or NONE_LABEL
+        if kind := row.get("SubAccountType"):
+            self.sub_account_types.add(kind)
         for slices, key in (
             (self.by_model, model),
             (self.by_provider, row.get("ProviderName") or NONE_LABEL),
-            (self.by_team, team),
+            (self.by_sub_account, sub_account),
         ):
             totals = slices[key]
             totals.rows += 1
@@ -88,7 +92,7 @@ class Summary(Destination):
         return self.totals_line() + period
 
     def tables(self, title: str = "llm-cost dry-run") -> list[Table]:
-        """The totals by model, provider and team (the ones with rows); with negotiated rates, list against billed."""
+        """The totals by model, provider and sub-account (the ones with rows); list against billed where they differ."""
         money = (
             (f"List ({self.currency})", f"Billed ({self.currency})") if self.adjusted else (f"Cost ({self.currency})",)
         )
@@ -103,8 +107,17 @@ class Summary(Destination):
                 [(n, str(t.rows), f"{t.tokens:,}", *amounts(t)) for n, t in sorted(items.items())],
                 right=frozenset({"Rows", "Tokens", *money}),
             )
-            for heading, items in (("Model", self.by_model), ("Provider", self.by_provider), ("Team", self.by_team))
+            for heading, items in (
+                ("Model", self.by_model),
+                ("Provider", self.by_provider),
+                (self.sub_account_heading, self.by_sub_account),
+            )
         ]
+
+    @property
+    def sub_account_heading(self) -> str:
+        """What the sub-accounts are: `Team`, `User`, `Organization`, `Tag cost-center`, or `Sub-account`."""
+        return next(iter(self.sub_account_types)) if len(self.sub_account_types) == 1 else "Sub-account"
 
     def to_json(self) -> dict[str, Any]:
         """A machine-readable summary; money as decimal strings, never floats."""
@@ -130,7 +143,8 @@ class Summary(Destination):
             "period_end": self.period_end,
             "by_model": slices(self.by_model),
             "by_provider": slices(self.by_provider),
-            "by_team": slices(self.by_team),
+            "sub_account_type": self.sub_account_heading,
+            "by_sub_account": slices(self.by_sub_account),
         }
 
 
