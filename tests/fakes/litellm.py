@@ -2378,6 +2378,7 @@ class FakeLiteLLM(LoopbackFake):
             "/health/readiness": (self._readiness, False, False),
             "/spend/logs": (self._spend_logs, True, True),
             "/user/daily/activity": (self._user_daily, True, True),
+            "/tag/daily/activity": (self._tag_daily, True, True),
             "/team/list": (self._team_list, True, True),
             "/v2/team/list": (self._team_list_v2, True, True),
             "/model/info": (self._model_info, True, True),
@@ -2857,14 +2858,24 @@ class FakeLiteLLM(LoopbackFake):
                 cached = self._daily_cache[table] = self._build_daily(table)
             return cached
 
-    def _build_daily(self, table: str) -> list[DailyRow]:
-        entity_column = "user" if table == "user" else "end_user"
-        rows: dict[tuple[Any, ...], DailyRow] = {}
+    def _daily_entities(self, table: str) -> Iterator[tuple[_Entry, str]]:
+        """(row, entity) of a daily table's transactions: per user or end user (a transaction without one is
+        skipped), or once per request tag, as LiteLLM's tag writer loops over them (a repeated tag counts twice)."""
         for e in self._entries:
-            row = e.row
-            entity = row.get(entity_column)
-            if not entity:  # update_daily_user_spend skips a transaction without a user_id
+            if table == "tag":
+                tags = e.row.get("request_tags")
+                tags = json.loads(tags) if isinstance(tags, str) else tags
+                for tag in tags or ():
+                    yield e, str(tag)
                 continue
+            entity = e.row.get("user" if table == "user" else "end_user")
+            if entity:  # update_daily_user_spend skips a transaction without a user_id
+                yield e, entity
+
+    def _build_daily(self, table: str) -> list[DailyRow]:
+        rows: dict[tuple[Any, ...], DailyRow] = {}
+        for e, entity in self._daily_entities(table):
+            row = e.row
             day = _utc_day(row["startTime"]).isoformat()
             model = row.get("model") or None
             provider = row.get("custom_llm_provider") or None
@@ -3002,6 +3013,28 @@ class FakeLiteLLM(LoopbackFake):
             ids = {part.strip() for part in wanted.split(",") if part.strip()}
             rows = [r for r in rows if r.entity_id in ids]
         return self._daily_response(rows, page, page_size, True, "end_user")
+
+    def _tag_daily(self, params: _Params, caller: _Caller | None) -> _Resp:
+        """``/tag/daily/activity``: LiteLLM_DailyTagSpend, entities keyed by tag; ``tags`` is split at commas,
+        unstripped, as the server does. Internal users see the tags of their own keys only."""
+        assert caller is not None
+        page, page_size, _ = self._daily_params(params, paginated=True, default_page_size=10)
+        if params.errors:
+            return self._detail(422, params.errors)
+        if not self.db:
+            return self._no_db()
+        dates = self._daily_dates(params, None)
+        if isinstance(dates, _Resp):
+            return dates
+        rows = self._filter_daily(self._daily("tag"), params, *dates, "tag")
+        wanted = params.get("tags")
+        if wanted:
+            names = set(wanted.split(","))
+            rows = [r for r in rows if r.entity_id in names]
+        if not caller.is_admin:
+            own = {k.token for k in KEYS if k.user_id == caller.user_id}
+            rows = [r for r in rows if r.api_key in own]
+        return self._daily_response(rows, page, page_size, True, "tag")
 
     def _daily_index(self, table: str) -> dict[tuple[str, str | None, str | None], list[DailyRow]]:
         """The rows of a table by (date, model, api_key), with None for "any": the lists keep the table's order.

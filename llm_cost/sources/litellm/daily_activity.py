@@ -162,12 +162,22 @@ def _api_key_breakdown(
 class DailyActivityReader:
     """Reads `/user/daily/activity` one day at a time and merges the pages."""
 
-    def __init__(self, client: LiteLLMClient, stats: PullStats, *, version: str | None) -> None:
+    def __init__(
+        self,
+        client: LiteLLMClient,
+        stats: PullStats,
+        *,
+        version: str | None,
+        path: str = PATH,
+        aggregated_path: str | None = AGGREGATED_PATH,
+    ) -> None:
         self.client = client
         self.stats = stats
+        self.path = path
+        self.aggregated_path = aggregated_path
         parsed = version_tuple(version)
         self.stable_order = parsed is None or parsed >= (1, 95)
-        self.has_aggregated = parsed is None or parsed >= (1, 77)
+        self.has_aggregated = aggregated_path is not None and (parsed is None or parsed >= (1, 77))
         # (provider, key) -> counts over the whole day, for the provider accounting of `_records`; None once a
         # day was read in parts (each part's providers are then that part's own, in its cells).
         self.tallies: dict[tuple[str, str], Tally] | None = {}
@@ -184,7 +194,7 @@ class DailyActivityReader:
             )
         return body
 
-    def _pages(
+    def pages(
         self, day: date, filters: dict[str, str], *, first_only: bool = False
     ) -> tuple[list[dict[str, Any]], int]:
         """Every page for one day (and filters); returns the results and the number of pages. With `first_only`,
@@ -199,7 +209,7 @@ class DailyActivityReader:
                 "page_size": PAGE_SIZE,
                 **filters,
             }
-            body = self._body(PATH, params)
+            body = self._body(self.path, params)
             results += [r for r in body["results"] if isinstance(r, dict)]
             metadata = body.get("metadata")
             if not (isinstance(metadata, dict) and metadata.get("has_more")):
@@ -208,11 +218,11 @@ class DailyActivityReader:
                 return results, page + 1
             page += 1
 
-    def _count(self, day: date, filters: dict[str, str]) -> int | None:
+    def row_count(self, day: date, filters: dict[str, str]) -> int | None:
         """The exact number of DB rows of the day (and filters): `total_pages` at page_size=1 (§2a), 0 for no
         results (whatever `total_pages` says then), or None when the proxy does not say."""
         params = {"start_date": day.isoformat(), "end_date": day.isoformat(), "page": 1, "page_size": 1, **filters}
-        body = self._body(PATH, params)
+        body = self._body(self.path, params)
         if not body["results"]:
             return 0
         metadata = body.get("metadata")
@@ -222,16 +232,17 @@ class DailyActivityReader:
     def _aggregated(self, day: date, filters: dict[str, str]) -> list[dict[str, Any]] | None:
         """The whole day in one response from the non-paginated endpoint (≥1.77; never truncated before 1.105),
         or None when the proxy has none."""
-        if not self.has_aggregated:
+        if not self.has_aggregated or self.aggregated_path is None:
             return None
         params = {"start_date": day.isoformat(), "end_date": day.isoformat(), **filters}
         try:
-            body = self._body(AGGREGATED_PATH, params)
+            body = self._body(self.aggregated_path, params)
         except EndpointMissing:
             self.has_aggregated = False
             return None
         self.stats.notes.append(
-            f"days over one page were read from {AGGREGATED_PATH} (this proxy pages {PATH} in an unstable order)"
+            f"days over one page were read from {self.aggregated_path} (this proxy pages {self.path} in an "
+            "unstable order)"
         )
         return [r for r in body["results"] if isinstance(r, dict)]
 
@@ -241,12 +252,12 @@ class DailyActivityReader:
         self.stats.windows += 1
         unstable = not self.stable_order
         first_only = unstable and self.has_aggregated  # /aggregated will hold the day if it needs more pages
-        results, pages = self._pages(day, filters, first_only=first_only)
+        results, pages = self.pages(day, filters, first_only=first_only)
         if pages > 1 and unstable:
             whole = self._aggregated(day, filters)
             if whole is None:
                 self.tallies = None
-                return self._split(day, filters, self._pages(day, filters)[0] if first_only else results)
+                return self._split(day, filters, self.pages(day, filters)[0] if first_only else results)
             results = whole
         cells: dict[tuple[str, str], Cell] = {}
         for result in results:
@@ -273,7 +284,7 @@ class DailyActivityReader:
         split fails loudly, rather than dropping a part)."""
         if "api_key" in filters:
             raise SourceError(
-                f"{PATH} for {day} needs more than one page even for model {filters['model']} and one "
+                f"{self.path} for {day} needs more than one page even for model {filters['model']} and one "
                 "key, and this proxy pages in an unstable order without /aggregated (<1.77); upgrade it "
                 "or use --mode spend-logs"
             )
@@ -281,11 +292,11 @@ class DailyActivityReader:
         dimension = "model" if "model" not in filters else "api_key"
         values = _values(results, dimension)
         for _ in range(ENUMERATION_READS):
-            values |= _values(self._pages(day, filters)[0], dimension)
+            values |= _values(self.pages(day, filters)[0], dimension)
             self.stats.requeries += 1
         if dimension == "api_key" and "" in values:  # an empty api_key filter is no filter at all
             raise SourceError(
-                f"{PATH} for {day} needs more than one page for model {filters['model']}, and its "
+                f"{self.path} for {day} needs more than one page for model {filters['model']}, and its "
                 'unattributed requests (api_key "") cannot be read on their own on this proxy '
                 "(unstable page order, no /aggregated: <1.77); upgrade it or use --mode spend-logs"
             )
@@ -299,18 +310,18 @@ class DailyActivityReader:
     def _check_parts(self, day: date, filters: dict[str, str], dimension: str, values: set[str]) -> None:
         """The parts of a split must hold every DB row of the whole. Rows without a model are never named in
         `breakdown.models` (their spend is not served either); the filter `unknown-model` counts them too."""
-        whole = self._count(day, filters)
+        whole = self.row_count(day, filters)
         if whole is None:
-            self.stats.notes.append(f"{PATH} gives no row count: a split day's parts could not be checked")
+            self.stats.notes.append(f"{self.path} gives no row count: a split day's parts could not be checked")
             return
-        parts = {value: self._count(day, {**filters, dimension: value}) or 0 for value in sorted(values)}
+        parts = {value: self.row_count(day, {**filters, dimension: value}) or 0 for value in sorted(values)}
         counted = sum(parts.values())
         if dimension == "model" and counted < whole and "unknown-model" not in parts:
-            counted += self._count(day, {**filters, "model": "unknown-model"}) or 0
+            counted += self.row_count(day, {**filters, "model": "unknown-model"}) or 0
         if counted != whole:
             within = f" for model {filters['model']}" if "model" in filters else ""
             raise SourceError(
-                f"{PATH} for {day}{within} has {whole} rows, but its {len(parts)} {dimension}s found "
+                f"{self.path} for {day}{within} has {whole} rows, but its {len(parts)} {dimension}s found "
                 f"over {ENUMERATION_READS + 1} reads hold {counted}: this proxy pages in an unstable "
                 "order and has no /aggregated (<1.77), so the day cannot be read exactly; upgrade it or "
                 "use --mode spend-logs"
@@ -322,6 +333,12 @@ def _values(results: list[dict[str, Any]], dimension: str) -> set[str]:
     return {model if dimension == "model" else key for result in results for model, key, _, _ in _entries(result)}
 
 
+CellKey = tuple[str, str]  # model, key
+PieceKey = tuple[str, str, str | None]  # model, key, the chargeback tag's value (None: none)
+# Splits one day's cells by the chargeback tag (`--sub-account tag:KEY`, see tag_activity.py).
+TagSplit = Callable[[date, dict[CellKey, Cell], PullStats], dict[PieceKey, Cell]]
+
+
 def daily_activity_partitions(
     client: LiteLLMClient,
     window: Window,
@@ -330,16 +347,18 @@ def daily_activity_partitions(
     *,
     version: str | None,
     include_health_checks: bool = False,
+    tag_split: tuple[str, TagSplit] | None = None,
 ) -> Iterator[Callable[[], Iterator[UsageRecord]]]:
     """The window's records as one partition per UTC day, each counted into `stats` when done, so the days can
-    be fetched concurrently. A partial day is refused before anything is read."""
+    be fetched concurrently. A partial day is refused before anything is read. With `tag_split` (the tag key and
+    its splitter) each record carries its value of the chargeback tag, or none."""
     stats.endpoint = PATH
     days = list(window.days())
     for day in days:
         if not day.is_whole_day():
             raise SourceError(f"{PATH} has whole UTC days only; {day} is a partial day (use --mode spend-logs)")
     for day in days:
-        yield partial(_day_records, client, day, stats, lookups, version, include_health_checks)
+        yield partial(_day_records, client, day, stats, lookups, version, include_health_checks, tag_split)
 
 
 def _day_records(
@@ -349,25 +368,35 @@ def _day_records(
     lookups: Lookups,
     version: str | None,
     include_health_checks: bool,
+    tag_split: tuple[str, TagSplit] | None,
 ) -> Iterator[UsageRecord]:
     part = PullStats(endpoint=PATH, version=stats.version)
     try:
         yield from _records(
-            DailyActivityReader(client, part, version=version), day, part, lookups, include_health_checks
+            DailyActivityReader(client, part, version=version), day, part, lookups, include_health_checks, tag_split
         )
     finally:
         stats.absorb(part)
 
 
 def _records(
-    reader: DailyActivityReader, day: Window, stats: PullStats, lookups: Lookups, include_health_checks: bool
+    reader: DailyActivityReader,
+    day: Window,
+    stats: PullStats,
+    lookups: Lookups,
+    include_health_checks: bool,
+    tag_split: tuple[str, TagSplit] | None = None,
 ) -> Iterator[UsageRecord]:
     # Master-key traffic is stored as the literal since ~1.86 and as the sha256 of the master key before (as in
     # spend logs, whose reader knows both).
     master_keys = {MASTER_KEY_LITERAL, reader.client.key_hash}
     cells = reader.cells(day.start.date())
     resolved = resolve_providers(cells, reader.tallies, lookups)
-    for (model, key), cell in sorted(cells.items()):
+    if tag_split is None:
+        pieces: dict[PieceKey, Cell] = {(model, key, None): cell for (model, key), cell in cells.items()}
+    else:
+        pieces = tag_split[1](day.start.date(), cells, stats)
+    for (model, key, tag), cell in sorted(pieces.items(), key=lambda item: (item[0][:2], item[0][2] or "")):
         if key in HEALTH_CHECK_KEYS and not include_health_checks:
             stats.health_checks += cell.requests
             continue
@@ -401,6 +430,7 @@ def _records(
             user_email=_text(cell.metadata.get("user_email")),
             # The key's team's organization (as LiteLLM's own export joins it), else the key's own.
             org_id=(team.org_id if team else None) or (known.org_id if known else None),
+            tags={tag_split[0]: tag} if tag_split and tag else {},
             system_tags={"x-master-key": "true"} if master else {},
             cost_source="reported",
             source=f"litellm:{PATH}",

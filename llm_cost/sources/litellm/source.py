@@ -23,6 +23,7 @@ from llm_cost.sources.litellm.settings import LiteLLMSettings
 __all__ = ["LiteLLMSettings", "LiteLLMSource", "upload_periods"]
 from llm_cost.sources.litellm.spend_logs import spend_log_partitions
 from llm_cost.sources.litellm.stats import PullStats
+from llm_cost.sources.litellm.tag_activity import tag_splitter
 from llm_cost.sources.litellm.wire import RowOptions
 from llm_cost.window import resolve_window
 
@@ -34,12 +35,6 @@ class LiteLLMSource(Source):
         if settings.mode == "daily-activity" and settings.granularity != "day":
             raise ConfigError(
                 f"--mode daily-activity is per day; --granularity {settings.granularity} needs --mode spend-logs"
-            )
-        if settings.mode == "daily-activity" and sub_account_tag(settings.sub_account):
-            # /user/daily/activity has no tags; every row would get an empty sub-account without a word.
-            raise ConfigError(
-                f"--sub-account {settings.sub_account} reads request tags, which --mode daily-activity does not "
-                "have; use --mode spend-logs"
             )
         self.settings = settings
         self.window = resolve_window(
@@ -82,7 +77,11 @@ class LiteLLMSource(Source):
 
     def _partitions(self, mode: str, stats: PullStats) -> Iterator[Partition]:
         """One partition per UTC day of the window (per hour at finer grains of spend-logs), from one endpoint."""
+        chargeback = sub_account_tag(self.settings.sub_account)
         if mode == "daily-activity":
+            # /user/daily/activity has no tags: the chargeback tag's values come from /tag/daily/activity. The
+            # other endpoint of --reconcile compares spend only, so it skips those reads.
+            split = chargeback if mode == self.settings.mode else None
             return daily_activity_partitions(
                 self.client,
                 self.window,
@@ -90,9 +89,9 @@ class LiteLLMSource(Source):
                 self.lookups,
                 version=stats.version,
                 include_health_checks=self.settings.include_health_checks,
+                tag_split=((split, tag_splitter(self.client, version=stats.version, key=split)) if split else None),
             )
         tag_keys = set(self.settings.tag_keys or ())
-        chargeback = sub_account_tag(self.settings.sub_account)
         if tag_keys and chargeback:
             tag_keys.add(chargeback)  # --tag-key bounds the tags kept; the chargeback tag is always among them
         options = RowOptions(
