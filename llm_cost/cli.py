@@ -10,12 +10,14 @@ import typer
 
 from llm_cost import __version__
 from llm_cost.aggregate import Granularity
+from llm_cost.fanout import keep_going_error
 from llm_cost.focus.columns import FocusVersion, Format
 from llm_cost.formats import format_decimal
 from llm_cost.output import Output, handle_errors
 from llm_cost.records import exact_money
 from llm_cost.runs import (
-    UploadJob,
+    ExportRun,
+    UploadPlan,
     build_upload_jobs,
     open_vantage,
     publish,
@@ -274,9 +276,39 @@ BudgetOpt = Annotated[
 ]
 
 
-def _settings(**cli: Any) -> ExportSettings:
+SourceOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--source",
+        help="Read only this labelled source of [[sources]] in llm-cost.toml (repeatable). [default: every source]",
+        show_default=False,
+    ),
+]
+KeepGoingOpt = Annotated[
+    bool | None,
+    typer.Option(
+        "--keep-going",
+        envvar="LLM_COST_KEEP_GOING",
+        help="With [[sources]]: when a source fails, still write (or upload) the others, then exit 4 naming it.",
+    ),
+]
+
+
+def _settings(cli: dict[str, Any], masker: Masker) -> ExportSettings:
+    """The run's settings; every key they name (each labelled source's) is masked from then on."""
     values = {k: v for k, v in cli.items() if k in SETTING_NAMES}
-    return resolve_export_settings(values)
+    settings = resolve_export_settings(values)
+    for secret in settings.secrets():
+        masker.add(secret)
+    return settings
+
+
+def _finish(out: Output, run: ExportRun, where: str) -> None:
+    """The closing lines of an export or dry-run, and the exit 4 of a --keep-going run that left sources out."""
+    result = run.result
+    out.detail(f"read {result.records} records into {result.groups} groups")
+    if run.failures:
+        raise keep_going_error(run.failures, f"wrote {result.rows} rows of the other sources to {where}")
 
 
 @app.command()
@@ -311,21 +343,26 @@ def export(
     concurrency: ConcurrencyOpt = None,
     max_tries: TriesOpt = None,
     retry_budget: BudgetOpt = None,
+    only_sources: SourceOpt = None,
+    keep_going: KeepGoingOpt = None,
     quiet: QuietOpt = False,
     verbose: VerboseOpt = False,
     debug: DebugOpt = False,
 ) -> None:
-    """Write FOCUS CSV to stdout or -o: manifest estimates, or usage pulled from a LiteLLM proxy."""
+    """Write FOCUS CSV to stdout or -o: manifest estimates, or usage pulled from a LiteLLM proxy (or from every
+    source of [[sources]] in llm-cost.toml)."""
     out = _output(ctx, quiet=quiet, verbose=verbose, debug=debug)
-    with handle_errors(out, Masker([litellm_key])):
-        settings = _settings(**locals())
-        result, summary = run_export(settings, out, write_csv=True)
-        where = "stdout" if is_stdout(settings.output) else settings.output
-        publish(summary, "llm-cost export", "" if is_stdout(settings.output) else str(settings.output))
-        out.detail(f"read {result.records} records into {result.groups} groups")
+    masker = Masker([litellm_key])
+    with handle_errors(out, masker):
+        settings = _settings(locals(), masker)
+        run = run_export(settings, out, write_csv=True)
+        result = run.result
+        where = "stdout" if is_stdout(settings.output) else str(settings.output)
+        publish(run.summary, "llm-cost export", "" if is_stdout(settings.output) else where, run.failures)
         if result.rows == 0:
             out.warn(f"no rows: {where} holds only the CSV header")
         out.info(f"wrote {result.rows} rows to {where}, total cost {format_decimal(result.total_cost)} USD")
+        _finish(out, run, where)
 
 
 @app.command("dry-run")
@@ -360,26 +397,43 @@ def dry_run(
     concurrency: ConcurrencyOpt = None,
     max_tries: TriesOpt = None,
     retry_budget: BudgetOpt = None,
+    only_sources: SourceOpt = None,
+    keep_going: KeepGoingOpt = None,
+    compare: Annotated[
+        bool,
+        typer.Option(
+            "--compare",
+            help="Estimates against actuals: per model and sub-account, estimated, actual and the difference.",
+        ),
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print a machine-readable JSON summary on stdout.")] = False,
     quiet: QuietOpt = False,
     verbose: VerboseOpt = False,
     debug: DebugOpt = False,
 ) -> None:
-    """Preview: totals by model, provider and team (and the completeness of a LiteLLM pull) on stderr.
-    Writes the CSV only with -o."""
+    """Preview: totals by source, model, provider and sub-account (and the completeness of a LiteLLM pull) on
+    stderr. Writes the CSV only with -o."""
     out = _output(ctx, quiet=quiet, verbose=verbose, debug=debug)
     if not as_json:
         out.verbose = True  # the completeness summary is part of the preview; -q, before or after, still wins
-    with handle_errors(out, Masker([litellm_key])):
+    masker = Masker([litellm_key])
+    with handle_errors(out, masker):
         if as_json and output is not None and is_stdout(output):
             raise typer.BadParameter("--json prints to stdout, so -o - cannot be used with it", param_hint="--output")
-        settings = _settings(**locals())
-        result, summary = run_export(settings, out, write_csv=output is not None)
-        publish(summary, "llm-cost dry-run", str(settings.output) if output and not is_stdout(output) else "")
+        settings = _settings(locals(), masker)
+        run = run_export(settings, out, write_csv=output is not None)
+        summary, result = run.summary, run.result
+        publish(
+            summary, "llm-cost dry-run", str(settings.output) if output and not is_stdout(output) else "", run.failures
+        )
         if as_json:
-            typer.echo(json.dumps({**summary.to_json(), "records": result.records, "groups": result.groups}, indent=2))
+            extra = {"compare": summary.compare_json()} if compare else {}
+            typer.echo(
+                json.dumps({**summary.to_json(), "records": result.records, "groups": result.groups, **extra}, indent=2)
+            )
         elif not out.quiet:
-            render(summary, out.console)
+            render(summary, out.console, compare=compare)
+        _finish(out, run, str(settings.output) if output and not is_stdout(output) else "no file")
 
 
 @app.command()
@@ -414,6 +468,8 @@ def upload(
     concurrency: ConcurrencyOpt = None,
     max_tries: TriesOpt = None,
     retry_budget: BudgetOpt = None,
+    only_sources: SourceOpt = None,
+    keep_going: KeepGoingOpt = None,
     append: Annotated[
         bool, typer.Option("--append", help="Keep earlier uploads of the period instead of replacing them.")
     ] = False,
@@ -452,23 +508,22 @@ def upload(
     verbose: VerboseOpt = False,
     debug: DebugOpt = False,
 ) -> None:
-    """Upload to a Vantage Custom Provider, replacing this tool's earlier uploads of the same period."""
+    """Upload to a Vantage Custom Provider, replacing this tool's earlier uploads of the same period (per source
+    label with [[sources]])."""
     out = _output(ctx, quiet=quiet, verbose=verbose, debug=debug)
     masker = Masker([vantage_api_key, integration_token, litellm_key])
     with handle_errors(out, masker):
-        settings = _settings(**{**locals(), "format": "vantage"})
+        settings = _settings({**locals(), "format": "vantage"}, masker)
         client = open_vantage(settings.part(VantageSettings), dry_run=dry_run, retry=settings.retry)  # fail fast
-        jobs: list[UploadJob] = []
+        plan = UploadPlan()
         try:
-            build_upload_jobs(
-                files, None if files else settings, out, jobs
-            )  # every part of every period is checked before sending
-            upload_jobs(out, jobs, client, append=append, dry_run=dry_run, wait=wait, wait_timeout=wait_timeout)
+            # Every part of every period is built and checked before anything is sent.
+            build_upload_jobs(files, None if files else settings, out, plan)
+            upload_jobs(out, plan, client, append=append, dry_run=dry_run, wait=wait, wait_timeout=wait_timeout)
         finally:
             if client is not None:
                 client.close()
-            for job in jobs:
-                job.batches.cleanup()
+            plan.cleanup()
 
 
 @app.command()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import threading
 import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -121,7 +122,9 @@ class RunProgress:
     def __init__(self, out: Output, title: str, total: int | None) -> None:
         self.out = out
         self.title = title
+        self.total = total
         self.records = self.rows = self.done = 0
+        self._lock = threading.Lock()  # the sources of a labelled run report from their own threads
         self._bar: Progress | None = None
         self._task: TaskID | None = None
         if out.console.is_terminal and not out.quiet:
@@ -146,19 +149,29 @@ class RunProgress:
         if self._bar is not None:
             self._bar.stop()
 
-    def __call__(self, done: PartitionDone) -> None:
-        """One partition of a run finished."""
-        self.records += done.records
-        self.rows += done.rows
+    def add_total(self, steps: int | None) -> None:
+        """More planned steps (a source of a labelled run, once opened, says how many partitions it has)."""
+        with self._lock:
+            self.total = None if steps is None or self.total is None else self.total + steps
+            if self._bar is not None and self._task is not None:
+                self._bar.update(self._task, total=self.total)
+
+    def __call__(self, done: PartitionDone, source: str | None = None) -> None:
+        """One partition of a run (of `source`, in a labelled run) finished."""
+        with self._lock:
+            self.records += done.records
+            self.rows += done.rows
+            counts = f"{self.records:,} records, {self.rows:,} rows"
         label = format_utc(done.start) if done.start is not None else None
-        self.step(
-            label, f"{self.records:,} records, {self.rows:,} rows", f"{done.records:,} records, {done.rows:,} rows"
-        )
+        if label is not None and source is not None:
+            label = f"{source} {label}"
+        self.step(label, counts, f"{done.records:,} records, {done.rows:,} rows")
 
     def step(self, label: str | None, counts: str, line: str) -> None:
         """One step finished: `counts` (the totals so far) go on the bar, `line` (this step's) into a plain log."""
-        self.done += 1
-        if self._bar is not None and self._task is not None:
-            self._bar.update(self._task, advance=1, counts=counts)
-        elif label is not None:
-            self.out.detail(f"{self.title}: {label} done, {line}")
+        with self._lock:
+            self.done += 1
+            if self._bar is not None and self._task is not None:
+                self._bar.update(self._task, advance=1, counts=counts)
+            elif label is not None:
+                self.out.detail(f"{self.title}: {label} done, {line}")

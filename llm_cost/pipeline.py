@@ -58,6 +58,7 @@ def write_partitions(
     mapping: MappingOptions = DEFAULT_MAPPING,
     concurrency: int = 1,
     on_partition: Callable[[PartitionDone], None] | None = None,
+    stop: threading.Event | None = None,
 ) -> RunResult:
     """Aggregate each partition, map each group, self-check every row and feed it to every sink; `on_partition`
     hears of each finished partition (for progress); `mapping` holds the row choices (token split, chargeback key,
@@ -66,7 +67,8 @@ def write_partitions(
     A partition is a thunk that yields the records of one slice of time (a UTC day); partitions come in time order
     and never share a group, so each is aggregated, written and dropped in turn: memory holds the groups of at
     most `concurrency` partitions, however long the window. With `concurrency` > 1 that many partitions are read
-    at once in worker threads; the output is the same, in the same order.
+    at once in worker threads; the output is the same, in the same order. Setting `stop` (another source of the
+    run failed) ends the run at the next record with `Stopped`.
 
     Each group's rows must sum exactly to its billed cost (its cost, adjusted), and the groups' costs to the
     records' total; a mismatch raises
@@ -76,7 +78,7 @@ def write_partitions(
     checker = RowChecker(columns)
     records = groups = rows = 0
     total = listed = records_cost = Decimal(0)
-    for aggregator in _aggregated(partitions, grain, concurrency):
+    for aggregator in _aggregated(partitions, grain, concurrency, stop or threading.Event()):
         records += aggregator.records
         records_cost += aggregator.records_cost
         partition_rows, start = rows, None
@@ -94,6 +96,7 @@ def write_partitions(
                 sub_account=mapping.sub_account,
                 service_name=mapping.service_name,
                 adjustment=adjustment,
+                source_label=mapping.source_label,
             )
             billed = billed_total(group, adjustment)
             total += check_group_total(group_rows, billed, f"{group.model} {group.period_start:%Y-%m-%d}")
@@ -114,26 +117,30 @@ def write_partitions(
     return RunResult(records, groups, rows, total)
 
 
-class _Stopped(Exception):
-    """Raised inside a worker when the run has failed elsewhere."""
+class Stopped(Exception):
+    """The run was stopped from outside (`stop` set: another source of the run failed), or, inside a worker, the
+    run failed elsewhere."""
 
 
-def _aggregated(partitions: Iterable[Partition], grain: Granularity, concurrency: int) -> Iterator[Aggregator]:
-    """Each partition folded into its own Aggregator, in partition order; up to `concurrency` at once."""
-    if concurrency <= 1:
-        for partition in partitions:
-            yield Aggregator(grain).extend(partition())
-        return
-    stop = threading.Event()
+def _aggregated(
+    partitions: Iterable[Partition], grain: Granularity, concurrency: int, stop: threading.Event
+) -> Iterator[Aggregator]:
+    """Each partition folded into its own Aggregator, in partition order; up to `concurrency` at once. Once `stop`
+    (the caller's) or this run's own failure is signalled, every fold ends at its next record."""
+    failed = threading.Event()  # this run's own failure stops its workers, not the caller's other runs
 
     def fold(partition: Partition) -> Aggregator:
         aggregator = Aggregator(grain)
         for record in partition():
-            if stop.is_set():
-                raise _Stopped
+            if stop.is_set() or failed.is_set():
+                raise Stopped
             aggregator.add(record)
         return aggregator
 
+    if concurrency <= 1:
+        for partition in partitions:
+            yield fold(partition)
+        return
     pending: deque[Future[Aggregator]] = deque()
     todo = iter(partitions)
     with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="llm-cost-window") as pool:
@@ -145,7 +152,7 @@ def _aggregated(partitions: Iterable[Partition], grain: Granularity, concurrency
                 for partition in itertools.islice(todo, 1):  # then the next day takes the written one's place
                     pending.append(pool.submit(fold, partition))
         finally:
-            stop.set()  # on an error (or an abandoned generator) the workers stop at their next record
+            failed.set()  # on an error (or an abandoned generator) the workers stop at their next record
             for future in pending:
                 future.cancel()
 
@@ -172,6 +179,7 @@ def run(
     on_partition: Callable[[PartitionDone], None] | None = None,
     on_report: Callable[[list[str]], None] = lambda lines: None,
     on_verification: Callable[[Verification], None] = lambda verification: None,
+    stop: threading.Event | None = None,
 ) -> Outcome:
     """Read the source into every destination: open them all, write every checked row, hand the source's
     completeness report to `on_report`, let the source verify what it read (`on_verification` gets the result),
@@ -191,6 +199,7 @@ def run(
             mapping=mapping,
             concurrency=concurrency,
             on_partition=on_partition,
+            stop=stop,
         )
         report = source.report()
         on_report(report)

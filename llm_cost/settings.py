@@ -6,7 +6,9 @@ still unset from the config file, then from the defaults, and validates the resu
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import os
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, Literal, TypeVar, get_args
@@ -22,9 +24,10 @@ from llm_cost.focus.dimensions import parse_sub_account
 from llm_cost.focus.mapping import MappingOptions
 from llm_cost.http import DEFAULT_ATTEMPTS, DEFAULT_RETRY_BUDGET, RetryPolicy
 from llm_cost.sinks.registry import SETTINGS_MODELS as DESTINATION_SETTINGS
+from llm_cost.sources.configured import SourceEntry, parse_sources
 from llm_cost.sources.registry import SETTINGS_MODELS as SOURCE_SETTINGS
 from llm_cost.sources.registry import Mode
-from llm_cost.window import parse_day
+from llm_cost.window import parse_day, resolve_window
 
 DEFAULT_CONFIG = Path("llm-cost.toml")
 MAX_CONCURRENCY = 16
@@ -60,6 +63,13 @@ class CommonSettings(BaseModel):
     service_name: Literal["offering", "model-group"] = "offering"
     # The `[adjustments.NAME]` tables of the config file (never a [settings] key, flag or variable).
     adjustments: Adjustments = Adjustments()
+    # The `[[sources]]` tables of the config file, the labels `--source` picks from them, whether a failing source
+    # stops the run (the default) or the others are still written (`--keep-going`), and the label of this source
+    # in a labelled run (set per source, never by the user).
+    sources: tuple[SourceEntry, ...] = ()
+    only_sources: tuple[str, ...] | None = None
+    keep_going: bool = False
+    source_label: str | None = None
 
     @field_validator("sub_account")
     @classmethod
@@ -69,7 +79,9 @@ class CommonSettings(BaseModel):
     @property
     def mapping(self) -> MappingOptions:
         """The row choices of the run, for the FOCUS mapping."""
-        return MappingOptions(self.split_tokens, self.sub_account, self.service_name, self.adjustments)
+        return MappingOptions(
+            self.split_tokens, self.sub_account, self.service_name, self.adjustments, self.source_label
+        )
 
     @property
     def retry(self) -> RetryPolicy:
@@ -104,6 +116,81 @@ class ExportSettings(CommonSettings):
         """The same settings with some values replaced (an upload's period), every part validated again."""
         return _build({**self._values, **updates})
 
+    @property
+    def labelled(self) -> bool:
+        """Whether the run reads `[[sources]]` (labelled sources), rather than one source from the flags."""
+        return bool(self.sources)
+
+    def source_runs(self) -> list[SourceRun]:
+        """The sources this run reads, each with its own settings: the one unlabelled source of the flags, or the
+        `[[sources]]` entries that `--source` picks (all by default), in the file's order.
+
+        In a labelled run that reads a LiteLLM proxy, a manifest estimates every UTC day of the proxies' window, so
+        estimates and actuals cover the same days; with manifests alone it estimates the charge day (`--date`)."""
+        if not self.sources:
+            return [SourceRun(None, self, complete=True)]
+        known = [entry.label for entry in self.sources]
+        wanted = self.only_sources or tuple(known)
+        unknown = [label for label in wanted if label not in known]
+        if unknown:
+            raise ConfigError(f"--source {unknown[0]}: no such label in [[sources]] (known: {', '.join(known)})")
+        chosen = [entry for entry in self.sources if entry.label in wanted]
+        mixed = any(entry.is_litellm for entry in chosen) and not all(entry.is_litellm for entry in chosen)
+        days = self._window_days() if mixed else None
+        complete = len(chosen) == len(self.sources)
+        return [SourceRun(entry.label, self._for_entry(entry, days), complete) for entry in chosen]
+
+    def _window_days(self) -> tuple[date, ...]:
+        """The whole UTC days of the run's window, which manifests beside a proxy estimate; a --date is refused
+        there, since the window chooses the days."""
+        if self._values.get("date_given"):
+            raise ConfigError(
+                "--date is the charge day of manifest estimates; in a run with LiteLLM sources the manifests "
+                "estimate the window's days (--day, --start/--end or --month)"
+            )
+        window = resolve_window(
+            start=self.start,
+            end=self.end,
+            day=self.day,
+            month=self.month,
+            now=self._values.get("now") or datetime.now(UTC),
+            include_partial=self.include_partial,
+        )
+        days = list(window.days())
+        if not all(day.is_whole_day() for day in days):
+            raise ConfigError(f"a manifest estimates whole UTC days, but the window {window} cuts a day")
+        return tuple(day.start.date() for day in days)
+
+    def _for_entry(self, entry: SourceEntry, days: tuple[date, ...] | None) -> ExportSettings:
+        updates: dict[str, Any] = {**entry.overrides(), "source_label": entry.label}
+        if entry.is_litellm:
+            name = entry.litellm_key_env or ""
+            key = os.environ.get(name, "")
+            if not key.strip():
+                raise ConfigError(
+                    f"source {entry.label}: environment variable {name} (its litellm_key_env) is not set or empty"
+                )
+            updates["litellm_key"] = key.strip()
+        elif days is not None:
+            updates["manifest_days"] = days
+        return self.replace(**updates)
+
+    def secrets(self) -> list[str]:
+        """Every key the run may use (the flags' and each labelled source's), for masking in every message."""
+        values = [self._values.get("litellm_key")]
+        values += [os.environ.get(entry.litellm_key_env or "") for entry in self.sources if entry.litellm_key_env]
+        return [str(v.get_secret_value() if isinstance(v, SecretStr) else v) for v in values if v]
+
+
+@dataclass(frozen=True, slots=True)
+class SourceRun:
+    """One source of a run: its label (None: the unlabelled source of the flags) and its settings; `complete` says
+    whether the run reads every configured source (an upload then may replace what an unlabelled one left)."""
+
+    label: str | None
+    settings: ExportSettings
+    complete: bool
+
 
 def _fields(model: type[BaseModel]) -> frozenset[str]:
     return frozenset(model.model_fields)
@@ -119,7 +206,10 @@ SECRETS = frozenset(
     for name, info in model.model_fields.items()
     if SecretStr in (info.annotation, *get_args(info.annotation))
 )
-FILE_KEYS = SETTING_NAMES - SECRETS - {"config", "adjustments"}
+FILE_KEYS = SETTING_NAMES - SECRETS - {"config", "adjustments", "sources", "only_sources", "source_label"}
+# What a `[[sources]]` entry says for itself: with [[sources]], these may not also come from a flag, a variable or
+# [settings] (which of them would win is a guess no one should have to make).
+SOURCE_IDENTITY = ("mode", "litellm_url", "ca_bundle", "manifest")
 PATH_KEYS = frozenset({"manifest", "output", "vocab_dir", "ca_bundle"})
 
 
@@ -155,6 +245,9 @@ def _file_settings(config: Path | None) -> dict[str, Any]:
         resolved[key] = value if value == "-" else str(config.parent / value)
     if adjustments:
         resolved["adjustments"] = adjustments
+    sources = parse_sources(document.get("sources"), config)
+    if sources:
+        resolved["sources"] = sources
     return resolved
 
 
@@ -189,6 +282,18 @@ def resolve_export_settings(cli: dict[str, Any], *, now: datetime | None = None)
     from_file = _file_settings(config)
     given = {k: v for k, v in cli.items() if v is not None and k != "config"}
     merged = {**from_file, **given}
+    if merged.get("only_sources") is not None:
+        merged["only_sources"] = tuple(merged["only_sources"]) or None
+    if from_file.get("sources"):
+        clashes = [key for key in SOURCE_IDENTITY if merged.get(key) is not None]
+        if clashes:
+            flags = ", ".join(f"--{key.replace('_', '-')}" for key in clashes)
+            raise ConfigError(
+                f"{config}: [[sources]] names each source, so {flags} cannot also be given (by a flag, an "
+                "environment variable or [settings]); choose sources with --source LABEL"
+            )
+    elif merged.get("only_sources"):
+        raise ConfigError("--source picks labelled sources from [[sources]] in llm-cost.toml, and it has none")
     merged.setdefault("manifest", str(config) if config else str(DEFAULT_CONFIG))
     source = "--cache-hit-ratio" if "cache_hit_ratio" in given else "[settings] cache_hit_ratio"
     merged["cache_hit_ratio"] = parse_ratio(merged.get("cache_hit_ratio"), source)
@@ -198,9 +303,11 @@ def resolve_export_settings(cli: dict[str, Any], *, now: datetime | None = None)
     if merged.get("tag_keys") is not None:
         merged["tag_keys"] = tuple(merged["tag_keys"]) or None
     date_source = "--date" if "date" in given else "[settings] date"
+    merged["date_given"] = "date" in merged
     merged["date"] = (
         parse_day(str(merged["date"]), option=date_source, today=now.date()) if "date" in merged else now.date()
     )
+    merged["now"] = now
     return _build({**merged, "config": config})
 
 

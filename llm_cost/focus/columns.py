@@ -95,6 +95,9 @@ _ADDED_AFTER_1_0 = frozenset(
 FOCUS_1_0: tuple[str, ...] = tuple(c for c in FOCUS_1_2 if c not in _ADDED_AFTER_1_0)
 
 CUSTOM: tuple[str, ...] = ("x_CostSource", "x_Model", "x_TokenType")
+# The label of a source in a run of several (`[[sources]]`): a column of the focus profile in labelled runs only, so
+# an unlabelled run's header is what it always was.
+SOURCE_COLUMN = "x_Source"
 
 # The Vantage profile: every column Vantage accepts and llm-cost fills, at least the 25 that LiteLLM's own Vantage
 # exporter uploads (its VANTAGE_SUPPORTED_COLUMNS, litellm-api.md §5). Vantage shows ServiceName as Service,
@@ -204,11 +207,12 @@ NOT_NULL: frozenset[str] = frozenset(
 )
 
 
-def columns_for(profile: Format, version: FocusVersion = "1.2") -> tuple[str, ...]:
-    """The header of a file: every column of the FOCUS version plus ours, or the Vantage subset."""
+def columns_for(profile: Format, version: FocusVersion = "1.2", *, labelled: bool = False) -> tuple[str, ...]:
+    """The header of a file: every column of the FOCUS version plus ours (with x_Source in a labelled run), or the
+    Vantage subset (whose Tags carry the label)."""
     if profile == "vantage":
         return VANTAGE
-    return (FOCUS_1_2 if version == "1.2" else FOCUS_1_0) + CUSTOM
+    return (FOCUS_1_2 if version == "1.2" else FOCUS_1_0) + CUSTOM + ((SOURCE_COLUMN,) if labelled else ())
 
 
 def values_of(columns: Sequence[str]) -> Callable[[Mapping[str, str | None]], tuple[str | None, ...]]:

@@ -20,7 +20,7 @@ from functools import lru_cache
 import msgspec
 
 from llm_cost.focus.adjustments import Adjustment, Adjustments
-from llm_cost.focus.columns import CUSTOM, FOCUS_1_2
+from llm_cost.focus.columns import CUSTOM, FOCUS_1_2, SOURCE_COLUMN
 from llm_cost.focus.dimensions import billing_account_name, sub_account_of
 from llm_cost.focus.providers import ProviderNames, model_identity, provider_names
 from llm_cost.formats import format_decimal, format_utc
@@ -41,7 +41,9 @@ _PRICE_CONTEXT = Context(prec=PRICE_DIGITS)
 SERVICE_CATEGORY = "AI and Machine Learning"
 SERVICE_SUBCATEGORY = "Generative AI"
 RESOURCE_TYPE = "LLM"
-_ALL_COLUMNS = FOCUS_1_2 + CUSTOM
+_ALL_COLUMNS = (*FOCUS_1_2, *CUSTOM, SOURCE_COLUMN)
+# The Tags key of a labelled source (`[[sources]]`); in a labelled run it replaces a request tag of that name.
+SOURCE_TAG = "source"
 
 _LABELS = {
     TokenType.INPUT: "Input",
@@ -90,12 +92,14 @@ RESERVED_TAG_KEYS: frozenset[str] = frozenset(
 @dataclass(frozen=True, slots=True)
 class MappingOptions:
     """The choices a run makes about its rows: one row per token type (else per group, in Requests), the
-    chargeback key of SubAccount*, what ServiceName means, and the negotiated rates on reported spend."""
+    chargeback key of SubAccount*, what ServiceName means, the negotiated rates on reported spend, and the label of
+    the source in a labelled run (x_Source and Tags `source`)."""
 
     split_tokens: bool = True
     sub_account: str = "team"
     service_name: str = "offering"
     adjustments: Adjustments = Adjustments()
+    source_label: str | None = None
 
 
 DEFAULT_MAPPING = MappingOptions()
@@ -232,9 +236,11 @@ def _service_name(group: UsageGroup, names: ProviderNames, service_name: str) ->
     return names.service
 
 
-def _base_row(group: UsageGroup, names: ProviderNames, sub_account: str, service_name: str) -> FocusRow:
+def _base_row(
+    group: UsageGroup, names: ProviderNames, sub_account: str, service_name: str, source_label: str | None
+) -> FocusRow:
     """The columns every row of a group shares; `sub_account` chooses the chargeback key (team, user, org or
-    tag:KEY) of SubAccountId/Name/Type, `service_name` what ServiceName means."""
+    tag:KEY) of SubAccountId/Name/Type, `service_name` what ServiceName means, `source_label` fills x_Source."""
     account = sub_account_of(
         sub_account,
         team=(group.team_id, group.team_alias),
@@ -269,12 +275,13 @@ def _base_row(group: UsageGroup, names: ProviderNames, sub_account: str, service
         SubAccountType=account.type,
         x_CostSource=group.cost_source,
         x_Model=group.model,
+        x_Source=source_label,
     )
     return row
 
 
 def _group_tags(
-    group: UsageGroup, pricing: Pricing, allocation: str, adjustment: Adjustment | None
+    group: UsageGroup, pricing: Pricing, allocation: str, adjustment: Adjustment | None, source_label: str | None
 ) -> dict[str, object]:
     """Tags shared by a group's rows: user tags, then the source's system tags, then ours (which always win).
 
@@ -307,6 +314,8 @@ def _group_tags(
         tags["x-list-price"] = "unknown"
     if adjustment is not None:
         tags["x-adjustment"] = adjustment.name
+    if source_label is not None:
+        tags[SOURCE_TAG] = source_label
     return tags
 
 
@@ -343,6 +352,7 @@ def map_group(
     sub_account: str = "team",
     service_name: str = "offering",
     adjustment: Adjustment | None = None,
+    source_label: str | None = None,
 ) -> list[FocusRow]:
     """The FOCUS rows of one group, whose BilledCost values sum exactly to `billed_total(group, adjustment)`.
 
@@ -352,11 +362,11 @@ def map_group(
     names = provider_names(group.provider, group.model, group.provider_name)
     used = [t for t in TOKEN_TYPES if group.tokens.get(t) > 0]
     if not (split_tokens and used):
-        return [_requests_row(group, pricing, names, sub_account, service_name, adjustment)]
+        return [_requests_row(group, pricing, names, sub_account, service_name, adjustment, source_label)]
     weights, allocation = _weights(group, pricing, used)
     shares = allocate(group.cost, weights)
-    base = _base_row(group, names, sub_account, service_name)
-    tags = _group_tags(group, pricing, allocation, adjustment)
+    base = _base_row(group, names, sub_account, service_name, source_label)
+    tags = _group_tags(group, pricing, allocation, adjustment, source_label)
     estimate = group.cost_source == "estimated"
     rows = []
     for token_type in used:
@@ -426,14 +436,15 @@ def _requests_row(
     sub_account: str,
     service_name: str,
     adjustment: Adjustment | None,
+    source_label: str | None,
 ) -> FocusRow:
     """One row for the whole group, measured in Requests. List and contracted costs are the priced tokens where
     every used token type has a price, else the billed cost; per-request unit prices stay null. Under an
     adjustment, ListCost is the reported spend and the other costs that spend x the factor."""
-    row = _base_row(group, names, sub_account, service_name)
+    row = _base_row(group, names, sub_account, service_name, source_label)
     _set_costs(row, billed_total(group, adjustment))
     requests = format_decimal(Decimal(group.requests))
-    tags = _group_tags(group, pricing, "none", adjustment)
+    tags = _group_tags(group, pricing, "none", adjustment, source_label)
     if group.cost_source == "estimated":
         tags["effective-cost"] = row["BilledCost"]
     row.update(

@@ -1,5 +1,5 @@
-"""The run summary (a destination): totals by model, provider and sub-account (the chargeback key); the dry-run
-tables on stderr, or JSON."""
+"""The run summary (a destination): totals by source, model, provider and sub-account (the chargeback key), and
+estimates against actuals; the dry-run tables on stderr, or JSON."""
 
 from __future__ import annotations
 
@@ -16,6 +16,8 @@ from llm_cost.reports import Table, render_table
 from llm_cost.sinks.interface import Destination
 
 NONE_LABEL = "(none)"
+ESTIMATE, ACTUAL = "estimate", "actual"
+PERCENT = Decimal("0.1")
 
 
 @dataclass(slots=True)
@@ -26,6 +28,12 @@ class Totals:
     tokens: int = 0
     cost: Decimal = Decimal(0)
     list_cost: Decimal = Decimal(0)
+
+    def add(self, other: Totals) -> None:
+        self.rows += other.rows
+        self.tokens += other.tokens
+        self.cost += other.cost
+        self.list_cost += other.list_cost
 
 
 @dataclass(slots=True)
@@ -43,6 +51,10 @@ class Summary(Destination):
     by_provider: dict[str, Totals] = field(default_factory=lambda: defaultdict(Totals))
     by_sub_account: dict[str, Totals] = field(default_factory=lambda: defaultdict(Totals))
     sub_account_types: set[str] = field(default_factory=set)  # SubAccountType seen: Team, User, Tag cost-center, …
+    by_source: dict[str, Totals] = field(default_factory=lambda: defaultdict(Totals))  # labelled runs only
+    # (estimate or actual, model) and (estimate or actual, sub-account): for `dry-run --compare`.
+    by_kind_model: dict[tuple[str, str], Totals] = field(default_factory=lambda: defaultdict(Totals))
+    by_kind_sub_account: dict[tuple[str, str], Totals] = field(default_factory=lambda: defaultdict(Totals))
 
     def write(self, row: FocusRow) -> None:
         """Fold one row in (a sink, like CsvSink)."""
@@ -62,16 +74,46 @@ class Summary(Destination):
         sub_account = row.get("SubAccountName") or row.get("SubAccountId") or NONE_LABEL
         if kind := row.get("SubAccountType"):
             self.sub_account_types.add(kind)
-        for slices, key in (
+        kind = ESTIMATE if row.get("x_CostSource") == "estimated" else ACTUAL
+        slices: list[tuple[dict[Any, Totals], Any]] = [
             (self.by_model, model),
             (self.by_provider, row.get("ProviderName") or NONE_LABEL),
             (self.by_sub_account, sub_account),
-        ):
-            totals = slices[key]
+            (self.by_kind_model, (kind, model)),
+        ]
+        if row.get("SubAccountId"):
+            slices.append((self.by_kind_sub_account, (kind, sub_account)))
+        if label := row.get("x_Source"):
+            slices.append((self.by_source, label))
+        for items, key in slices:
+            totals = items[key]
             totals.rows += 1
             totals.tokens += tokens
             totals.cost += cost
             totals.list_cost += listed
+
+    def merge(self, other: Summary) -> Summary:
+        """Add another summary's totals to this one (the sources of a labelled run); returns self."""
+        self.rows += other.rows
+        self.total_cost += other.total_cost
+        self.list_cost += other.list_cost
+        self.currency = other.currency if other.rows else self.currency
+        starts = [s for s in (self.period_start, other.period_start) if s]
+        ends = [e for e in (self.period_end, other.period_end) if e]
+        self.period_start = min(starts) if starts else None
+        self.period_end = max(ends) if ends else None
+        self.sub_account_types |= other.sub_account_types
+        for mine, theirs in (
+            (self.by_model, other.by_model),
+            (self.by_provider, other.by_provider),
+            (self.by_sub_account, other.by_sub_account),
+            (self.by_source, other.by_source),
+            (self.by_kind_model, other.by_kind_model),
+            (self.by_kind_sub_account, other.by_kind_sub_account),
+        ):
+            for key, totals in theirs.items():
+                mine[key].add(totals)  # type: ignore[index]
+        return self
 
     def commit(self) -> Summary:
         return self
@@ -108,11 +150,35 @@ class Summary(Destination):
                 right=frozenset({"Rows", "Tokens", *money}),
             )
             for heading, items in (
+                ("Source", self.by_source),
                 ("Model", self.by_model),
                 ("Provider", self.by_provider),
                 (self.sub_account_heading, self.by_sub_account),
             )
+            if items or heading != "Source"
         ]
+
+    def compare_tables(self, title: str = "llm-cost dry-run") -> list[Table]:
+        """Estimates against actuals: per model, and per sub-account where both know it, the estimated and the
+        actual cost and the difference in percent of the estimate."""
+        money = (f"Estimated ({self.currency})", f"Actual ({self.currency})", "Difference")
+        tables = []
+        for heading, items in (("Model", self.by_kind_model), (self.sub_account_heading, self.by_kind_sub_account)):
+            rows = [(name, *self._compared(items, name)) for name in sorted({name for _, name in items})]
+            if heading != "Model":  # a sub-account only where estimates and actuals both name it
+                rows = [row for row in rows if (ESTIMATE, row[0]) in items and (ACTUAL, row[0]) in items]
+            tables.append(
+                Table(
+                    f"{title}: estimate vs actual by {heading.lower()}", (heading, *money), rows, right=frozenset(money)
+                )
+            )
+        return tables
+
+    @staticmethod
+    def _compared(items: dict[tuple[str, str], Totals], name: str) -> tuple[str, str, str]:
+        estimated = items[(ESTIMATE, name)].cost if (ESTIMATE, name) in items else Decimal(0)
+        actual = items[(ACTUAL, name)].cost if (ACTUAL, name) in items else Decimal(0)
+        return format_decimal(estimated), format_decimal(actual), difference(estimated, actual)
 
     @property
     def sub_account_heading(self) -> str:
@@ -134,6 +200,7 @@ class Summary(Destination):
                 for k, v in sorted(items.items())
             ]
 
+        labelled = {"by_source": slices(self.by_source)} if self.by_source else {}
         return {
             "rows": self.rows,
             "total_cost": format_decimal(self.total_cost),
@@ -145,11 +212,34 @@ class Summary(Destination):
             "by_provider": slices(self.by_provider),
             "sub_account_type": self.sub_account_heading,
             "by_sub_account": slices(self.by_sub_account),
+            **labelled,
         }
 
+    def compare_json(self) -> dict[str, Any]:
+        """`dry-run --compare --json`: estimates against actuals, per model and per shared sub-account."""
 
-def render(summary: Summary, console: Console, title: str = "llm-cost dry-run") -> None:
-    """Print the totals tables and the row count and total cost."""
-    for table in summary.tables(title):
+        def rows(table: Table) -> list[dict[str, str | None]]:
+            return [
+                {"name": name, "estimated": est, "actual": act, "difference_pct": diff.rstrip("%").lstrip("+")}
+                if diff != "n/a"
+                else {"name": name, "estimated": est, "actual": act, "difference_pct": None}
+                for name, est, act, diff in table.rows
+            ]
+
+        by_model, by_sub_account = self.compare_tables()
+        return {"by_model": rows(by_model), "by_sub_account": rows(by_sub_account)}
+
+
+def difference(estimated: Decimal, actual: Decimal) -> str:
+    """How far the actual cost is from the estimate, in percent of the estimate (`+12.5%`); `n/a` without one."""
+    if not estimated:
+        return "n/a"
+    percent = ((actual - estimated) * 100 / estimated).quantize(PERCENT)
+    return f"{percent:+}%"
+
+
+def render(summary: Summary, console: Console, title: str = "llm-cost dry-run", *, compare: bool = False) -> None:
+    """Print the totals tables (with `compare`, estimates against actuals too) and the row count and total cost."""
+    for table in summary.tables(title) + (summary.compare_tables(title) if compare else []):
         render_table(table, console)
     console.print(summary.headline(), markup=False, highlight=False)

@@ -12,6 +12,7 @@ import re
 from collections.abc import Callable, Iterator
 from datetime import date, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,7 @@ DEFAULT_MODEL = "gpt-4o"
 SERVICE_NAME = "LLM Inference"
 ONE_MILLION = Decimal(1_000_000)
 TagValue = str | int | Decimal | bool
+Day = date  # a charge day (ManifestSettings has a field named `date`)
 
 
 def _tag_text(value: TagValue) -> str:
@@ -103,6 +105,7 @@ class Manifest(BaseModel):
     policy: Policy = Field(default_factory=Policy)
     settings: dict[str, Any] = Field(default_factory=dict)
     adjustments: dict[str, Any] = Field(default_factory=dict)  # negotiated rates for reported spend (settings.py)
+    sources: list[Any] = Field(default_factory=list)  # the run's labelled sources (sources/configured.py)
     path: Path = Path("llm-cost.toml")
 
     @property
@@ -292,17 +295,25 @@ def _warn_reserved(tags: dict[str, str], where: str, warn: Callable[[str], None]
 
 
 class ManifestSettings(BaseModel):
-    """What `--mode manifest` reads: the manifest, the charge day, the cache-hit override and the vocabularies."""
+    """What `--mode manifest` reads: the manifest, the charge day, the cache-hit override and the vocabularies.
+    `manifest_days` (set in a labelled run beside a LiteLLM proxy) are the days to estimate instead of `date`."""
 
     model_config = ConfigDict(extra="ignore", frozen=True)
     manifest: Path
     date: date
     cache_hit_ratio: Decimal | None = None
     vocab_dir: Path | None = None
+    manifest_days: tuple[Day, ...] | None = None
+
+    @property
+    def days(self) -> tuple[Day, ...]:
+        """The charge days to estimate."""
+        return self.manifest_days if self.manifest_days is not None else (self.date,)
 
 
 class ManifestSource(Source):
-    """Estimates for one charge day: one record per prompt, priced as the day's prices stood (offline)."""
+    """Estimates per charge day (one, or each day of a proxy's window): one record per prompt and day, priced as
+    that day's prices stood (offline). Each day is a partition."""
 
     grain = "day"
 
@@ -310,27 +321,32 @@ class ManifestSource(Source):
         manifest = load_manifest(settings.manifest)
         self.prices = PriceBook(manifest.price_overrides())
         counter = TokenCounter(settings.vocab_dir, warn=warn)
-        self.records = list(
-            estimate(
+        self.days: list[list[UsageRecord]] = []
+        for number, day in enumerate(settings.days):
+            records = estimate(
                 manifest,
-                day=settings.date,
+                day=day,
                 prices=self.prices,
                 counter=counter,
                 cache_hit_ratio=settings.cache_hit_ratio,
-                warn=warn,
+                warn=warn if number == 0 else _silent,  # the same prompts: warn once, not once a day
             )
-        )
-        if not self.records:
+            self.days.append(list(records))
+        if not manifest.prompts:
             warn(f"manifest {settings.manifest} lists no prompts; there are no rows")
         self.label = f"manifest {settings.manifest}"
 
     def partitions(self) -> Iterator[Partition]:
-        return iter([lambda: self.records])
+        return iter([partial(iter, records) for records in self.days])
 
     def partition_count(self) -> int:
-        return 1
+        return len(self.days)
+
+
+def _silent(message: str) -> None:
+    """Drop a warning already given."""
 
 
 def upload_periods(settings: ManifestSettings) -> list[tuple[dict[str, object], tuple[date, date]]]:
-    """The replaceable period of an upload: the charge day."""
-    return [({}, (settings.date, settings.date + timedelta(days=1)))]
+    """The replaceable periods of an upload: each charge day."""
+    return [({"manifest_days": (day,)}, (day, day + timedelta(days=1))) for day in settings.days]

@@ -2,13 +2,18 @@
 
 A run uploads all its parts first, and only when every part succeeded deletes the earlier llm-cost uploads of the
 same period (matched by file name); a failed part rolls back the parts just uploaded. See vantage-api.md §1.5.
+
+A labelled source (`[[sources]]`) puts its label in the file names, `llm-cost_<label>_<start>_<end>_<run-id>_partNNN`,
+so it replaces only its own earlier uploads of the period. Labels are never shaped like a date, so an unlabelled
+name (`llm-cost_<start>_<end>_...`) and a labelled one never share a prefix.
 """
 
 from __future__ import annotations
 
+import re
 import secrets
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
@@ -25,9 +30,25 @@ RATE_LIMIT_PER_HOUR = 1000
 LARGE_RUN_REQUESTS = 100
 
 
-def period_prefix(start: date, end: date) -> str:
-    """The file-name prefix shared by every llm-cost upload of one period: `llm-cost_<start>_<end>_`."""
-    return f"{FILE_PREFIX}_{start.isoformat()}_{end.isoformat()}_"
+UNLABELLED = re.compile(rf"{FILE_PREFIX}_(\d{{4}}-\d{{2}}-\d{{2}})_(\d{{4}}-\d{{2}}-\d{{2}})_")
+
+
+def period_prefix(start: date, end: date, label: str | None = None) -> str:
+    """The file-name prefix shared by every llm-cost upload of one period (and source label):
+    `llm-cost_<start>_<end>_`, or `llm-cost_<label>_<start>_<end>_`."""
+    tag = f"{label}_" if label else ""
+    return f"{FILE_PREFIX}_{tag}{start.isoformat()}_{end.isoformat()}_"
+
+
+def unlabelled_period(filename: str) -> tuple[date, date] | None:
+    """The period of an unlabelled llm-cost upload (one made before `[[sources]]`), else None."""
+    match = UNLABELLED.match(filename)
+    if match is None:
+        return None
+    try:
+        return date.fromisoformat(match[1]), date.fromisoformat(match[2])
+    except ValueError:
+        return None
 
 
 def new_run_id(now: datetime | None = None) -> str:
@@ -36,9 +57,10 @@ def new_run_id(now: datetime | None = None) -> str:
     return f"{moment:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
 
 
-def part_filename(start: date, end: date, run_id: str, number: int) -> str:
-    """`llm-cost_<period-start>_<period-end>_<run-id>_partNNN.csv`."""
-    return f"{period_prefix(start, end)}{run_id}_part{number:03d}.csv"
+def part_filename(start: date, end: date, run_id: str, number: int, label: str | None = None) -> str:
+    """`llm-cost_<period-start>_<period-end>_<run-id>_partNNN.csv`, with `<label>_` after `llm-cost_` for a
+    labelled source."""
+    return f"{period_prefix(start, end, label)}{run_id}_part{number:03d}.csv"
 
 
 @dataclass(slots=True)
@@ -57,6 +79,7 @@ class UploadResult:
     append: bool = False
     requests: int = 0
     retries: int = 0
+    period: tuple[date, date] | None = None
 
     def table(self, source: str) -> Table:
         """The upload summary: files, rows, bytes, cost, Vantage's tokens, and what was (or would be) replaced."""
@@ -115,6 +138,16 @@ def estimated_requests(parts: int, replaced: int, append: bool) -> int:
     return parts + (0 if append else 2 + replaced)
 
 
+@dataclass(slots=True, frozen=True)
+class PeriodUpload:
+    """One replaceable period of one source to upload: its parts, the period (None: the span of its rows) and the
+    source's label (None: unlabelled)."""
+
+    batches: Batches
+    period: tuple[date, date] | None = None
+    label: str | None = None
+
+
 def upload_batches(
     client: VantageClient | None,
     batches: Batches,
@@ -123,11 +156,12 @@ def upload_batches(
     append: bool = False,
     dry_run: bool = False,
     period: tuple[date, date] | None = None,
+    label: str | None = None,
     warn: Callable[[str], None] = lambda message: None,
     on_part: Callable[[Part], None] = lambda part: None,
 ) -> UploadResult:
-    """Upload every part, then (replace mode) delete the earlier llm-cost uploads of the same period; `on_part`
-    hears of each part uploaded (for progress).
+    """Upload every part, then (replace mode) delete the earlier llm-cost uploads of the same period (and label);
+    `on_part` hears of each part uploaded (for progress).
 
     `period` is the replaceable unit (a source's window); by default it is the span of the rows' charge periods.
 
@@ -139,42 +173,61 @@ def upload_batches(
     two runs' costs: the error names the period and says so. Re-running the same command repairs it, since its
     list finds every llm-cost upload of the period, whichever run made it, and replaces them all.
     """
-    start, end = period or (batches.period_start, batches.period_end)
-    if start is None or end is None or not batches.parts:
-        raise ConfigError("nothing to upload: there are no rows")
-    prefix = period_prefix(start, end)
-    for part in batches.parts:
-        part.filename = part_filename(start, end, run_id, part.number)
-    result = UploadResult(
-        run_id,
-        prefix,
-        batches.parts,
-        batches.rows,
-        sum(p.size for p in batches.parts),
-        batches.cost,
-        dry_run=dry_run,
+    (result,) = upload_together(
+        client,
+        [PeriodUpload(batches, period, label)],
+        run_id=run_id,
         append=append,
+        dry_run=dry_run,
+        warn=warn,
+        on_part=on_part,
     )
-    earlier: list[dict[str, Any]] = []
+    return result
+
+
+def upload_together(
+    client: VantageClient | None,
+    uploads: Sequence[PeriodUpload],
+    *,
+    run_id: str,
+    append: bool = False,
+    dry_run: bool = False,
+    also_replace: Sequence[dict[str, Any]] = (),
+    warn: Callable[[str], None] = lambda message: None,
+    on_part: Callable[[Part], None] = lambda part: None,
+) -> list[UploadResult]:
+    """`upload_batches` for several uploads as one: every part of every upload first (a failure rolls them all
+    back), then the earlier uploads of each one's prefix, and `also_replace` (unlabelled uploads that these labelled
+    ones take over) are deleted. The first result lists `also_replace` among what it replaced."""
+    results = [_prepared(upload, run_id, dry_run, append) for upload in uploads]
+    earlier: list[list[dict[str, Any]]] = [[] for _ in results]
     if client is not None and not append:
-        earlier = [u for u in client.list_uploads() if str(u.get("filename", "")).startswith(prefix)]
-        result.replaced = earlier
-    expected = estimated_requests(len(batches.parts), len(earlier), append)
+        listing = client.list_uploads()
+        for result, mine in zip(results, earlier, strict=True):
+            mine += [u for u in listing if str(u.get("filename", "")).startswith(result.prefix)]
+        earlier[0] += list(also_replace)
+        for result, mine in zip(results, earlier, strict=True):
+            result.replaced = mine
+    expected = sum(
+        estimated_requests(len(r.parts), len(mine), append) for r, mine in zip(results, earlier, strict=True)
+    )
     if expected >= LARGE_RUN_REQUESTS:
         warn(f"this run makes about {expected} Vantage API requests; the limit is {RATE_LIMIT_PER_HOUR} per hour")
     if dry_run or client is None:
-        return result
+        return results
+    what = _periods_text(results)
     try:
-        for part in batches.parts:
-            result.uploaded.append(client.upload(part.filename, part.path.read_bytes()))
-            on_part(part)
-        if not append:
-            _drop_duplicates(client, result, warn)
+        for result in results:
+            for part in result.parts:
+                result.uploaded.append(client.upload(part.filename, part.path.read_bytes()))
+                on_part(part)
+            if not append:
+                _drop_duplicates(client, result, warn)
     except BaseException as failure:
-        left = _roll_back(client, result, warn)
+        left = [name for result in results for name in _roll_back(client, result, warn)]
         if left:
             raise DestinationError(
-                f"{_period_text(start, end)} is half-replaced: {failure}, and the rollback could not delete "
+                f"{what} is half-replaced: {failure}, and the rollback could not delete "
                 f"{len(left)} uploaded part(s) of run {run_id} ({left[0]}), so Vantage counts them on top of the "
                 "earlier uploads; re-run the same command to repair it (it replaces every llm-cost upload of the "
                 "period)",
@@ -182,20 +235,48 @@ def upload_batches(
             ) from None
         raise
     if not append:
-        for number, upload in enumerate(earlier):
+        doomed = [upload for mine in earlier for upload in mine]
+        for number, upload in enumerate(doomed):
             try:
                 client.delete(str(upload.get("token")))
             except DestinationError as exc:
                 raise DestinationError(
-                    f"{_period_text(start, end)} is counted twice in Vantage: the new upload (run {run_id}, "
-                    f"{len(result.uploaded)} part(s)) landed, but {len(earlier) - number} earlier upload(s) could not "
-                    f"be deleted ({exc}); re-run the same command to repair it (it replaces every llm-cost upload "
-                    "of the period)",
+                    f"{what} is counted twice in Vantage: the new upload (run {run_id}, "
+                    f"{sum(len(r.uploaded) for r in results)} part(s)) landed, but {len(doomed) - number} earlier "
+                    f"upload(s) could not be deleted ({exc}); re-run the same command to repair it (it replaces "
+                    "every llm-cost upload of the period)",
                     details=exc.details,
                 ) from None
-    _check_amount(result, warn)
-    result.requests, result.retries = client.requests, client.retries
-    return result
+    for result in results:
+        _check_amount(result, warn)
+        result.requests, result.retries = client.requests, client.retries
+    return results
+
+
+def _prepared(upload: PeriodUpload, run_id: str, dry_run: bool, append: bool) -> UploadResult:
+    """The result of one upload before anything is sent: its prefix and its parts' file names."""
+    batches = upload.batches
+    start, end = upload.period or (batches.period_start, batches.period_end)
+    if start is None or end is None or not batches.parts:
+        raise ConfigError("nothing to upload: there are no rows")
+    for part in batches.parts:
+        part.filename = part_filename(start, end, run_id, part.number, upload.label)
+    return UploadResult(
+        run_id,
+        period_prefix(start, end, upload.label),
+        batches.parts,
+        batches.rows,
+        sum(p.size for p in batches.parts),
+        batches.cost,
+        dry_run=dry_run,
+        append=append,
+        period=(start, end),
+    )
+
+
+def _periods_text(results: Sequence[UploadResult]) -> str:
+    periods = sorted({r.period for r in results if r.period is not None})
+    return ", ".join(_period_text(*period) for period in periods) or "the period"
 
 
 def _listed_parts(client: VantageClient, result: UploadResult) -> dict[str, str]:
