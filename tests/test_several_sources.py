@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections import defaultdict
 from collections.abc import Iterator
 from datetime import date
@@ -327,3 +328,57 @@ def test_a_key_written_in_the_config_file_is_refused_without_echoing_it(tmp_path
             assert result.exit_code == 3, result.stderr
             assert "key" in result.stderr.strip().splitlines()[-1]
             assert PROD_KEY not in result.stderr and PROD_KEY not in result.stdout
+
+
+def test_a_backfill_that_fails_on_one_source_keeps_the_others_and_a_re_run_finishes(
+    tmp_path: Path, proxies: tuple[FakeLiteLLM, FakeLiteLLM]
+) -> None:
+    prod, staging = proxies
+    config = _config(tmp_path, prod, staging)
+    with FakeVantage(api_key=VKEY, integration_token=VTOKEN) as vantage:
+        broken = _upload(config, vantage, *WINDOW, "--keep-going", env={"LITELLM_STAGING_KEY": "sk-wrong-key-000"})
+        assert broken.exit_code == 4
+        last = broken.stderr.strip().splitlines()[-1]
+        assert "uploaded 2 period(s) of the other sources" in last and "staging" in last
+        assert _vantage_by_source_day(vantage) == {("prod", day): prod.truth.by_day()[day] for day in DAYS}
+        # Vantage fails while the re-run uploads: what landed stays exact, and another re-run finishes it.
+        vantage.fail_on_upload_number(vantage.upload_attempts + 3, status=500, times=20)
+        interrupted = _upload(config, vantage, *WINDOW)
+        assert interrupted.exit_code == 5
+        vantage.clear_faults()
+        finished = _upload(config, vantage, *WINDOW)
+        assert finished.exit_code == 0, finished.stderr
+        held = _vantage_by_source_day(vantage)
+        assert set(held) == {(label, day) for label in ("prod", "staging") for day in DAYS}
+        for day in DAYS:
+            assert held[("prod", day)] == prod.truth.by_day()[day]
+            assert abs(held[("staging", day)] - staging.truth.by_day()[day]) < Decimal("1e-6")
+            for label in ("prod", "staging"):
+                prefix = f"llm-cost_{label}_{day.isoformat()}_"
+                runs = {u.filename.split("_")[4] for u in vantage.uploads if u.filename.startswith(prefix)}
+                assert len(runs) == 1, f"{label} {day} is held by more than one run"
+
+
+def test_github_outputs_and_summary_report_per_source(tmp_path: Path, proxies: tuple[FakeLiteLLM, FakeLiteLLM]) -> None:
+    prod, staging = proxies
+    config = _config(tmp_path, prod, staging)
+    outputs, summary = tmp_path / "outputs", tmp_path / "summary.md"
+    actions = {"GITHUB_ACTIONS": "true", "GITHUB_OUTPUT": str(outputs), "GITHUB_STEP_SUMMARY": str(summary)}
+    result = _invoke(
+        config,
+        "export",
+        *WINDOW,
+        "-o",
+        str(tmp_path / "costs.csv"),
+        "--keep-going",
+        env={**actions, "LITELLM_STAGING_KEY": "sk-wrong-key-000"},
+    )
+    assert result.exit_code == 4
+    text = outputs.read_text(encoding="utf-8")
+    values = dict(re.findall(r"^([a-z-]+)<<(LLM_COST_[0-9a-f]+)\n", text, flags=re.M))
+    assert set(values) >= {"sources", "failed-sources", "rows", "total-cost"}
+    per_source = json.loads(text.split("sources<<")[1].split("\n")[1])
+    assert set(per_source) == {"prod"} and Decimal(per_source["prod"]["total-cost"]) == prod.truth.total()
+    assert "failed-sources<<" in text and "\nstaging\n" in text
+    markdown = summary.read_text(encoding="utf-8")
+    assert "by source" in markdown and "**missing** source staging" in markdown
