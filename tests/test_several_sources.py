@@ -381,4 +381,4 @@ def test_github_outputs_and_summary_report_per_source(tmp_path: Path, proxies: t
     assert set(per_source) == {"prod"} and Decimal(per_source["prod"]["total-cost"]) == prod.truth.total()
     assert "failed-sources<<" in text and "\nstaging\n" in text
     markdown = summary.read_text(encoding="utf-8")
-    assert "by source" in markdown and "**missing** source staging" in markdown
+    assert "| Source |" in markdown and "| prod |" in markdown and "**missing** source staging" in markdown
