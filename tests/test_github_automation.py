@@ -20,7 +20,9 @@ import shlex
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
@@ -241,9 +243,10 @@ def test_reader_finds_every_kind_of_run_value() -> None:
 
 
 def test_reader_reads_the_action() -> None:
-    assert {"command", "manifest", "output", "extra-args", "files", "litellm-key"} <= set(INPUTS)
-    assert INPUTS["command"] == "export" and INPUTS["append"] == "false"
-    assert set(OUTPUTS) == {"csv-path", "rows", "total-cost"}
+    assert {"command", "manifest", "output", "extra-args", "files", "litellm-key", "config", "source"} <= set(INPUTS)
+    assert INPUTS["command"] == "export" and INPUTS["append"] == "false" and INPUTS["keep-going"] == "false"
+    assert INPUTS["source"] == "" and INPUTS["config"] == ""
+    assert set(OUTPUTS) == {"csv-path", "rows", "total-cost", "sources", "failed-sources"}
     assert len([s for s in STEPS if s.run]) == 2  # install, run
 
 
@@ -405,6 +408,7 @@ HOSTILE = [
     "${IFS}$(touch${IFS}pwned)",
 ]
 FLAGS = {
+    "config": "--config",
     "manifest": "--manifest",
     "output": "--output",
     "day": "--day",
@@ -428,13 +432,21 @@ def _no_command_ran(tmp_path: Path, run: Run, what: str) -> None:
 
 
 @pytest.mark.parametrize("value", HOSTILE, ids=range(len(HOSTILE)))
-@pytest.mark.parametrize("name", [*FLAGS, "extra-args", "files", "command", "litellm-key"])
+@pytest.mark.parametrize(
+    "name", [*FLAGS, "extra-args", "files", "command", "litellm-key", "source", "keep-going", "append"]
+)
 def test_hostile_inputs_reach_the_cli_verbatim(tmp_path: Path, name: str, value: str) -> None:
-    """Each input is one argument (`--flag=value`, byte for byte), or split into words without any expansion."""
+    """Each input is one argument (`--flag=value`, byte for byte), or split into words without any expansion; the
+    validated ones (command, source, keep-going, append) are refused before the CLI runs."""
     run = run_cli_step(tmp_path, {"command": "upload" if name == "files" else "export", name: value}, shim=ARGV_SHIM)
     _no_command_ran(tmp_path, run, f"{name}={value!r}")
-    if name == "command":
-        assert run.returncode == 2
+    words = value.split()
+    if name == "source" and all(re.fullmatch(r"[a-z0-9-]+", word) for word in words):
+        argv, _ = _argv(run)  # plain words, separated by newlines: each a label
+        assert argv[1:-1] == [f"--source={word}" for word in words]
+        return
+    if name in {"command", "source", "keep-going", "append"}:
+        assert run.returncode == 2 and not (run.workdir / "argv.json").exists()
         return
     argv, env = _argv(run)
     if name in FLAGS:
@@ -544,6 +556,187 @@ def test_unknown_command_is_refused(tmp_path: Path) -> None:
     assert [line for line in run.stdout.splitlines() if line.startswith("::")] == [
         "::error::llm-cost: the command input must be export, dry-run or upload, not $'init\\n::error::forged'"
     ]
+
+
+# --- labelled sources ([[sources]]): source, keep-going, config, and the per-source outputs ------------------------
+
+
+def test_per_source_outputs_are_declared() -> None:
+    """Every output of the action is the CLI step's output of the same name (actionlint-style: no typo between the
+    name the CLI writes and the one the action reads)."""
+    step_id = cli_step().fields["id"]
+    for name, value in OUTPUTS.items():
+        assert value == f"${{{{ steps.{step_id}.outputs.{name} }}}}", (name, value)
+    assert {"sources", "failed-sources"} <= set(OUTPUTS)
+
+
+@pytest.mark.parametrize("command", ["export", "dry-run", "upload"])
+def test_source_labels_become_one_flag_each_in_order(tmp_path: Path, command: str) -> None:
+    run = run_cli_step(
+        tmp_path,
+        {
+            "command": command,
+            "config": "ci/llm-cost.toml",
+            "source": "  staging\tprod \n plan-2 ",  # spaces, and tabs or newlines too
+            "keep-going": "true",
+            "start": "2026-10-01",
+        },
+        shim=ARGV_SHIM,
+    )
+    argv, _ = _argv(run)
+    labelled = ["--config=ci/llm-cost.toml", "--source=staging", "--source=prod", "--source=plan-2", "--keep-going"]
+    assert argv[: len(labelled) + 2] == [command, *labelled, "--start=2026-10-01"]
+    assert argv.count("--keep-going") == 1 and len([a for a in argv if a.startswith("--source")]) == 3
+
+
+def test_empty_source_and_keep_going_false_add_nothing(tmp_path: Path) -> None:
+    for inputs in ({}, {"source": "", "keep-going": "false"}, {"source": " \n\t ", "keep-going": ""}):
+        run = run_cli_step(tmp_path, inputs, shim=ARGV_SHIM)
+        argv, _ = _argv(run)
+        assert argv == ["export", "--output=costs.csv"], inputs
+
+
+BAD_LABELS = [
+    "prod;touch pwned",
+    "$(touch pwned)",
+    "`touch pwned`",
+    "prod'$(touch${IFS}pwned)'",
+    "Prod",
+    "prød",
+    "a_b",
+    "prod,staging",
+    "--source=x;y",
+]
+
+
+@pytest.mark.parametrize("label", BAD_LABELS, ids=range(len(BAD_LABELS)))
+def test_invalid_source_label_is_refused_and_never_run(tmp_path: Path, label: str) -> None:
+    run = run_cli_step(tmp_path, {"source": f"prod {label} staging"}, shim=ARGV_SHIM)
+    _no_command_ran(tmp_path, run, f"source={label!r}")
+    assert run.returncode == 2 and not (run.workdir / "argv.json").exists()
+    errors = [line for line in run.stdout.splitlines() if line.startswith("::")]
+    assert len(errors) == 1, run.stdout
+    assert errors[0].startswith(
+        "::error::llm-cost: each label of the source input must be lower-case letters, digits and '-', not "
+    )
+
+
+@pytest.mark.parametrize("name", ["keep-going", "append"])
+@pytest.mark.parametrize("value", ["yes", "True", "1", "true ", "false\n::error::forged"])
+def test_boolean_inputs_accept_only_true_or_false(tmp_path: Path, name: str, value: str) -> None:
+    run = run_cli_step(tmp_path, {"command": "upload", name: value}, shim=ARGV_SHIM)
+    _no_command_ran(tmp_path, run, f"{name}={value!r}")
+    assert run.returncode == 2 and not (run.workdir / "argv.json").exists()
+    errors = [line for line in run.stdout.splitlines() if line.startswith("::")]
+    assert len(errors) == 1 and errors[0].startswith(f"::error::llm-cost: the {name} input must be 'true' or 'false'")
+
+
+@pytest.mark.parametrize("command", ["export", "dry-run", "upload"])
+def test_keep_going_applies_to_every_command_and_append_only_to_upload(tmp_path: Path, command: str) -> None:
+    run = run_cli_step(tmp_path, {"command": command, "keep-going": "true", "append": "true"}, shim=ARGV_SHIM)
+    argv, _ = _argv(run)
+    assert "--keep-going" in argv
+    assert ("--append" in argv) == (command == "upload")
+    warned = "::warning::llm-cost: the append input does not apply to" in run.stdout
+    assert warned == (command != "upload")
+
+
+SOURCES_KEY, WRONG_KEY = "sk-prod-action-7c6b5a", "sk-wrong-action-0d9e8f"
+
+
+def _sources_config(tmp_path: Path, proxy_url: str) -> Path:
+    """prod (a LiteLLM proxy whose key is in LITELLM_PROD_KEY), staging (the same proxy, LITELLM_STAGING_KEY) and
+    plan (the prompts below); the config sits in the workspace, as a checked-out llm-cost.toml would."""
+    work = tmp_path / "work"
+    work.mkdir(exist_ok=True)
+    (work / "triage.txt").write_text("Classify this support ticket by urgency. " * 20, encoding="utf-8")
+    (work / "llm-cost.toml").write_text(
+        f"""
+[[sources]]
+label = "prod"
+mode = "spend-logs"
+litellm_url = "{proxy_url}"
+litellm_key_env = "LITELLM_PROD_KEY"
+
+[[sources]]
+label = "staging"
+mode = "spend-logs"
+litellm_url = "{proxy_url}"
+litellm_key_env = "LITELLM_STAGING_KEY"
+
+[[sources]]
+label = "plan"
+mode = "manifest"
+
+[defaults]
+model = "gpt-4o"
+
+[[prompts]]
+path = "triage.txt"
+prompt_id = "triage"
+expected_output_tokens = 50
+calls = 1000
+tags = {{ team = "support" }}
+""",
+        encoding="utf-8",
+    )
+    return work / "llm-cost.toml"
+
+
+@pytest.fixture
+def proxy() -> Iterator[str]:
+    from tests.fakes.litellm import FakeLiteLLM, generate_dataset
+
+    with FakeLiteLLM(
+        generate_dataset(21, days=1, requests=200, start_day=date(2026, 10, 5)), master_key=SOURCES_KEY
+    ) as fake:
+        yield fake.base_url
+
+
+def _assert_no_key(run: Run) -> None:
+    for key in (SOURCES_KEY, WRONG_KEY):
+        assert key not in run.stdout and key not in run.stderr and key not in run.summary, "a key was printed"
+        assert all(key not in value for value in run.outputs.values())
+
+
+def test_labelled_dry_run_with_the_real_cli_keys_from_the_job_env(tmp_path: Path, proxy: str) -> None:
+    """The per-source key reaches the CLI only through the step's env: (LITELLM_PROD_KEY), never an input; the
+    unpicked source's variable need not be set; the CLI writes the sources output as JSON."""
+    _sources_config(tmp_path, proxy)
+    run = run_cli_step(
+        tmp_path,
+        {"command": "dry-run", "config": "llm-cost.toml", "source": "plan prod", "day": "2026-10-05"},
+        env={"LITELLM_PROD_KEY": SOURCES_KEY},
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    _assert_no_key(run)
+    per_source = json.loads(run.outputs["sources"])
+    assert set(per_source) == {"prod", "plan"} and run.outputs["failed-sources"] == ""
+    assert all(set(entry) == {"rows", "total-cost"} for entry in per_source.values())
+    assert sum(entry["rows"] for entry in per_source.values()) == int(run.outputs["rows"])
+    assert sum(Decimal(entry["total-cost"]) for entry in per_source.values()) == Decimal(run.outputs["total-cost"])
+    assert per_source["prod"]["rows"] > 0 and per_source["plan"]["rows"] > 0
+
+
+def test_keep_going_with_the_real_cli_exits_4_and_names_the_failed_source(tmp_path: Path, proxy: str) -> None:
+    _sources_config(tmp_path, proxy)
+    inputs = {"config": "llm-cost.toml", "day": "2026-10-05", "output": "all.csv"}
+    env = {"LITELLM_PROD_KEY": SOURCES_KEY, "LITELLM_STAGING_KEY": WRONG_KEY}  # staging's key is refused
+
+    stopped = run_cli_step(tmp_path, inputs, env=env)
+    _assert_no_key(stopped)
+    # Without keep-going, the refused key stops the run (also exit 4, a source error): no CSV, no outputs.
+    assert stopped.returncode == 4 and not (stopped.workdir / "all.csv").exists() and stopped.outputs == {}
+    assert "source staging" in stopped.stderr
+
+    run = run_cli_step(tmp_path, {**inputs, "keep-going": "true"}, env=env)
+    _assert_no_key(run)
+    assert run.returncode == 4, run.stdout + run.stderr
+    assert "--keep-going" in run.stdout.splitlines()[0]  # the command line the action prints
+    assert run.outputs["failed-sources"] == "staging"
+    assert set(json.loads(run.outputs["sources"])) == {"prod", "plan"}
+    assert (run.workdir / "all.csv").is_file() and run.outputs["csv-path"] == "all.csv"
+    assert any(line.startswith("::error::") and "staging" in line for line in run.stderr.splitlines())
 
 
 # --- external linters (optional) --------------------------------------------------------------------------------
