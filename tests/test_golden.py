@@ -114,3 +114,41 @@ def test_the_adjusted_golden_against_the_plain_one_by_hand() -> None:
     total = sum(Decimal(r["BilledCost"]) for r in adjusted)
     anthropic = sum(Decimal(r["BilledCost"]) for r in plain if r["ProviderName"] == "Anthropic")
     assert total == Decimal("0.54068") - anthropic * Decimal("0.125")
+
+
+def _labelled_config(tmp_path: Path) -> Path:
+    """Two labelled manifest sources over the golden manifest (the same prompts under two labels)."""
+    config = tmp_path / "llm-cost.toml"
+    manifest = (INPUTS / "manifest.toml").as_posix()
+    config.write_text(
+        f'[[sources]]\nlabel = "plan"\nmode = "manifest"\nmanifest = "{manifest}"\n\n'
+        f'[[sources]]\nlabel = "plan-copy"\nmode = "manifest"\nmanifest = "{manifest}"\n',
+        encoding="utf-8",
+    )
+    return config
+
+
+def test_labelled_sources_golden(tmp_path: Path) -> None:
+    config = _labelled_config(tmp_path)
+    result = CliRunner().invoke(app, ["export", "--config", str(config), "--date", DATE])
+    assert result.exit_code == 0, result.stderr
+    _compare("sources_focus-1.2.csv", result.stdout_bytes)
+
+
+def test_the_labelled_golden_against_the_unlabelled_one_by_hand() -> None:
+    """Checked without the code: the `plan` rows are the unlabelled golden's rows with x_Source and Tags `source`
+    added, and the `plan-copy` rows follow them, the same but for the label."""
+    plain = list(csv.DictReader(io.StringIO((GOLDEN / "manifest_focus-1.2.csv").read_text(encoding="utf-8"))))
+    labelled = list(csv.DictReader(io.StringIO((GOLDEN / "sources_focus-1.2.csv").read_text(encoding="utf-8"))))
+    plan = [row for row in labelled if row["x_Source"] == "plan"]
+    copy = labelled[len(plan) :]
+    assert labelled[: len(plan)] == plan and len(copy) == len(plan)
+    assert len(plan) == len(plain)
+    for before, after in zip(plain, plan, strict=True):
+        tags = json.loads(after.pop("Tags"))
+        assert tags.pop("source") == "plan" and tags == json.loads(before.pop("Tags"))
+        assert after.pop("x_Source") == "plan" and after == before
+    for original, copied in zip(plan, copy, strict=True):
+        assert copied.pop("x_Source") == "plan-copy" and json.loads(copied.pop("Tags"))["source"] == "plan-copy"
+        original.pop("x_Source", None)
+        assert copied == original
