@@ -171,8 +171,10 @@ class ExportSettings(CommonSettings):
                     f"source {entry.label}: environment variable {name} (its litellm_key_env) is not set or empty"
                 )
             updates["litellm_key"] = key.strip()
-        elif days is not None:
-            updates["manifest_days"] = days
+        else:
+            updates["reconcile"] = False  # --reconcile compares a proxy's two endpoints; a manifest has none
+            if days is not None:
+                updates["manifest_days"] = days
         return self.replace(**updates)
 
     def secrets(self) -> list[str]:

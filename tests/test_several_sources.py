@@ -203,9 +203,10 @@ def test_dry_run_shows_totals_per_source_and_compares_estimates_with_actuals(
     actual = Decimal(gpt4o["actual"])
     expected_pct = ((actual - per_source["plan"]) * 100 / per_source["plan"]).quantize(Decimal("0.1"))
     assert Decimal(gpt4o["difference_pct"]) == expected_pct
-    table = _invoke(config, "dry-run", *WINDOW, "--compare")
+    table = _invoke(config, "dry-run", *WINDOW, "--compare", "--reconcile")
     assert table.exit_code == 0, table.stderr
     assert "by source" in table.stderr and "estimate vs actual by model" in table.stderr
+    assert "prod: " in table.stderr and "staging: " in table.stderr  # each proxy reconciled, under its label
 
 
 def test_a_manifest_beside_proxies_estimates_every_day_of_their_window(
