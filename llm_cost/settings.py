@@ -7,6 +7,7 @@ still unset from the config file, then from the defaults, and validates the resu
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
@@ -30,6 +31,7 @@ from llm_cost.sources.registry import Mode
 from llm_cost.window import parse_day, resolve_window
 
 DEFAULT_CONFIG = Path("llm-cost.toml")
+CONVENTIONAL_ENV_NAME = re.compile(r"[A-Z_][A-Z0-9_]*")
 MAX_CONCURRENCY = 16
 MAX_TRIES = 20
 MAX_RETRY_BUDGET = 3600.0
@@ -145,8 +147,8 @@ class ExportSettings(CommonSettings):
         there, since the window chooses the days."""
         if self._values.get("date_given"):
             raise ConfigError(
-                "--date is the charge day of manifest estimates; in a run with LiteLLM sources the manifests "
-                "estimate the window's days (--day, --start/--end or --month)"
+                "--date (or [settings] date) is the charge day of manifest estimates; in a run with LiteLLM sources "
+                "the manifests estimate the window's days (--day, --start/--end or --month)"
             )
         window = resolve_window(
             start=self.start,
@@ -165,12 +167,12 @@ class ExportSettings(CommonSettings):
         updates: dict[str, Any] = {**entry.overrides(), "source_label": entry.label}
         if entry.is_litellm:
             name = entry.litellm_key_env or ""
-            key = os.environ.get(name, "")
-            if not key.strip():
-                raise ConfigError(
-                    f"source {entry.label}: environment variable {name} (its litellm_key_env) is not set or empty"
-                )
-            updates["litellm_key"] = key.strip()
+            key = os.environ.get(name, "").strip()
+            if not key:
+                # A name that is not upper-case may be a key written in the wrong place: it is not shown.
+                shown = name if CONVENTIONAL_ENV_NAME.fullmatch(name) else "named by its litellm_key_env"
+                raise ConfigError(f"source {entry.label}: the environment variable {shown} is not set or empty")
+            updates["litellm_key"] = key
         else:
             updates["reconcile"] = False  # --reconcile compares a proxy's two endpoints; a manifest has none
             if days is not None:
@@ -180,7 +182,11 @@ class ExportSettings(CommonSettings):
     def secrets(self) -> list[str]:
         """Every key the run may use (the flags' and each labelled source's), for masking in every message."""
         values = [self._values.get("litellm_key")]
-        values += [os.environ.get(entry.litellm_key_env or "") for entry in self.sources if entry.litellm_key_env]
+        for entry in self.sources:
+            name = entry.litellm_key_env or ""
+            values.append(os.environ.get(name, "").strip())  # the key as it is sent
+            if not CONVENTIONAL_ENV_NAME.fullmatch(name):
+                values.append(name)  # perhaps a key written where its variable's name belongs
         return [str(v.get_secret_value() if isinstance(v, SecretStr) else v) for v in values if v]
 
 
@@ -208,10 +214,18 @@ SECRETS = frozenset(
     for name, info in model.model_fields.items()
     if SecretStr in (info.annotation, *get_args(info.annotation))
 )
-FILE_KEYS = SETTING_NAMES - SECRETS - {"config", "adjustments", "sources", "only_sources", "source_label"}
+# Set by the run itself, never by a user: the config's own tables, the --source picks, a labelled source's label and
+# the days a manifest beside a proxy estimates.
+INTERNAL = frozenset({"config", "adjustments", "sources", "only_sources", "source_label", "manifest_days"})
+FILE_KEYS = SETTING_NAMES - SECRETS - INTERNAL
 # What a `[[sources]]` entry says for itself: with [[sources]], these may not also come from a flag, a variable or
 # [settings] (which of them would win is a guess no one should have to make).
-SOURCE_IDENTITY = ("mode", "litellm_url", "ca_bundle", "manifest")
+SOURCE_IDENTITY = {
+    "mode": "--mode / LLM_COST_MODE",
+    "litellm_url": "--litellm-url / LITELLM_BASE_URL",
+    "ca_bundle": "--ca-bundle / LLM_COST_CA_BUNDLE",
+    "manifest": "--manifest / LLM_COST_MANIFEST",
+}
 PATH_KEYS = frozenset({"manifest", "output", "vocab_dir", "ca_bundle"})
 
 
@@ -287,12 +301,11 @@ def resolve_export_settings(cli: dict[str, Any], *, now: datetime | None = None)
     if merged.get("only_sources") is not None:
         merged["only_sources"] = tuple(merged["only_sources"]) or None
     if from_file.get("sources"):
-        clashes = [key for key in SOURCE_IDENTITY if merged.get(key) is not None]
+        clashes = [where for key, where in SOURCE_IDENTITY.items() if merged.get(key) is not None]
         if clashes:
-            flags = ", ".join(f"--{key.replace('_', '-')}" for key in clashes)
             raise ConfigError(
-                f"{config}: [[sources]] names each source, so {flags} cannot also be given (by a flag, an "
-                "environment variable or [settings]); choose sources with --source LABEL"
+                f"{config}: [[sources]] names each source, so {', '.join(clashes)} cannot also be set (by a flag, "
+                "its environment variable or [settings]); unset it, and choose sources with --source LABEL"
             )
     elif merged.get("only_sources"):
         raise ConfigError("--source picks labelled sources from [[sources]] in llm-cost.toml, and it has none")

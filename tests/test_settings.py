@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import shutil
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -21,9 +22,11 @@ from llm_cost.errors import ConfigError
 from llm_cost.settings import (
     DEFAULT_CONFIG,
     ExportSettings,
+    SourceRun,
     parse_ratio,
     resolve_export_settings,
 )
+from llm_cost.sources.litellm.settings import LiteLLMSettings
 from llm_cost.sources.manifest import ManifestSettings
 
 NOW = datetime(2025, 6, 15, 10, 30, tzinfo=UTC)
@@ -460,3 +463,417 @@ def test_each_part_has_its_own_model_with_file_keys_but_never_secrets(
         bad = write_config(tmp_path, f'{secret} = "sk-in-the-file"')
         with pytest.raises(ConfigError, match=f"unknown key.*{secret}"):
             resolve_export_settings({"config": str(bad)}, now=NOW)
+
+
+# --- [[sources]]: labelled sources in one run ---------------------------------------------------------------------
+
+PROD_SOURCE = """
+[[sources]]
+label = "prod"
+mode = "spend-logs"
+litellm_url = "https://prod.example"
+litellm_key_env = "PROD_KEY"
+"""
+STAGING_SOURCE = """
+[[sources]]
+label = "staging"
+mode = "daily-activity"
+litellm_url = "https://staging.example"
+litellm_key_env = "STAGING_KEY"
+"""
+PLAN_SOURCE = """
+[[sources]]
+label = "plan"
+mode = "manifest"
+"""
+PROD_KEY, STAGING_KEY = "sk-prod-key-0a1b2c", "sk-staging-key-3d4e5f"
+
+
+def sources_config(folder: Path, *sources: str, settings: str = "") -> Path:
+    """A config file in `folder` with a [settings] table and the given [[sources]] tables."""
+    return write_config(folder, settings, prompts="".join(sources))
+
+
+def set_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The proxies' keys, in the variables their entries name."""
+    monkeypatch.setenv("PROD_KEY", PROD_KEY)
+    monkeypatch.setenv("STAGING_KEY", STAGING_KEY)
+
+
+def config_error(call: Callable[[], object]) -> str:
+    """The message of the ConfigError `call` raises: exit 3 and one line."""
+    with pytest.raises(ConfigError) as info:
+        call()
+    message = str(info.value)
+    assert info.value.exit_code == 3
+    assert "\n" not in message
+    return message
+
+
+def key_of(run: SourceRun) -> str | None:
+    """The LiteLLM key a source's settings hold, in the clear."""
+    key = run.settings.part(LiteLLMSettings).litellm_key
+    return key.get_secret_value() if key is not None else None
+
+
+def test_without_sources_one_unlabelled_run_reads_the_flags(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No [[sources]]: one complete, unlabelled run with the run's own settings."""
+    monkeypatch.chdir(tmp_path)
+    settings = resolve_export_settings({"mode": "spend-logs", "litellm_key": "sk-flag-key-99"}, now=NOW)
+    assert not settings.labelled
+    assert settings.source_runs() == [SourceRun(None, settings, complete=True)]
+    assert settings.source_label is None
+    assert settings.secrets() == ["sk-flag-key-99"]
+
+
+def test_each_source_is_one_run_in_file_order_with_its_label_and_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    set_keys(monkeypatch)
+    config = sources_config(tmp_path, STAGING_SOURCE, PROD_SOURCE)
+    settings = resolve_export_settings({"config": str(config), "day": "2025-06-01"}, now=NOW)
+    assert settings.labelled
+    assert [entry.label for entry in settings.sources] == ["staging", "prod"]
+    runs = settings.source_runs()
+    assert [run.label for run in runs] == ["staging", "prod"]
+    assert all(run.complete for run in runs)
+    staging, prod = runs
+    assert (staging.settings.source_label, staging.settings.mode) == ("staging", "daily-activity")
+    assert staging.settings.part(LiteLLMSettings).litellm_url == "https://staging.example"
+    assert key_of(staging) == STAGING_KEY
+    assert (prod.settings.source_label, prod.settings.mode) == ("prod", "spend-logs")
+    assert prod.settings.part(LiteLLMSettings).litellm_url == "https://prod.example"
+    assert prod.settings.part(LiteLLMSettings).day == "2025-06-01"  # the run's window reaches every source
+    assert key_of(prod) == PROD_KEY
+    assert prod.settings.mapping.source_label == "prod"
+    assert settings.source_label is None  # the run itself is no source
+
+
+def test_a_sources_key_is_read_stripped_from_its_variable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PROD_KEY", f"  {PROD_KEY}\n")
+    config = sources_config(tmp_path, PROD_SOURCE)
+    run = resolve_export_settings({"config": str(config)}, now=NOW).source_runs()[0]
+    assert key_of(run) == PROD_KEY
+
+
+def test_a_sources_key_beats_the_flags_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The flag/LITELLM_API_KEY key is no identity setting: allowed, but each labelled proxy uses its own key."""
+    set_keys(monkeypatch)
+    config = sources_config(tmp_path, PROD_SOURCE)
+    settings = resolve_export_settings({"config": str(config), "litellm_key": "sk-flag-key-99"}, now=NOW)
+    assert key_of(settings.source_runs()[0]) == PROD_KEY
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "flag"),
+    [
+        ("mode", "spend-logs", "--mode"),
+        ("litellm_url", "https://other.example", "--litellm-url"),
+        ("ca_bundle", "ca.pem", "--ca-bundle"),
+        ("manifest", "prompts.toml", "--manifest"),
+    ],
+)
+@pytest.mark.parametrize("origin", ["flag", "settings"])
+def test_a_source_identity_setting_beside_sources_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, key: str, value: str, flag: str, origin: str
+) -> None:
+    """With [[sources]] each entry names its source; the same setting from a flag (or its variable) or [settings]
+    is refused rather than guessed at."""
+    set_keys(monkeypatch)
+    in_file = f'{key} = "{value}"' if origin == "settings" else ""
+    config = sources_config(tmp_path, PROD_SOURCE, PLAN_SOURCE, settings=in_file)
+    cli = {"config": str(config), **({key: value} if origin == "flag" else {})}
+    message = config_error(lambda: resolve_export_settings(cli, now=NOW))
+    assert message.startswith(f"{config}: [[sources]] names each source, so {flag} / ")
+    assert "cannot also be set (by a flag, its environment variable or [settings])" in message
+    assert message.endswith("choose sources with --source LABEL")
+
+
+def test_every_clashing_setting_is_named(tmp_path: Path) -> None:
+    config = sources_config(tmp_path, PLAN_SOURCE, settings='mode = "manifest"')
+    message = config_error(lambda: resolve_export_settings({"config": str(config), "ca_bundle": "ca.pem"}, now=NOW))
+    assert "so --mode / LLM_COST_MODE, --ca-bundle / LLM_COST_CA_BUNDLE cannot also be set" in message
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "flag"),
+    [
+        ("LLM_COST_MODE", "spend-logs", "--mode"),
+        ("LITELLM_BASE_URL", "https://other.example", "--litellm-url"),
+        ("LLM_COST_CA_BUNDLE", "ca.pem", "--ca-bundle"),
+        ("LLM_COST_MANIFEST", "prompts.toml", "--manifest"),
+    ],
+)
+def test_a_source_identity_variable_beside_sources_is_refused_by_the_cli(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, variable: str, value: str, flag: str
+) -> None:
+    """The environment variable of a flag is the flag: refused beside [[sources]], exit 3, one error line."""
+    set_keys(monkeypatch)
+    sources_config(tmp_path, PROD_SOURCE, PLAN_SOURCE)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv(variable, value)
+    result = CliRunner().invoke(app, ["export", "--day", "2025-06-01"])
+    assert result.exit_code == 3, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert f"so {flag} / {variable} cannot also be set" in lines[0]
+    assert PROD_KEY not in result.output and PROD_KEY not in result.stderr
+
+
+@pytest.mark.parametrize("with_config", [False, True])
+def test_source_flag_without_sources_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, with_config: bool
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    if with_config:
+        write_config(tmp_path, 'format = "focus"')
+    message = config_error(lambda: resolve_export_settings({"only_sources": ["prod"]}, now=NOW))
+    assert message == "--source picks labelled sources from [[sources]] in llm-cost.toml, and it has none"
+
+
+def test_an_empty_source_list_means_every_source(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`--source` not given arrives as an empty list: no choice, so no error without [[sources]], and all with them."""
+    monkeypatch.chdir(tmp_path)
+    assert resolve_export_settings({"only_sources": []}, now=NOW).only_sources is None
+    set_keys(monkeypatch)
+    sources_config(tmp_path, PROD_SOURCE, STAGING_SOURCE)
+    runs = resolve_export_settings({"only_sources": []}, now=NOW).source_runs()
+    assert [run.label for run in runs] == ["prod", "staging"]
+
+
+def test_an_unknown_source_label_is_refused_listing_the_known(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    set_keys(monkeypatch)
+    config = sources_config(tmp_path, PROD_SOURCE, STAGING_SOURCE, PLAN_SOURCE)
+    settings = resolve_export_settings({"config": str(config), "only_sources": ["prod", "qa"]}, now=NOW)
+    message = config_error(settings.source_runs)
+    assert message == "--source qa: no such label in [[sources]] (known: prod, staging, plan)"
+
+
+def test_source_picks_entries_in_file_order_and_complete_only_when_all(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    set_keys(monkeypatch)
+    config = sources_config(tmp_path, PROD_SOURCE, STAGING_SOURCE)
+
+    def runs(*labels: str) -> list[tuple[str | None, bool]]:
+        settings = resolve_export_settings({"config": str(config), "only_sources": list(labels)}, now=NOW)
+        return [(run.label, run.complete) for run in settings.source_runs()]
+
+    assert runs("staging") == [("staging", False)]
+    assert runs("staging", "prod") == [("prod", True), ("staging", True)]  # the file's order, not the flags'
+    assert runs("prod", "prod") == [("prod", False)]
+    assert runs() == [("prod", True), ("staging", True)]
+
+
+@pytest.mark.parametrize("value", [None, "", "   "])
+def test_a_missing_or_empty_key_variable_is_refused_naming_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, value: str | None
+) -> None:
+    monkeypatch.setenv("STAGING_KEY", STAGING_KEY)
+    if value is not None:
+        monkeypatch.setenv("PROD_KEY", value)
+    config = sources_config(tmp_path, STAGING_SOURCE, PROD_SOURCE)
+    settings = resolve_export_settings({"config": str(config)}, now=NOW)
+    message = config_error(settings.source_runs)
+    assert message == "source prod: the environment variable PROD_KEY is not set or empty"
+    assert STAGING_KEY not in message
+
+
+def test_a_source_left_out_needs_no_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only the chosen sources' keys are read: `--source staging` runs without prod's variable."""
+    monkeypatch.setenv("STAGING_KEY", STAGING_KEY)
+    config = sources_config(tmp_path, PROD_SOURCE, STAGING_SOURCE)
+    settings = resolve_export_settings({"config": str(config), "only_sources": ["staging"]}, now=NOW)
+    assert [key_of(run) for run in settings.source_runs()] == [STAGING_KEY]
+
+
+def test_secrets_hold_every_labelled_sources_key_and_the_flags(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every key the run may meet is masked: the flag's and each entry's, chosen or not; unset variables add none."""
+    set_keys(monkeypatch)
+    config = sources_config(tmp_path, PROD_SOURCE, STAGING_SOURCE, PLAN_SOURCE)
+    cli = {"config": str(config), "litellm_key": "sk-flag-key-99", "only_sources": ["prod"]}
+    assert resolve_export_settings(cli, now=NOW).secrets() == ["sk-flag-key-99", PROD_KEY, STAGING_KEY]
+    monkeypatch.delenv("STAGING_KEY")
+    assert resolve_export_settings({"config": str(config)}, now=NOW).secrets() == [PROD_KEY]
+
+
+def test_secrets_are_the_keys_as_sent(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A key variable with a trailing newline (a mounted secret) is sent stripped; the masker must know that key."""
+    monkeypatch.setenv("PROD_KEY", f"{PROD_KEY}\n")
+    config = sources_config(tmp_path, PROD_SOURCE)
+    settings = resolve_export_settings({"config": str(config)}, now=NOW)
+    assert key_of(settings.source_runs()[0]) == PROD_KEY
+    assert settings.secrets() == [PROD_KEY]
+
+
+def test_sources_settings_override_the_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An entry's own granularity, tag keys, health checks and cache-hit ratio win over flags and [settings]; an
+    entry without them takes the run's."""
+    set_keys(monkeypatch)
+    prod = PROD_SOURCE + 'granularity = "request"\ntag_keys = ["project"]\ninclude_health_checks = true\n'
+    plan = PLAN_SOURCE + "cache_hit_ratio = 0.75\n"
+    config = sources_config(
+        tmp_path,
+        prod,
+        STAGING_SOURCE,
+        plan,
+        settings='granularity = "hour"\ntag_keys = ["team"]\ncache_hit_ratio = 0.25',
+    )
+    runs = resolve_export_settings(
+        {"config": str(config), "include_health_checks": False, "day": "2025-06-01"}, now=NOW
+    ).source_runs()
+    own = {run.label: run.settings for run in runs}
+    assert own["prod"].granularity == "request"
+    assert own["prod"].part(LiteLLMSettings).tag_keys == ("project",)
+    assert own["prod"].part(LiteLLMSettings).include_health_checks is True
+    assert own["staging"].granularity == "hour"
+    assert own["staging"].part(LiteLLMSettings).tag_keys == ("team",)
+    assert own["staging"].part(LiteLLMSettings).include_health_checks is False
+    assert own["plan"].part(ManifestSettings).cache_hit_ratio == Decimal("0.75")
+    flagged = resolve_export_settings({"config": str(config), "granularity": "day", "day": "2025-06-01"}, now=NOW)
+    assert [run.settings.granularity for run in flagged.source_runs()] == ["request", "day", "day"]
+
+
+def test_a_manifest_entry_reads_the_config_itself_or_its_own_relative_manifest(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    conf = tmp_path / "conf"
+    own = PLAN_SOURCE.replace('"plan"', '"own"') + 'manifest = "plans/prompts.toml"\n'
+    config = sources_config(conf, PLAN_SOURCE, own)
+    monkeypatch.chdir(tmp_path)
+    runs = resolve_export_settings({"config": str(config)}, now=NOW).source_runs()
+    assert [run.settings.part(ManifestSettings).manifest for run in runs] == [
+        config,
+        conf / "plans" / "prompts.toml",
+    ]
+
+
+def test_manifests_alone_estimate_the_charge_day(tmp_path: Path) -> None:
+    """Without a proxy in the run, a manifest estimates `--date` (today by default), as an unlabelled run does."""
+    config = sources_config(tmp_path, PLAN_SOURCE)
+    run = resolve_export_settings({"config": str(config)}, now=NOW).source_runs()[0]
+    assert run.settings.part(ManifestSettings).manifest_days is None
+    assert run.settings.part(ManifestSettings).days == (date(2025, 6, 15),)
+    dated = resolve_export_settings({"config": str(config), "date": "2025-06-01"}, now=NOW).source_runs()[0]
+    assert dated.settings.part(ManifestSettings).days == (date(2025, 6, 1),)
+
+
+def test_manifests_chosen_apart_from_the_proxies_estimate_the_charge_day(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`--source plan` leaves the proxies out: no mixed run, so --date is the charge day and is allowed."""
+    config = sources_config(tmp_path, PROD_SOURCE, PLAN_SOURCE)
+    cli = {"config": str(config), "only_sources": ["plan"], "date": "2025-06-01"}
+    run = resolve_export_settings(cli, now=NOW).source_runs()[0]
+    assert run.settings.part(ManifestSettings).days == (date(2025, 6, 1),)
+
+
+def _june(day: int) -> date:
+    return date(2025, 6, day)
+
+
+@pytest.mark.parametrize(
+    ("window", "days"),
+    [
+        ({}, (_june(14),)),  # yesterday, by default
+        ({"day": "2025-06-01"}, (_june(1),)),
+        ({"day": "yesterday"}, (_june(14),)),
+        ({"start": "2025-06-01", "end": "2025-06-04"}, (_june(1), _june(2), _june(3))),
+        ({"start": "2025-06-01T00:00:00Z", "end": "2025-06-02T00:00:00Z"}, (_june(1),)),
+        ({"month": "2025-05"}, tuple(date(2025, 5, day) for day in range(1, 32))),
+        ({"day": "2025-06-15", "include_partial": True}, (_june(15),)),
+    ],
+)
+def test_a_manifest_beside_a_proxy_estimates_every_day_of_the_window(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, window: dict[str, object], days: tuple[date, ...]
+) -> None:
+    set_keys(monkeypatch)
+    config = sources_config(tmp_path, PROD_SOURCE, PLAN_SOURCE)
+    runs = resolve_export_settings({"config": str(config), **window}, now=NOW).source_runs()
+    prod, estimates = runs
+    assert estimates.settings.part(ManifestSettings).manifest_days == days
+    assert estimates.settings.part(ManifestSettings).days == days
+    assert estimates.settings.source_label == "plan" and estimates.settings.mode == "manifest"
+    assert key_of(prod) == PROD_KEY
+
+
+@pytest.mark.parametrize(
+    "window",
+    [
+        {"start": "2025-06-01T06:00:00Z", "end": "2025-06-02T00:00:00Z"},
+        {"start": "2025-06-01", "end": "2025-06-02T12:00:00Z"},
+        {"start": "2025-06-14T00:00:00Z", "end": "2025-06-15T10:00:00Z", "include_partial": True},
+    ],
+)
+def test_a_window_that_cuts_a_day_is_refused_beside_a_manifest(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, window: dict[str, object]
+) -> None:
+    set_keys(monkeypatch)
+    config = sources_config(tmp_path, PROD_SOURCE, PLAN_SOURCE)
+    settings = resolve_export_settings({"config": str(config), **window}, now=NOW)
+    message = config_error(settings.source_runs)
+    assert message.startswith("a manifest estimates whole UTC days, but the window ")
+    assert message.endswith(" cuts a day")
+
+
+def test_a_cut_window_is_not_refused_when_no_manifest_is_chosen(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only a manifest beside a proxy needs whole days: with the manifest left out, any window is the proxy's."""
+    set_keys(monkeypatch)
+    config = sources_config(tmp_path, PROD_SOURCE, PLAN_SOURCE)
+    cli = {"config": str(config), "start": "2025-06-01T06:00:00Z", "end": "2025-06-02T00:00:00Z"}
+    runs = resolve_export_settings({**cli, "only_sources": ["prod"]}, now=NOW).source_runs()
+    assert [(run.label, run.complete) for run in runs] == [("prod", False)]
+    assert runs[0].settings.part(LiteLLMSettings).start == "2025-06-01T06:00:00Z"
+
+
+@pytest.mark.parametrize("origin", ["flag", "settings"])
+def test_a_date_is_refused_when_a_manifest_runs_beside_a_proxy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, origin: str
+) -> None:
+    """The window chooses a mixed run's days: an explicit --date (flag or [settings]) would be ignored, so it is
+    refused."""
+    set_keys(monkeypatch)
+    in_file = 'date = "2025-06-01"' if origin == "settings" else ""
+    config = sources_config(tmp_path, PROD_SOURCE, PLAN_SOURCE, settings=in_file)
+    cli = {"config": str(config), **({"date": "2025-06-01"} if origin == "flag" else {})}
+    settings = resolve_export_settings(cli, now=NOW)
+    message = config_error(settings.source_runs)
+    assert message.startswith("--date (or [settings] date) is the charge day of manifest estimates; in a run with")
+
+
+def test_a_window_error_of_a_mixed_run_is_a_config_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The manifest's days come from the window, so a window still open is refused there too, in one line."""
+    set_keys(monkeypatch)
+    config = sources_config(tmp_path, PROD_SOURCE, PLAN_SOURCE)
+    settings = resolve_export_settings({"config": str(config), "day": "2025-06-15"}, now=NOW)
+    assert "is not closed yet" in config_error(settings.source_runs)
+
+
+def test_a_bad_sources_table_stops_settings_with_its_error(tmp_path: Path) -> None:
+    """parse_sources' refusals surface from resolve_export_settings, before any source runs."""
+    config = sources_config(tmp_path, PROD_SOURCE, PROD_SOURCE)
+    message = config_error(lambda: resolve_export_settings({"config": str(config)}, now=NOW))
+    assert message == f"{config}: [[sources]] label 'prod' is used twice; labels must be unique"
+
+
+def test_a_lower_case_key_variable_name_is_never_shown_and_is_masked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A name like `sk_live_abc` may be a key written where its variable's name belongs: the error does not show
+    it, and the masker knows it."""
+    entry = PROD_SOURCE.replace('litellm_key_env = "PROD_KEY"', 'litellm_key_env = "sk_live_abc123"')
+    assert entry != PROD_SOURCE
+    config = sources_config(tmp_path, entry)
+    settings = resolve_export_settings({"config": str(config)}, now=NOW)
+    assert "sk_live_abc123" in settings.secrets()
+    message = config_error(settings.source_runs)
+    assert "sk_live_abc123" not in message and "named by its litellm_key_env" in message
+
+
+def test_internal_settings_cannot_come_from_the_settings_table(tmp_path: Path) -> None:
+    config = tmp_path / "llm-cost.toml"
+    config.write_text('[settings]\nmanifest_days = ["2025-06-01"]\n', encoding="utf-8")
+    message = config_error(lambda: resolve_export_settings({"config": str(config)}, now=NOW))
+    assert "unknown key(s) in [settings]: manifest_days" in message

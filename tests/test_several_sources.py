@@ -227,7 +227,7 @@ def test_a_manifest_beside_proxies_estimates_every_day_of_their_window(
         per_day[row["ChargePeriodStart"][:10]] += Decimal(row["BilledCost"])
     assert len(set(per_day.values())) == 1  # the same prompts, the same prices: the same estimate each day
     dated = _invoke(config, "export", *WINDOW, "--date", "2025-06-01")
-    assert dated.exit_code == 3 and "--date is the charge day" in dated.stderr
+    assert dated.exit_code == 3 and "is the charge day of manifest estimates" in dated.stderr
 
 
 def _vantage_by_source_day(vantage: FakeVantage) -> dict[tuple[str, date], Decimal]:

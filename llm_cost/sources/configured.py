@@ -12,7 +12,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, get_args
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, StrictBool, ValidationError
 
 from llm_cost.aggregate import Granularity
 from llm_cost.config import check_ratio
@@ -44,7 +44,7 @@ class SourceEntry(BaseModel):
     cache_hit_ratio: Decimal | None = None
     granularity: Granularity | None = None
     tag_keys: tuple[str, ...] | None = None
-    include_health_checks: bool | None = None
+    include_health_checks: StrictBool | None = None
 
     @property
     def is_litellm(self) -> bool:
@@ -111,7 +111,9 @@ def _entry(item: dict[str, Any], where: str, config: Path) -> SourceEntry:
     values = dict(item)
     for key in PATHS:
         if key in values:
-            values[key] = str(config.parent / str(values[key]))
+            if not isinstance(values[key], str) or not values[key]:
+                raise ConfigError(f"{where}: {key} must be a path (a non-empty string)")
+            values[key] = str(config.parent / values[key])
     try:
         entry = SourceEntry.model_validate(values)
         check_ratio(entry.cache_hit_ratio)
