@@ -38,3 +38,31 @@ class VerificationError(LlmCostError):
     """A self-check failed: a FOCUS row check or a reconciliation mismatch (exit 6)."""
 
     exit_code = 6
+
+
+# The guardrail commands' findings (`check`, `diff`): not failures of llm-cost, but answers a CI gate acts on. The
+# original llm-cost used 2 (budget) and 3 (forbidden model), which mean usage and configuration errors here.
+
+
+class BudgetExceeded(LlmCostError):
+    """`check`: a budget limit is exceeded (exit 7)."""
+
+    exit_code = 7
+
+
+class PolicyViolation(LlmCostError):
+    """`check`: a blocked, not-allowed or unknown model is used (exit 8)."""
+
+    exit_code = 8
+
+
+class SpikeDetected(LlmCostError):
+    """`check`: spend on a closed day jumped above its baseline (exit 9)."""
+
+    exit_code = 9
+
+
+class CostIncrease(LlmCostError):
+    """`diff --fail-on-increase`: the estimated cost rose above the threshold (exit 10)."""
+
+    exit_code = 10
