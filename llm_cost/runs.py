@@ -75,9 +75,8 @@ def source_rows(
     with open_source(settings, warn) as source:
         if progress is not None:
             progress.add_total(source.partition_count())
-        own_bar = RunProgress(out, source.label, source.partition_count()) if progress is None else None
-        with own_bar or nullcontext(progress) as bar:
-            assert bar is not None
+        shown = RunProgress(out, source.label, source.partition_count()) if progress is None else nullcontext(progress)
+        with shown as bar:
             return run(
                 source,
                 destinations,
