@@ -27,7 +27,7 @@ from llm_cost.runs import (
 from llm_cost.secrets import Masker
 from llm_cost.settings import SETTING_NAMES, ExportSettings, resolve_export_settings
 from llm_cost.sinks.csv_writer import is_stdout
-from llm_cost.sinks.preview import render
+from llm_cost.sinks.preview import ChartBy, render
 from llm_cost.sinks.vantage.client import DEFAULT_BASE_URL
 from llm_cost.sinks.vantage.settings import VantageSettings
 from llm_cost.sources.init_manifest import write_manifest
@@ -407,12 +407,19 @@ def dry_run(
         ),
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print a machine-readable JSON summary on stdout.")] = False,
+    chart_by: Annotated[
+        ChartBy,
+        typer.Option(
+            "--chart-by",
+            help="Chart the spend per day (windows of several days) by model, by team (the sub-account), or none.",
+        ),
+    ] = "model",
     quiet: QuietOpt = False,
     verbose: VerboseOpt = False,
     debug: DebugOpt = False,
 ) -> None:
-    """Preview: totals by source, model, provider and sub-account (and the completeness of a LiteLLM pull) on
-    stderr. Writes the CSV only with -o."""
+    """Preview: totals by source, model, provider and sub-account (and the completeness of a LiteLLM pull), and a
+    chart of the spend per day for a window of several days, on stderr. Writes the CSV only with -o."""
     out = _output(ctx, quiet=quiet, verbose=verbose, debug=debug)
     if not as_json:
         out.verbose = True  # the completeness summary is part of the preview; -q, before or after, still wins
@@ -424,7 +431,11 @@ def dry_run(
         run = run_export(settings, out, write_csv=output is not None)
         summary, result = run.summary, run.result
         publish(
-            summary, "llm-cost dry-run", str(settings.output) if output and not is_stdout(output) else "", run.failures
+            summary,
+            "llm-cost dry-run",
+            str(settings.output) if output and not is_stdout(output) else "",
+            run.failures,
+            chart_by,
         )
         if as_json:
             extra = {"compare": summary.compare_json()} if compare else {}
@@ -432,7 +443,7 @@ def dry_run(
                 json.dumps({**summary.to_json(), "records": result.records, "groups": result.groups, **extra}, indent=2)
             )
         elif not out.quiet:
-            render(summary, out.console, compare=compare)
+            render(summary, out.console, compare=compare, chart_by=chart_by)
         _finish(out, run, str(settings.output) if output and not is_stdout(output) else "no file")
 
 

@@ -48,10 +48,16 @@ def append_summary(markdown: str) -> None:
 
 
 def summary_markdown(
-    title: str, totals: str, tables: Sequence[Table], period: tuple[str | None, str | None] = (None, None)
+    title: str,
+    totals: str,
+    tables: Sequence[Table],
+    period: tuple[str | None, str | None] = (None, None),
+    chart: str = "",
 ) -> str:
-    """A run's totals line (in bold) and period, and its tables (those with rows), as markdown."""
+    """A run's totals line (in bold) and period, its tables (those with rows), and a chart after them (markdown
+    such as `charts.mermaid` makes; none when empty), as markdown."""
     when = f" for `{period[0]}` – `{period[1]}`" if period[0] else ""
     parts = [f"### {title}", "", f"**{totals}**{when}", ""]
     parts += [table_markdown(t, title=False) + "\n" for t in tables if t.rows]
+    parts += [chart] if chart else []
     return "\n".join(parts)

@@ -16,7 +16,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from llm_cost import github
+from llm_cost import charts, github
 from llm_cost.errors import ConfigError
 from llm_cost.fanout import SourceFailure, for_each_source, keep_going_error
 from llm_cost.focus.columns import VANTAGE, columns_for
@@ -29,7 +29,7 @@ from llm_cost.settings import ExportSettings, SourceRun
 from llm_cost.sinks.csv_reader import read_focus_csv
 from llm_cost.sinks.csv_writer import CsvSink, check_output_path
 from llm_cost.sinks.interface import Destination
-from llm_cost.sinks.preview import Summary
+from llm_cost.sinks.preview import ChartBy, Summary
 from llm_cost.sinks.vantage.batching import Batches, BatchWriter, Part, build_batches
 from llm_cost.sinks.vantage.client import VantageClient
 from llm_cost.sinks.vantage.settings import VantageSettings
@@ -161,16 +161,24 @@ def _labelled_export(settings: ExportSettings, out: Output, *, write_csv: bool) 
     return ExportRun(total, summary, failures)
 
 
-def publish(summary: Summary, title: str, csv_path: str, failures: Sequence[SourceFailure] = ()) -> None:
+def publish(
+    summary: Summary,
+    title: str,
+    csv_path: str,
+    failures: Sequence[SourceFailure] = (),
+    chart_by: ChartBy = "model",
+) -> None:
     """In GitHub Actions: the step outputs (csv-path, rows, total-cost; per source in a labelled run) and the
-    markdown step summary."""
+    markdown step summary, with the spend per day as a Mermaid chart by `chart_by` for more than one day."""
     if github.in_actions():
         outputs = {"csv-path": csv_path, "rows": str(summary.rows), "total-cost": format_decimal(summary.total_cost)}
         if summary.by_source or failures:
             outputs.update(_per_source_outputs(summary, failures))
         github.write_outputs(outputs)
+        series = summary.day_series(chart_by)
+        chart = charts.mermaid(series, summary.chart_title(title, chart_by)) if series is not None else ""
         markdown = github.summary_markdown(
-            title, summary.totals_line(), summary.tables(title), (summary.period_start, summary.period_end)
+            title, summary.totals_line(), summary.tables(title), (summary.period_start, summary.period_end), chart
         )
         if failures:
             markdown += "\n" + "\n".join(f"- **missing** source {failure}" for failure in failures) + "\n"

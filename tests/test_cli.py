@@ -937,6 +937,48 @@ def test_dry_run_shows_the_completeness_lines_unless_quiet(work: Path, litellm_e
     assert json.loads(verbose_json.stdout) == json.loads(as_json.stdout)
 
 
+@pytest.fixture
+def litellm_days(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """A small fake LiteLLM proxy with three UTC days of spend, for the per-day chart."""
+    from tests.fakes.litellm import FakeLiteLLM, generate_dataset
+
+    dataset = generate_dataset(1, days=3, requests=150, start_day=date(2025, 6, 1))
+    with FakeLiteLLM(dataset, version="1.109.1") as litellm:
+        monkeypatch.setenv("LITELLM_BASE_URL", litellm.base_url)
+        monkeypatch.setenv("LITELLM_API_KEY", "sk-master-1234")
+        yield
+
+
+def _day_lines(stderr: str) -> dict[str, Decimal]:
+    """The chart's rows: each day and the exact total at the end of its bar."""
+    return {line[:10]: Decimal(line.split()[-1]) for line in stderr.splitlines() if re.match(r"2025-06-0\d ", line)}
+
+
+def test_dry_run_charts_the_spend_per_day_on_stderr_for_several_days(work: Path, litellm_days: None) -> None:
+    args = ("--mode", "spend-logs", "--start", "2025-06-01", "--end", "2025-06-04")
+    preview = invoke("dry-run", *args)
+    assert preview.exit_code == 0, preview.stderr
+    assert preview.stdout == ""  # the chart is for humans: stderr only
+    lines = preview.stderr.splitlines()
+    chart = lines.index("llm-cost dry-run: spend per day by model (USD)")
+    assert chart > max(n for n, line in enumerate(lines) if line.startswith("llm-cost dry-run: by "))  # after tables
+    assert list(_day_lines(preview.stderr)) == ["2025-06-01", "2025-06-02", "2025-06-03"]
+    assert lines[chart + 4].startswith("██ ")  # the legend
+    as_json = json.loads(invoke("dry-run", *args, "--json").stdout)
+    assert _day_lines(preview.stderr) == {day["day"]: Decimal(day["cost"]) for day in as_json["by_day"]}
+    assert sum(_day_lines(preview.stderr).values()) == Decimal(as_json["total_cost"])  # exact, to the last digit
+
+    by_team = invoke("dry-run", *args, "--chart-by", "team")
+    assert "llm-cost dry-run: spend per day by team (USD)" in by_team.stderr
+    assert _day_lines(by_team.stderr) == _day_lines(preview.stderr)
+    assert "spend per day" not in invoke("dry-run", *args, "--chart-by", "none").stderr
+    assert invoke("-q", "dry-run", *args).stderr == ""
+    assert "spend per day" not in invoke("dry-run", *args, "--json").stderr
+    one_day = invoke("dry-run", "--mode", "spend-logs", "--day", "2025-06-02")
+    assert one_day.exit_code == 0 and "by model" in one_day.stderr and "spend per day" not in one_day.stderr
+    assert invoke("dry-run", *args, "--chart-by", "provider").exit_code == 2
+
+
 # --- the shipped example -----------------------------------------------------------------------------------------
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -43,6 +44,35 @@ def test_export_writes_outputs_and_summary_in_actions(tmp_path: Path) -> None:
     assert (
         "| Model | Rows | Tokens | Cost (USD) |" in summary and "claude-sonnet-4-0" in summary and "| Team |" in summary
     )
+    assert "mermaid" not in summary  # one charge day: no chart
+
+
+def test_the_step_summary_charts_several_days_after_the_tables(tmp_path: Path) -> None:
+    from tests.fakes.litellm import FakeLiteLLM, generate_dataset
+
+    dataset = generate_dataset(1, days=3, requests=150, start_day=date(2025, 6, 1))
+    window = ["--mode", "spend-logs", "--start", "2025-06-01", "--end", "2025-06-04"]
+    with FakeLiteLLM(dataset, version="1.109.1") as litellm:
+        env = {
+            "GITHUB_ACTIONS": "true",
+            "GITHUB_STEP_SUMMARY": str(tmp_path / "sum"),
+            "LITELLM_BASE_URL": litellm.base_url,
+            "LITELLM_API_KEY": "sk-master-1234",
+        }
+        result = CliRunner().invoke(app, ["export", *window, "-o", str(tmp_path / "c.csv")], env=env)
+        assert result.exit_code == 0, result.stderr
+        by_team = CliRunner().invoke(app, ["dry-run", *window, "--chart-by", "team"], env=env)
+        assert by_team.exit_code == 0, by_team.stderr
+        none = CliRunner().invoke(app, ["dry-run", *window, "--chart-by", "none"], env=env)
+        assert none.exit_code == 0, none.stderr
+    export, dry_run, uncharted = (tmp_path / "sum").read_text(encoding="utf-8").split("### llm-cost ")[1:]
+    block = export[export.index("```mermaid") :]
+    assert export.index("| Model |") < export.index("```mermaid")  # after the tables
+    assert block.startswith('```mermaid\nxychart-beta\n    title "llm-cost export: spend per day by model"\n')
+    assert '    x-axis ["06-01", "06-02", "06-03"]\n    y-axis "USD" 0.00 --> ' in block
+    assert '\n    bar "total" [' in block and '\n    line "' in block and "\n```\n" in block
+    assert "spend per day by team" in dry_run
+    assert "mermaid" not in uncharted
 
 
 def test_errors_and_warnings_become_annotations(tmp_path: Path) -> None:

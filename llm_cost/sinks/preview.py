@@ -1,15 +1,16 @@
-"""The run summary (a destination): totals by source, model, provider and sub-account (the chargeback key), and
-estimates against actuals; the dry-run tables on stderr, or JSON."""
+"""The run summary (a destination): totals by source, model, provider and sub-account (the chargeback key), per UTC
+day by model and sub-account, and estimates against actuals; the dry-run tables and chart on stderr, or JSON."""
 
 from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 from rich.console import Console
 
+from llm_cost import charts
 from llm_cost.focus.mapping import FocusRow
 from llm_cost.formats import format_decimal
 from llm_cost.reports import Table, render_table
@@ -18,6 +19,7 @@ from llm_cost.sinks.interface import Destination
 NONE_LABEL = "(none)"
 ESTIMATE, ACTUAL = "estimate", "actual"
 PERCENT = Decimal("0.1")
+ChartBy = Literal["model", "team", "none"]  # the per-day chart's series: models, sub-accounts (`team`), or no chart
 
 
 @dataclass(slots=True)
@@ -55,6 +57,9 @@ class Summary(Destination):
     # (estimate or actual, model) and (estimate or actual, sub-account): for `dry-run --compare`.
     by_kind_model: dict[tuple[str, str], Totals] = field(default_factory=lambda: defaultdict(Totals))
     by_kind_sub_account: dict[tuple[str, str], Totals] = field(default_factory=lambda: defaultdict(Totals))
+    # Billed cost per (UTC day, model) and (UTC day, sub-account), the day being ChargePeriodStart's: for the charts.
+    by_day_model: dict[tuple[str, str], Decimal] = field(default_factory=lambda: defaultdict(Decimal))
+    by_day_sub_account: dict[tuple[str, str], Decimal] = field(default_factory=lambda: defaultdict(Decimal))
 
     def write(self, row: FocusRow) -> None:
         """Fold one row in (a sink, like CsvSink)."""
@@ -85,6 +90,9 @@ class Summary(Destination):
             slices.append((self.by_kind_sub_account, (kind, sub_account)))
         if label := row.get("x_Source"):
             slices.append((self.by_source, label))
+        if day := (start or "")[:10]:
+            self.by_day_model[(day, model)] += cost
+            self.by_day_sub_account[(day, sub_account)] += cost
         for items, key in slices:
             totals = items[key]
             totals.rows += 1
@@ -113,6 +121,12 @@ class Summary(Destination):
         ):
             for key, totals in theirs.items():
                 mine[key].add(totals)  # type: ignore[index]
+        for mine_by_day, theirs_by_day in (
+            (self.by_day_model, other.by_day_model),
+            (self.by_day_sub_account, other.by_day_sub_account),
+        ):
+            for day_key, cost in theirs_by_day.items():
+                mine_by_day[day_key] += cost
         return self
 
     def commit(self) -> Summary:
@@ -180,6 +194,18 @@ class Summary(Destination):
         actual = items[(ACTUAL, name)].cost if (ACTUAL, name) in items else Decimal(0)
         return format_decimal(estimated), format_decimal(actual), difference(estimated, actual)
 
+    def day_series(self, by: ChartBy = "model", top: int = charts.TOP) -> charts.DaySeries | None:
+        """Spend per UTC day by model or by sub-account (`team`), the top keys by name and the rest as `other`;
+        None for `none`."""
+        if by == "none":
+            return None
+        totals = self.by_day_model if by == "model" else self.by_day_sub_account
+        return charts.day_series(totals, top, currency=self.currency)
+
+    def chart_title(self, title: str, by: ChartBy = "model") -> str:
+        """`llm-cost dry-run: spend per day by model` (by team, by user, … for sub-accounts)."""
+        return f"{title}: spend per day by {'model' if by == 'model' else self.sub_account_heading.lower()}"
+
     @property
     def sub_account_heading(self) -> str:
         """What the sub-accounts are: `Team`, `User`, `Organization`, `Tag cost-center`, or `Sub-account`."""
@@ -200,6 +226,23 @@ class Summary(Destination):
                 for k, v in sorted(items.items())
             ]
 
+        def by_day() -> list[dict[str, Any]]:
+            days: dict[str, dict[str, list[tuple[str, Decimal]]]] = defaultdict(lambda: defaultdict(list))
+            for name, items in (("by_model", self.by_day_model), ("by_sub_account", self.by_day_sub_account)):
+                for (day, key), cost in sorted(items.items()):
+                    days[day][name].append((key, cost))
+            return [
+                {
+                    "day": day,
+                    "cost": format_decimal(sum((cost for _, cost in parts["by_model"]), Decimal(0))),
+                    **{
+                        name: [{"name": key, "cost": format_decimal(cost)} for key, cost in parts[name]]
+                        for name in ("by_model", "by_sub_account")
+                    },
+                }
+                for day, parts in sorted(days.items())
+            ]
+
         labelled = {"by_source": slices(self.by_source)} if self.by_source else {}
         return {
             "rows": self.rows,
@@ -213,6 +256,7 @@ class Summary(Destination):
             "sub_account_type": self.sub_account_heading,
             "by_sub_account": slices(self.by_sub_account),
             **labelled,
+            "by_day": by_day(),
         }
 
     def compare_json(self) -> dict[str, Any]:
@@ -238,8 +282,19 @@ def difference(estimated: Decimal, actual: Decimal) -> str:
     return f"{percent:+}%"
 
 
-def render(summary: Summary, console: Console, title: str = "llm-cost dry-run", *, compare: bool = False) -> None:
-    """Print the totals tables (with `compare`, estimates against actuals too) and the row count and total cost."""
+def render(
+    summary: Summary,
+    console: Console,
+    title: str = "llm-cost dry-run",
+    *,
+    compare: bool = False,
+    chart_by: ChartBy = "none",
+) -> None:
+    """Print the totals tables (with `compare`, estimates against actuals too), the spend per day as a bar chart
+    by `chart_by` (for more than one day), and the row count and total cost."""
     for table in summary.tables(title) + (summary.compare_tables(title) if compare else []):
         render_table(table, console)
+    series = summary.day_series(chart_by)
+    if series is not None and (chart := charts.rich_chart(series, summary.chart_title(title, chart_by))) is not None:
+        console.print(chart)
     console.print(summary.headline(), markup=False, highlight=False)

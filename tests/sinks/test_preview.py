@@ -45,7 +45,9 @@ _ROWS = st.lists(
             "ConsumedUnit": st.sampled_from(["Tokens", "Requests"]),
             "ConsumedQuantity": st.integers(0, 10**9).map(str),
             "BilledCost": st.decimals(-10, 10**6, places=12, allow_nan=False).map(str),
-            "ChargePeriodStart": st.sampled_from(["2025-06-01T00:00:00Z", "2025-06-02T00:00:00Z"]),
+            "ChargePeriodStart": st.sampled_from(
+                ["2025-06-01T00:00:00Z", "2025-06-01T13:00:00Z", "2025-06-02T00:00:00Z", "2025-06-04T00:00:00Z"]
+            ),
         }
     ),
     max_size=40,
@@ -62,6 +64,45 @@ def test_summaries_of_the_parts_merge_into_the_summary_of_the_whole(rows: list[d
     assert merged.to_json() == whole.to_json()
     assert merged.compare_json() == whole.compare_json()
     assert sum((t.cost for t in merged.by_source.values()), Decimal(0)) == merged.total_cost
+    assert dict(merged.by_day_model) == dict(whole.by_day_model)
+    assert dict(merged.by_day_sub_account) == dict(whole.by_day_sub_account)
+    for by_day in (merged.by_day_model, merged.by_day_sub_account):
+        assert sum(by_day.values(), Decimal(0)) == merged.total_cost
+        assert all(len(day) == 10 for day, _ in by_day)  # YYYY-MM-DD, hours folded into their day
+
+
+def test_per_day_totals_by_model_and_sub_account() -> None:
+    summary = Summary()
+    for start, model, team, cost in (
+        ("2025-06-01T00:00:00Z", "gpt-4o", "support", "0.1"),
+        ("2025-06-01T13:00:00Z", "gpt-4o", "support", "0.2"),  # an hour row: its day is the UTC day it starts in
+        ("2025-06-01T00:00:00Z", "claude", "", "1"),
+        ("2025-06-03T00:00:00Z", "gpt-4o", "search", "2"),
+    ):
+        summary.write({**ROW, "x_Model": model, "SubAccountId": team, "BilledCost": cost, "ChargePeriodStart": start})
+    summary.write({**ROW, "BilledCost": "5"})  # no period: in the totals, on no day
+    assert dict(summary.by_day_model) == {
+        ("2025-06-01", "gpt-4o"): Decimal("0.3"),
+        ("2025-06-01", "claude"): Decimal("1"),
+        ("2025-06-03", "gpt-4o"): Decimal("2"),
+    }
+    assert dict(summary.by_day_sub_account) == {
+        ("2025-06-01", "support"): Decimal("0.3"),
+        ("2025-06-01", "(none)"): Decimal("1"),
+        ("2025-06-03", "search"): Decimal("2"),
+    }
+    assert summary.to_json()["by_day"][0] == {
+        "day": "2025-06-01",
+        "cost": "1.3",
+        "by_model": [{"name": "claude", "cost": "1.0"}, {"name": "gpt-4o", "cost": "0.3"}],
+        "by_sub_account": [{"name": "(none)", "cost": "1.0"}, {"name": "support", "cost": "0.3"}],
+    }
+    by_team = summary.day_series("team")
+    assert by_team is not None and by_team.days == ("2025-06-01", "2025-06-02", "2025-06-03")
+    assert by_team.names == ("search", "(none)", "support")
+    assert by_team.totals == (Decimal("1.3"), Decimal(0), Decimal(2))
+    assert summary.day_series("none") is None
+    assert summary.chart_title("llm-cost dry-run", "team") == "llm-cost dry-run: spend per day by sub-account"
 
 
 def test_estimates_against_actuals_per_model_and_per_shared_sub_account() -> None:
