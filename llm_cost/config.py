@@ -20,10 +20,15 @@ def read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"manifest {path} is a directory, not a TOML file") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read manifest {path}: {exc}") from None
+    return parse_toml(text, str(path))
+
+
+def parse_toml(text: str, where: str) -> dict[str, Any]:
+    """Parse TOML text with exact decimals; a ConfigError names `where` (a file, or `REF:path` in git)."""
     try:
         return tomllib.loads(text, parse_float=Decimal)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"malformed TOML in {path}: {exc}") from None
+        raise ConfigError(f"malformed TOML in {where}: {exc}") from None
 
 
 def check_ratio(value: Decimal | None) -> Decimal | None:

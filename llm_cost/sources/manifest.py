@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from functools import partial
@@ -21,8 +22,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from llm_cost.config import check_ratio, read_toml
 from llm_cost.errors import ConfigError
 from llm_cost.focus.mapping import RESERVED_TAG_KEYS
-from llm_cost.pricing import PriceBook
-from llm_cost.records import TOKEN_TYPES, TokenCounts, UnitPrices, UsageRecord
+from llm_cost.pricing import ModelMatch, PriceBook
+from llm_cost.records import TOKEN_TYPES, Pricing, TokenCounts, TokenType, UnitPrices, UsageRecord
 from llm_cost.sources.interface import Partition, Source, Warn
 from llm_cost.tokens import TokenCounter
 from llm_cost.window import Window, day_window
@@ -31,6 +32,8 @@ DEFAULT_MODEL = "gpt-4o"
 SERVICE_NAME = "LLM Inference"
 ONE_MILLION = Decimal(1_000_000)
 TagValue = str | int | Decimal | bool
+# Reads a prompt file's text: (the path joined to the manifest's folder, the path as the manifest writes it).
+PromptReader = Callable[[Path, str], str]
 Day = date  # a charge day (ManifestSettings has a field named `date`)
 
 
@@ -143,11 +146,16 @@ def _describe(error: ValidationError, data: dict[str, Any]) -> str:
 
 def load_manifest(path: Path) -> Manifest:
     """Read and validate a manifest. Every problem is a one-line ConfigError."""
-    data = read_toml(path)
+    return parse_manifest(read_toml(path), path)
+
+
+def parse_manifest(data: dict[str, Any], path: Path, where: str | None = None) -> Manifest:
+    """Validate a parsed manifest whose file is `path` (its prompts are relative to it); errors name `where`
+    (default: the path)."""
     try:
         return Manifest.model_validate({**data, "path": path})
     except ValidationError as exc:
-        raise ConfigError(f"invalid manifest {path}: {_describe(exc, data)}") from None
+        raise ConfigError(f"invalid manifest {where or path}: {_describe(exc, data)}") from None
 
 
 def slugify(path: str) -> str:
@@ -168,12 +176,14 @@ def estimate(
     counter: TokenCounter,
     cache_hit_ratio: Decimal | None = None,
     warn: Callable[[str], None] = lambda message: None,
+    read: PromptReader | None = None,
 ) -> Iterator[UsageRecord]:
     """One estimated record per prompt for the charge `day`.
 
     cost = calls x (uncached input x input price + cached input x cache-read price + output x output price),
     with cached input = cache_hit_ratio x input tokens (rounded to whole tokens). `cache_hit_ratio` given here
-    (the CLI flag) overrides every prompt; else a prompt's own ratio, else `[defaults]`, else 0.
+    (the CLI flag) overrides every prompt; else a prompt's own ratio, else `[defaults]`, else 0. `read` returns a
+    prompt file's text (default: from disk; `diff` reads it from a git ref).
     """
     window = day_window(day)
     global_tags = {k: _tag_text(v) for k, v in manifest.tags.items()}
@@ -189,7 +199,17 @@ def estimate(
             )
         seen[(rid, model)] = prompt.path
         yield _estimate_prompt(
-            manifest, prompt, model, rid, window, prices, counter, cache_hit_ratio, global_tags, warn
+            manifest,
+            prompt,
+            model,
+            rid,
+            window,
+            prices,
+            counter,
+            cache_hit_ratio,
+            global_tags,
+            warn,
+            read or _read_prompt,
         )
 
 
@@ -204,20 +224,16 @@ def _estimate_prompt(
     ratio_override: Decimal | None,
     global_tags: dict[str, str],
     warn: Callable[[str], None],
+    read: PromptReader,
 ) -> UsageRecord:
     override = manifest.pricing.get(model)
-    match = prices.match(model)
-    if match is None and override is None:
-        raise ConfigError(
-            f"unknown model {model!r} in prompt {prompt.path}: genai-prices has no price for it; "
-            f'add a [pricing."{model}"] table with input_mtok and output_mtok'
-        )
+    known_model(prices, model, f"prompt {prompt.path}")  # before reading the prompt: the model is the first error
     system_tags: dict[str, str] = {}
     if prompt.input_tokens is not None:
         per_call_input = prompt.input_tokens
         system_tags["x-token-method"] = "manifest"
     else:
-        text = _read_prompt(manifest.base_dir / prompt.path, prompt.path)
+        text = read(manifest.base_dir / prompt.path, prompt.path)
         counted = counter.count(text, model)
         per_call_input = counted.tokens
         system_tags["x-token-method"] = counted.method
@@ -227,24 +243,17 @@ def _estimate_prompt(
     )
     if ratio:
         system_tags["x-cache-hit-ratio"] = str(ratio)
-    input_total = per_call_input * prompt.calls
-    cached = int((ratio * input_total).to_integral_value(ROUND_HALF_EVEN))
-    tokens = TokenCounts(
-        input=input_total - cached, cache_read=cached, output=prompt.expected_output_tokens * prompt.calls
+    priced = price_usage(
+        prices,
+        model,
+        per_call_input=per_call_input,
+        per_call_output=prompt.expected_output_tokens,
+        calls=prompt.calls,
+        cache_hit_ratio=ratio,
+        window=window,
+        where=f"prompt {prompt.path}",
     )
-    pricing = prices.pricing(model, match.provider_id if match else None, window.start, per_call_input, window.end)
-    cost = Decimal(0)
-    for token_type in TOKEN_TYPES:
-        count = tokens.get(token_type)
-        if not count:
-            continue
-        unit = pricing.contracted.get(token_type) if pricing.contracted else None
-        if unit is None:
-            raise ConfigError(
-                f"model {model!r} (prompt {prompt.path}) has no {token_type.value} price; "
-                f'set {token_type.value}_mtok in [pricing."{model}"]'
-            )
-        cost += Decimal(count) * unit / ONE_MILLION
+    match, tokens, pricing, cost = priced.match, priced.tokens, priced.pricing, priced.cost
     user_tags = {**global_tags, **{k: _tag_text(v) for k, v in prompt.tags.items()}}
     _warn_reserved({k: _tag_text(v) for k, v in prompt.tags.items()}, f"prompt {prompt.path} tags", warn)
     if match:
@@ -273,6 +282,72 @@ def _estimate_prompt(
         resource_name=prompt.path,
         pricing=pricing,
     )
+
+
+def known_model(prices: PriceBook, model: str, where: str = "", fix: str = "") -> ModelMatch | None:
+    """genai-prices' match for `model` (None for a model only a `[pricing]` override prices); a ConfigError when
+    nothing prices it. `where` names the prompt, `fix` ends the message (where to put the override)."""
+    match = prices.match(model)
+    if match is None and not prices.has_override(model):
+        raise ConfigError(
+            f"unknown model {model!r}{f' in {where}' if where else ''}: genai-prices has no price for it; "
+            f'add a [pricing."{model}"] table with input_mtok and output_mtok{fix}'
+        )
+    return match
+
+
+@dataclass(frozen=True, slots=True)
+class PricedUsage:
+    """Estimated usage of a model: its genai-prices match, the tokens of every call, the prices and the cost of each
+    token type (USD, exact)."""
+
+    match: ModelMatch | None
+    tokens: TokenCounts
+    pricing: Pricing
+    costs: dict[TokenType, Decimal]
+
+    @property
+    def cost(self) -> Decimal:
+        """The total cost."""
+        return sum(self.costs.values(), Decimal(0))
+
+
+def price_usage(
+    prices: PriceBook,
+    model: str,
+    *,
+    per_call_input: int,
+    per_call_output: int,
+    calls: int,
+    cache_hit_ratio: Decimal,
+    window: Window,
+    where: str = "",
+    fix: str = "",
+) -> PricedUsage:
+    """Tokens and cost of `calls` calls of `model`, priced as they stood at the window's start.
+
+    cost = calls x (uncached input x input price + cached input x cache-read price + output x output price), with
+    cached input = cache_hit_ratio x all input tokens (rounded half-even to whole tokens). A tiered price is chosen
+    by the input of one call. Shared by the manifest source and `llm-cost estimate`.
+    """
+    match = known_model(prices, model, where, fix)
+    input_total = per_call_input * calls
+    cached = int((cache_hit_ratio * input_total).to_integral_value(ROUND_HALF_EVEN))
+    tokens = TokenCounts(input=input_total - cached, cache_read=cached, output=per_call_output * calls)
+    pricing = prices.pricing(model, match.provider_id if match else None, window.start, per_call_input, window.end)
+    costs: dict[TokenType, Decimal] = {}
+    for token_type in TOKEN_TYPES:
+        count = tokens.get(token_type)
+        if not count:
+            continue
+        unit = pricing.contracted.get(token_type) if pricing.contracted else None
+        if unit is None:
+            raise ConfigError(
+                f"model {model!r}{f' ({where})' if where else ''} has no {token_type.value} price; "
+                f'set {token_type.value}_mtok in [pricing."{model}"]{fix}'
+            )
+        costs[token_type] = Decimal(count) * unit / ONE_MILLION
+    return PricedUsage(match, tokens, pricing, costs)
 
 
 def _read_prompt(path: Path, as_written: str) -> str:
