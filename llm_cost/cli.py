@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -10,11 +11,13 @@ import typer
 
 from llm_cost import __version__
 from llm_cost.aggregate import Granularity
+from llm_cost.estimate import EstimateRequest, run_estimate
 from llm_cost.fanout import keep_going_error
 from llm_cost.focus.columns import FocusVersion, Format
 from llm_cost.formats import format_decimal
 from llm_cost.output import Output, handle_errors
 from llm_cost.records import exact_money
+from llm_cost.reports import render_table
 from llm_cost.runs import (
     ExportRun,
     UploadPlan,
@@ -535,6 +538,88 @@ def upload(
             if client is not None:
                 client.close()
             plan.cleanup()
+
+
+# `estimate` options: where the prompt comes from, how often it is sent, and which prices apply.
+EstimateModelOpt = Annotated[
+    str, typer.Option("--model", help="Model to price, as genai-prices or a [pricing] table names it (e.g. gpt-4o).")
+]
+EstimateTextOpt = Annotated[str | None, typer.Option("--text", "-t", help="The prompt text to count.")]
+EstimateFileOpt = Annotated[Path | None, typer.Option("--file", help="A UTF-8 prompt file to count.")]
+EstimateInputOpt = Annotated[
+    int | None,
+    typer.Option("--input-tokens", min=0, help="Input tokens per call, instead of counting a text."),
+]
+EstimateOutputOpt = Annotated[int, typer.Option("--output-tokens", min=0, help="Output tokens per call.")]
+EstimateCallsOpt = Annotated[int, typer.Option("--calls", min=1, help="Calls (sends of the prompt) to price.")]
+EstimateRatioOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--cache-hit-ratio", help="Share of the input read from the prompt cache (0-1), at the cache-read price."
+    ),
+]
+EstimateManifestOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--manifest",
+        "-m",
+        envvar="LLM_COST_MANIFEST",
+        help='Manifest whose [pricing."<model>"] tables override genai-prices. [default: --config, else '
+        "./llm-cost.toml if present]",
+    ),
+]
+EstimateConfigOpt = Annotated[
+    str | None,
+    typer.Option("--config", "-c", envvar="LLM_COST_CONFIG", help="llm-cost.toml whose [pricing] tables apply."),
+]
+EstimateDateOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--date",
+        envvar="LLM_COST_DATE",
+        help="Day whose prices apply: YYYY-MM-DD, today or yesterday (UTC). [default: today]",
+    ),
+]
+
+
+@app.command("estimate")
+def estimate_command(
+    ctx: typer.Context,
+    model: EstimateModelOpt,
+    text: EstimateTextOpt = None,
+    file: EstimateFileOpt = None,
+    input_tokens: EstimateInputOpt = None,
+    output_tokens: EstimateOutputOpt = 0,
+    calls: EstimateCallsOpt = 1,
+    cache_hit_ratio: EstimateRatioOpt = None,
+    manifest: EstimateManifestOpt = None,
+    config: EstimateConfigOpt = None,
+    date: EstimateDateOpt = None,
+    vocab_dir: VocabOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the estimate as JSON on stdout.")] = False,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Estimate what a prompt (--text, --file or stdin) or given token counts cost on a model: tokens, prices per
+    million tokens and cost on stderr, or JSON on stdout with --json."""
+    out = _output(ctx, quiet=quiet, verbose=verbose, debug=debug)
+    with handle_errors(out):
+        if text is not None and file is not None:
+            raise typer.BadParameter("give the prompt by --text or by --file, not both", param_hint="--text/--file")
+        if input_tokens is not None and (text is not None or file is not None):
+            raise typer.BadParameter("--input-tokens replaces counting a prompt: drop --text/--file or it")
+        stdin = None
+        if input_tokens is None and text is None and file is None:
+            if sys.stdin is None or sys.stdin.isatty():
+                raise typer.BadParameter("give --text, --file or --input-tokens, or pipe the prompt on stdin")
+            stdin = sys.stdin.buffer.read() if hasattr(sys.stdin, "buffer") else sys.stdin.read().encode()
+        result = run_estimate(EstimateRequest.of(locals()), out.warn)
+        if as_json:
+            typer.echo(json.dumps(result.to_json(), indent=2))
+        elif not out.quiet:
+            render_table(result.table(), out.console)
+            out.info(result.summary())
 
 
 @app.command()

@@ -21,7 +21,7 @@ import tiktoken.load
 import tiktoken.registry
 from typer.testing import CliRunner, Result
 
-from llm_cost import __version__, cli
+from llm_cost import __version__, cli, tokens
 from llm_cost.cli import app
 from llm_cost.focus.columns import CUSTOM, FOCUS_1_0, FOCUS_1_2, VANTAGE
 from llm_cost.sources import manifest as manifest_source
@@ -707,6 +707,7 @@ def test_quiet_still_shows_errors(work: Path, where: str) -> None:
 
 def test_quiet_silences_the_approximation_warning(work: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(tiktoken.registry, "ENCODINGS", {})  # nothing cached in this process
+    monkeypatch.setattr(tokens, "SHIPPED_VOCAB_DIR", tmp_path / "empty")  # nor shipped
     (tmp_path / "empty").mkdir()
     monkeypatch.setenv("LLM_COST_VOCAB_DIR", str(tmp_path / "empty"))
     (work / "m.toml").write_text('[[prompts]]\npath = "prompts/triage.txt"\n', encoding="utf-8")

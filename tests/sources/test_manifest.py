@@ -15,6 +15,7 @@ import tiktoken.load
 import tiktoken.registry
 from tiktoken_ext import openai_public
 
+from llm_cost import tokens
 from llm_cost.errors import ConfigError
 from llm_cost.focus.columns import columns_for
 from llm_cost.focus.mapping import FocusRow
@@ -119,9 +120,11 @@ def no_downloads(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def offline_tiktoken(monkeypatch: pytest.MonkeyPatch) -> Callable[[], int]:
-    """No encoding cached in this process and no download possible. Returns how many downloads were attempted."""
+def offline_tiktoken(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Callable[[], int]:
+    """No encoding cached in this process, none shipped and no download possible. Returns how many downloads were
+    attempted."""
     attempts: list[str] = []
+    monkeypatch.setattr(tokens, "SHIPPED_VOCAB_DIR", tmp_path / "no-shipped-vocab")
 
     def offline(blobpath: str) -> bytes:
         attempts.append(blobpath)
