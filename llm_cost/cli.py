@@ -15,6 +15,9 @@ from llm_cost.estimate import EstimateRequest, run_estimate
 from llm_cost.fanout import keep_going_error
 from llm_cost.focus.columns import FocusVersion, Format
 from llm_cost.formats import format_decimal
+from llm_cost.guard.report import show as show_check
+from llm_cost.guard.run import parse_options as parse_check_options
+from llm_cost.guard.run import run_check
 from llm_cost.output import Output, handle_errors
 from llm_cost.records import exact_money
 from llm_cost.reports import render_table
@@ -620,6 +623,105 @@ def estimate_command(
         elif not out.quiet:
             render_table(result.table(), out.console)
             out.info(result.summary())
+
+
+# `check` options: spikes against the days before, and the warn share of budgets. Money and shares are read as
+# exact decimals (strings), then checked by llm_cost.guard.run.parse_options (a bad value: one line, exit 3).
+SpikeFactorOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--spike-factor",
+        envvar="LLM_COST_SPIKE_FACTOR",
+        metavar="F",
+        help="Flag every team, key and model whose spend on a judged day exceeds F x the median of its "
+        "--baseline-days days before (LiteLLM sources; off without it).",
+    ),
+]
+BaselineDaysOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--baseline-days",
+        envvar="LLM_COST_BASELINE_DAYS",
+        metavar="N",
+        help="Days before each judged day whose median spikes are judged against; the source is read that far "
+        "back too (1-90). [default: 7]",
+    ),
+]
+SpikeFloorOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--spike-floor",
+        envvar="LLM_COST_SPIKE_FLOOR",
+        metavar="USD",
+        help="A day's spend must exceed this to be judged a spike (or new spend). [default: 1.00]",
+    ),
+]
+WarnAtOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--warn-at",
+        envvar="LLM_COST_WARN_AT",
+        metavar="PCT",
+        help="Warn when spend reaches this percentage of a budget limit (a limit's warn_pct wins). [default: 80]",
+    ),
+]
+
+
+@app.command()
+def check(
+    ctx: typer.Context,
+    mode: ModeOpt = None,
+    manifest: ManifestOpt = None,
+    cache_hit_ratio: RatioOpt = None,
+    date: DateOpt = None,
+    config: ConfigOpt = None,
+    vocab_dir: VocabOpt = None,
+    litellm_url: UrlOpt = None,
+    litellm_key: KeyOpt = None,
+    ca_bundle: CaOpt = None,
+    start: StartOpt = None,
+    end: EndOpt = None,
+    day: DayOpt = None,
+    month: MonthOpt = None,
+    include_partial: PartialOpt = None,
+    granularity: GrainOpt = None,
+    tag_keys: TagKeyOpt = None,
+    sub_account: SubAccountOpt = None,
+    include_health_checks: HealthOpt = None,
+    reconcile: ReconcileOpt = None,
+    tolerance: ToleranceOpt = None,
+    tolerance_pct: TolerancePctOpt = None,
+    concurrency: ConcurrencyOpt = None,
+    max_tries: TriesOpt = None,
+    retry_budget: BudgetOpt = None,
+    only_sources: SourceOpt = None,
+    keep_going: KeepGoingOpt = None,
+    spike_factor: SpikeFactorOpt = None,
+    baseline_days: BaselineDaysOpt = None,
+    spike_floor: SpikeFloorOpt = None,
+    warn_at: WarnAtOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the verdict and findings as JSON on stdout.")] = False,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Gate CI or cron on spend: [budget] limits, [policy] models and --spike-factor spikes over the same sources
+    as export. Exit 0 clean (warnings pass), 8 policy, 7 budget, 9 spike (in that precedence)."""
+    out = _output(ctx, quiet=quiet, verbose=verbose, debug=debug)
+    masker = Masker([litellm_key])
+    with handle_errors(out, masker):
+        options = parse_check_options(
+            spike_factor=spike_factor, baseline_days=baseline_days, spike_floor=spike_floor, warn_at=warn_at
+        )
+        settings = _settings(locals(), masker)
+        report = run_check(settings, out, options)
+        text = show_check(report, out, as_json=as_json)
+        if text is not None:
+            typer.echo(text)
+        error = report.error()
+        if error is not None:
+            raise error
+        out.info(report.headline())
 
 
 @app.command()

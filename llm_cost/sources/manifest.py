@@ -81,7 +81,7 @@ class PriceOverride(_Strict):
 
 
 class Budget(BaseModel):
-    """Kept for a later `check`: the original tool's budget gate."""
+    """Kept for `check`, which reads `[budget]` strictly itself (llm_cost/guard/rules.py): the original budget gate."""
 
     model_config = ConfigDict(extra="allow")
     max_cost_usd: Decimal | None = None
@@ -89,7 +89,7 @@ class Budget(BaseModel):
 
 
 class Policy(BaseModel):
-    """Kept for a later `check`: the original tool's allowed-model gate."""
+    """Kept for `check`, which reads `[policy]` strictly itself (llm_cost/guard/rules.py): the allowed-model gate."""
 
     model_config = ConfigDict(extra="allow")
     allowed_models: list[str] | None = None
