@@ -11,6 +11,7 @@ import typer
 
 from llm_cost import __version__
 from llm_cost.aggregate import Granularity
+from llm_cost.diff import DiffFormat, diff_command
 from llm_cost.estimate import EstimateRequest, run_estimate
 from llm_cost.fanout import keep_going_error
 from llm_cost.focus.columns import FocusVersion, Format
@@ -623,6 +624,64 @@ def estimate_command(
         elif not out.quiet:
             render_table(result.table(), out.console)
             out.info(result.summary())
+
+
+@app.command()
+def diff(
+    ctx: typer.Context,
+    base: Annotated[
+        str,
+        typer.Option(
+            "--base", help="Git ref (branch, tag or commit) to compare from, e.g. origin/main.", show_default=False
+        ),
+    ],
+    head: Annotated[
+        str | None,
+        typer.Option("--head", help="Git ref to compare to. [default: the working tree, read from disk]"),
+    ] = None,
+    manifest: ManifestOpt = None,
+    config: ConfigOpt = None,
+    date: DateOpt = None,
+    cache_hit_ratio: RatioOpt = None,
+    vocab_dir: VocabOpt = None,
+    output_format: Annotated[
+        DiffFormat,
+        typer.Option(
+            "--format",
+            "-f",
+            help="table (on stderr), json or markdown (a PR comment), both on stdout.",
+        ),
+    ] = "table",
+    fail_on_increase: Annotated[
+        str | None,
+        typer.Option(
+            "--fail-on-increase",
+            metavar="PCT",
+            help="Exit 10 when the total estimated cost rises by more than PCT percent (from zero: any rise).",
+        ),
+    ] = None,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Compare the manifest's estimated cost per prompt at two git refs: added, removed and changed prompts, and
+    the totals."""
+    out = _output(ctx, quiet=quiet, verbose=verbose, debug=debug)
+    with handle_errors(out):
+        diff_command(
+            out,
+            base=base,
+            head=head,
+            output_format=output_format,
+            fail_on_increase=fail_on_increase,
+            settings={
+                "manifest": manifest,
+                "config": config,
+                "date": date,
+                "cache_hit_ratio": cache_hit_ratio,
+                "vocab_dir": vocab_dir,
+            },
+        )
 
 
 # `check` options: spikes against the days before, and the warn share of budgets. Money and shares are read as

