@@ -759,6 +759,13 @@ def check(
     baseline_days: BaselineDaysOpt = None,
     spike_floor: SpikeFloorOpt = None,
     warn_at: WarnAtOpt = None,
+    chart_by: Annotated[
+        ChartBy,
+        typer.Option(
+            "--chart-by",
+            help="Chart the spend per day (several days, baseline included) by model, by team, or none.",
+        ),
+    ] = "model",
     as_json: Annotated[bool, typer.Option("--json", help="Print the verdict and findings as JSON on stdout.")] = False,
     quiet: QuietOpt = False,
     verbose: VerboseOpt = False,
@@ -770,7 +777,11 @@ def check(
     masker = Masker([litellm_key])
     with handle_errors(out, masker):
         options = parse_check_options(
-            spike_factor=spike_factor, baseline_days=baseline_days, spike_floor=spike_floor, warn_at=warn_at
+            spike_factor=spike_factor,
+            baseline_days=baseline_days,
+            spike_floor=spike_floor,
+            warn_at=warn_at,
+            chart_by=chart_by,
         )
         settings = _settings(locals(), masker)
         report = run_check(settings, out, options)

@@ -322,3 +322,31 @@ max_usd = 5
     both = _check(None, "--day", JUDGED.isoformat(), "--json", "--keep-going", env=env)
     assert both.exit_code == 7  # a finding on the sources read decides; the missing one is named
     assert "without 1 failed source(s)" in both.stderr.strip().splitlines()[-1]
+
+
+def test_the_spike_is_drawn_per_day_with_its_baseline_on_stderr_and_in_the_step_summary(
+    proxy: FakeLiteLLM, tmp_path: Path
+) -> None:
+    """People look rather than read: the chart covers the baseline days and the judged one, its day totals are the
+    truth's exact spend per day, and the GitHub step summary carries it as a Mermaid block."""
+    summary = tmp_path / "summary.md"
+    actions = {"GITHUB_ACTIONS": "true", "GITHUB_STEP_SUMMARY": str(summary), "GITHUB_OUTPUT": str(tmp_path / "o")}
+    result = _check(proxy, *SPIKE_ARGS[:-1], env=actions)  # the table and the chart, not --json
+    assert result.exit_code == 9
+    lines = result.stderr.splitlines()
+    title = lines.index("llm-cost check: actual spend per day by model (USD)")
+    truth = proxy.truth.by_day()
+    drawn = {}
+    for line in lines[title + 1 :]:
+        parts = line.split()
+        if parts and len(parts[0]) == 10 and parts[0][4] == "-":
+            drawn[date.fromisoformat(parts[0])] = Decimal(parts[-1])
+    assert drawn == {day: truth[day] for day in sorted(truth) if START <= day <= JUDGED}
+    assert result.stdout == ""
+    markdown = summary.read_text(encoding="utf-8")
+    assert "```mermaid" in markdown and "xychart-beta" in markdown
+    by_team = _check(proxy, *SPIKE_ARGS[:-1], "--chart-by", "team")
+    assert "llm-cost check: actual spend per day by team (USD)" in by_team.stderr
+    assert "(no team)" in by_team.stderr  # master-key and unattributed spend: the bars still add up
+    none = _check(proxy, *SPIKE_ARGS, "--chart-by", "none")
+    assert "spend per day" not in none.stderr

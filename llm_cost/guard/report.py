@@ -11,7 +11,8 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from llm_cost import github
+from llm_cost import charts, github
+from llm_cost.charts import DaySeries
 from llm_cost.errors import BudgetExceeded, LlmCostError, PolicyViolation, SpikeDetected
 from llm_cost.fanout import SourceFailure, keep_going_error
 from llm_cost.formats import format_decimal
@@ -56,6 +57,8 @@ class CheckReport:
     checked: dict[str, int] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     failures: list[SourceFailure] = field(default_factory=list)
+    chart: DaySeries | None = None  # spend per day (baseline days included) by model or team, for the pictures
+    chart_title: str = ""
 
     @property
     def status(self) -> str:
@@ -193,8 +196,11 @@ def _finding_json(f: Finding) -> dict[str, Any]:
 def show(report: CheckReport, out: Output, *, as_json: bool) -> str | None:
     """The table on stderr (unless -q); inside GitHub Actions the annotations, the step summary and the step
     outputs. Returns the JSON text for stdout with `as_json`."""
+    picture = charts.rich_chart(report.chart, report.chart_title) if report.chart is not None else None
     if not out.quiet:
         render_table(report.table(exact=False), out.console)
+        if picture is not None and not as_json:
+            out.console.print(picture)
     table = report.table()
     if github.in_actions():
         for finding in ordered(report.findings):
@@ -202,7 +208,12 @@ def show(report: CheckReport, out: Output, *, as_json: bool) -> str | None:
                 github.annotate("error", finding.message)
             elif finding.status in ("warn", "new"):
                 github.annotate("warning", finding.message)
-        github.append_summary(f"### llm-cost check\n\n**{report.headline()}**\n\n" + table_markdown(table, title=False))
+        mermaid = charts.mermaid(report.chart, report.chart_title) if report.chart is not None else ""
+        github.append_summary(
+            f"### llm-cost check\n\n**{report.headline()}**\n\n"
+            + table_markdown(table, title=False)
+            + (f"\n\n{mermaid}" if mermaid else "")
+        )
         total = exact_sum(report.cost.values())
         github.write_outputs(
             {

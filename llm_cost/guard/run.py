@@ -4,11 +4,13 @@ spikes, the baseline days before them), run the sources through the pipeline int
 from __future__ import annotations
 
 import threading
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
+from llm_cost.charts import DaySeries, day_series
 from llm_cost.errors import ConfigError
 from llm_cost.fanout import SourceFailure, for_each_source, keep_going_error
 from llm_cost.focus.columns import columns_for
@@ -16,13 +18,15 @@ from llm_cost.focus.dimensions import sub_account_tag
 from llm_cost.guard.judge import judge_budgets, judge_policy, judge_spikes, spans
 from llm_cost.guard.ledger import Ledger
 from llm_cost.guard.report import CheckReport
-from llm_cost.guard.rules import DEFAULT_WARN_PCT, HUNDRED, Rules, load_rules, tag_key
+from llm_cost.guard.rules import ACTUAL, DEFAULT_WARN_PCT, ESTIMATE, HUNDRED, Rules, load_rules, tag_key
 from llm_cost.output import Output, RunProgress
 from llm_cost.runs import source_rows
 from llm_cost.settings import ExportSettings, SourceRun
+from llm_cost.sinks.preview import ChartBy
 from llm_cost.sources.manifest import ManifestSettings
 from llm_cost.window import resolve_window
 
+NO_TEAM = "(no team)"
 DEFAULT_BASELINE_DAYS = 7
 MAX_BASELINE_DAYS = 90
 DEFAULT_SPIKE_FLOOR = Decimal("1.00")
@@ -38,6 +42,7 @@ class CheckOptions:
     spike_floor: Decimal = DEFAULT_SPIKE_FLOOR
     warn_at: Decimal = DEFAULT_WARN_PCT
     ignored: tuple[str, ...] = ()
+    chart_by: ChartBy = "model"
 
 
 def _decimal(value: str, option: str) -> Decimal:
@@ -56,6 +61,7 @@ def parse_options(
     baseline_days: int | None = None,
     spike_floor: str | None = None,
     warn_at: str | None = None,
+    chart_by: ChartBy = "model",
 ) -> CheckOptions:
     """The check flags, validated (each bad value a one-line ConfigError naming its flag)."""
     factor = _decimal(spike_factor, "--spike-factor") if spike_factor is not None else None
@@ -75,7 +81,7 @@ def parse_options(
         for flag, value in (("--baseline-days", baseline_days), ("--spike-floor", spike_floor))
         if value is not None and factor is None
     )
-    return CheckOptions(factor, days, floor, warn, ignored)
+    return CheckOptions(factor, days, floor, warn, ignored, chart_by)
 
 
 def _chosen_modes(settings: ExportSettings) -> list[str]:
@@ -201,6 +207,31 @@ def _notes(rules: Rules, plan: Plan, ledger: Ledger, options: CheckOptions) -> l
     return notes
 
 
+def day_chart(ledger: Ledger, days: tuple[date, ...], by: ChartBy) -> tuple[DaySeries | None, str]:
+    """The spend per day (the baseline days before the judged ones included) by model or team, and its title: of
+    actual spend, or of the estimates when the run has no actual spend. Spend without a team is `(no team)`, so
+    each day's bars add up to its total. None for one day, or `none`."""
+    if by == "none" or len(days) < 2:
+        return None, ""
+    kinds = {series.cost for series in ledger.spend}
+    cost = ACTUAL if ACTUAL in kinds else ESTIMATE
+    names = ledger.display_names()
+    totals: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
+    for series, per_day in ledger.spend.items():
+        if series.cost != cost or series.scope not in (by, "total"):
+            continue
+        for day, amount in per_day.items():
+            if series.scope == "total":
+                totals[(day.isoformat(), NO_TEAM)] += amount if by == "team" else 0
+            else:
+                key = (day.isoformat(), names.get(series, series.id))
+                totals[key] += amount
+                if by == "team":
+                    totals[(day.isoformat(), NO_TEAM)] -= amount
+    chart = day_series({key: amount for key, amount in totals.items() if amount}, days=[d.isoformat() for d in days])
+    return (chart if chart.chartable else None), f"llm-cost check: {cost} spend per day by {by}"
+
+
 def run_check(settings: ExportSettings, out: Output, options: CheckOptions) -> CheckReport:
     """Read, fold and judge. Configuration mistakes fail (exit 3) before any source is read."""
     rules = load_rules(rule_files(settings))
@@ -234,6 +265,7 @@ def run_check(settings: ExportSettings, out: Output, options: CheckOptions) -> C
     checked |= {"budget": budgets.checked} if rules.limits else {}
     checked |= {"spike": spikes.checked} if spikes is not None else {}
     findings = [*policy.findings, *budgets.findings, *(spikes.findings if spikes else ())]
+    chart, chart_title = day_chart(ledger, tuple(sorted({*plan.baseline, *plan.days})), options.chart_by)
     return CheckReport(
         findings=findings,
         days=plan.days,
@@ -244,4 +276,6 @@ def run_check(settings: ExportSettings, out: Output, options: CheckOptions) -> C
         checked=checked,
         notes=_notes(rules, plan, ledger, options),
         failures=failures,
+        chart=chart,
+        chart_title=chart_title,
     )
