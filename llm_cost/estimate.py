@@ -17,10 +17,10 @@ from typing import Any, Literal
 from llm_cost.errors import ConfigError
 from llm_cost.formats import format_decimal
 from llm_cost.pricing import PriceBook
-from llm_cost.records import Pricing, TokenCounts, TokenType
+from llm_cost.records import TokenType
 from llm_cost.reports import Table
 from llm_cost.settings import DEFAULT_CONFIG, parse_ratio
-from llm_cost.sources.manifest import Manifest, known_model, load_manifest, price_usage
+from llm_cost.sources.manifest import Manifest, PricedUsage, known_model, load_manifest, price_usage
 from llm_cost.tokens import APPROXIMATION, TokenCounter
 from llm_cost.window import day_window, parse_day
 
@@ -34,8 +34,9 @@ _LABELS = {TokenType.INPUT: "input (uncached)", TokenType.CACHE_READ: "cached in
 
 
 @dataclass(frozen=True, slots=True)
-class Estimate:
-    """The estimated cost of `calls` calls of `model`: tokens, unit prices (USD per million tokens) and cost."""
+class Estimate(PricedUsage):
+    """The estimated cost of `calls` calls of `model`: the priced usage (tokens, unit prices in USD per million
+    tokens, the cost of each token type), and what it was estimated from."""
 
     model: str
     provider: str
@@ -46,14 +47,6 @@ class Estimate:
     input_per_call: int
     output_per_call: int
     method: str  # tiktoken:<encoding>, tiktoken:<encoding>-fallback, approx-chars/4 or given
-    tokens: TokenCounts
-    pricing: Pricing
-    costs: dict[TokenType, Decimal]
-
-    @property
-    def cost(self) -> Decimal:
-        """The total cost in USD."""
-        return sum(self.costs.values(), Decimal(0))
 
     @property
     def counting(self) -> Counting:
@@ -183,6 +176,7 @@ def estimate_cost(
         input_per_call=input_tokens,
         output_per_call=output_tokens,
         method=method,
+        match=priced.match,
         tokens=priced.tokens,
         pricing=priced.pricing,
         costs=priced.costs,

@@ -32,6 +32,7 @@ from pathlib import Path
 import pytest
 
 import llm_cost
+from tests.fakes.sources import write_sources_config
 
 ROOT = Path(__file__).resolve().parent.parent
 GITHUB_DIR = ROOT / ".github"
@@ -698,38 +699,7 @@ def _sources_config(tmp_path: Path, proxy_url: str) -> Path:
     plan (the prompts below); the config sits in the workspace, as a checked-out llm-cost.toml would."""
     work = tmp_path / "work"
     work.mkdir(exist_ok=True)
-    (work / "triage.txt").write_text("Classify this support ticket by urgency. " * 20, encoding="utf-8")
-    (work / "llm-cost.toml").write_text(
-        f"""
-[[sources]]
-label = "prod"
-mode = "spend-logs"
-litellm_url = "{proxy_url}"
-litellm_key_env = "LITELLM_PROD_KEY"
-
-[[sources]]
-label = "staging"
-mode = "spend-logs"
-litellm_url = "{proxy_url}"
-litellm_key_env = "LITELLM_STAGING_KEY"
-
-[[sources]]
-label = "plan"
-mode = "manifest"
-
-[defaults]
-model = "gpt-4o"
-
-[[prompts]]
-path = "triage.txt"
-prompt_id = "triage"
-expected_output_tokens = 50
-calls = 1000
-tags = {{ team = "support" }}
-""",
-        encoding="utf-8",
-    )
-    return work / "llm-cost.toml"
+    return write_sources_config(work, proxy_url, proxy_url, staging_mode="spend-logs", manifest=True)
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ from typer.testing import CliRunner, Result
 
 from llm_cost.cli import app
 from tests.fakes.litellm import FakeLiteLLM, generate_dataset
+from tests.fakes.sources import write_sources_config
 from tests.fakes.vantage import FakeVantage
 
 PROD_KEY, STAGING_KEY = "sk-prod-master-9f8e7d", "sk-staging-master-1a2b3c"
@@ -47,40 +48,7 @@ def proxies() -> Iterator[tuple[FakeLiteLLM, FakeLiteLLM]]:
 
 
 def _config(tmp_path: Path, prod: FakeLiteLLM, staging: FakeLiteLLM, *, manifest: bool = False) -> Path:
-    text = f"""
-[[sources]]
-label = "prod"
-mode = "spend-logs"
-litellm_url = "{prod.base_url}"
-litellm_key_env = "LITELLM_PROD_KEY"
-
-[[sources]]
-label = "staging"
-mode = "daily-activity"
-litellm_url = "{staging.base_url}"
-litellm_key_env = "LITELLM_STAGING_KEY"
-"""
-    if manifest:
-        (tmp_path / "triage.txt").write_text("Classify this support ticket by urgency. " * 20, encoding="utf-8")
-        text += """
-[[sources]]
-label = "plan"
-mode = "manifest"
-
-[defaults]
-model = "gpt-4o"
-
-[[prompts]]
-path = "triage.txt"
-prompt_id = "triage"
-model = "gpt-4o"
-expected_output_tokens = 50
-calls = 1000
-tags = { team = "support" }
-"""
-    path = tmp_path / "llm-cost.toml"
-    path.write_text(text, encoding="utf-8")
-    return path
+    return write_sources_config(tmp_path, prod.base_url, staging.base_url, manifest=manifest)
 
 
 def _invoke(config: Path, command: str, *args: str, env: dict[str, str] | None = None) -> Result:
