@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from rich.console import Console
 from rich.table import Table as RichTable
+from rich.text import Text
 
 
 @dataclass(slots=True, frozen=True)
@@ -21,16 +22,25 @@ class Table:
     right: frozenset[str] = frozenset()
 
 
+def printable(text: str) -> str:
+    """Text for a terminal: control characters (an ESC that starts a terminal escape sequence, a CR that rewrites
+    the line) shown as `\\x1b`-style escapes, so a hostile model or team name cannot drive the terminal."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() or c == " " else ascii(c)[1:-1] for c in text)
+
+
 def render_table(table: Table, console: Console) -> None:
-    """Print a table and its lines on the console (stderr)."""
-    rich_table = RichTable(title=table.title, title_justify="left")
+    """Print a table and its lines on the console (stderr); names from the data never reach it raw (`printable`),
+    nor are they read as rich markup."""
+    rich_table = RichTable(title=Text(printable(table.title)), title_justify="left")
     for heading in table.headings:
         rich_table.add_column(heading, justify="right" if heading in table.right else "left")
     for row in table.rows:
-        rich_table.add_row(*row)
+        rich_table.add_row(*(Text(printable(cell)) for cell in row))
     console.print(rich_table)
     for line in table.lines:
-        console.print(line, markup=False, highlight=False)
+        console.print(printable(line), markup=False, highlight=False)
 
 
 def _cell(text: str) -> str:
