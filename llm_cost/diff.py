@@ -29,7 +29,7 @@ from rich.table import Table as RichTable
 from llm_cost import github
 from llm_cost.config import parse_toml
 from llm_cost.errors import ConfigError, CostIncrease
-from llm_cost.formats import format_decimal
+from llm_cost.formats import format_decimal, percent_change
 from llm_cost.output import Output
 from llm_cost.pricing import PriceBook
 from llm_cost.reports import Table, table_markdown
@@ -59,13 +59,6 @@ class PromptCost:
     model: str
     path: str
     cost: Decimal
-
-
-def percent_change(base: Decimal, head: Decimal) -> Decimal | None:
-    """(head - base) / base in percent, exact; None when it is undefined (from zero to something)."""
-    if base == 0:
-        return Decimal(0) if head == 0 else None
-    return (head - base) * HUNDRED / base
 
 
 @dataclass(frozen=True, slots=True)

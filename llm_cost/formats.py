@@ -1,5 +1,5 @@
 """How llm-cost writes values, in one place for the mapping, the sinks and the reports: money as fixed-point
-decimals, date-times in the FOCUS format."""
+decimals, changes in percent, date-times in the FOCUS format."""
 
 from __future__ import annotations
 
@@ -15,6 +15,13 @@ def format_decimal(value: Decimal) -> str:
     if text in ("-0", "-0.0"):
         text = "0"
     return text if "." in text else text + ".0"
+
+
+def percent_change(base: Decimal, head: Decimal) -> Decimal | None:
+    """(head - base) / base in percent, exact; None when it is undefined (from zero to something)."""
+    if base == 0:
+        return Decimal(0) if head == 0 else None
+    return (head - base) * 100 / base
 
 
 def format_utc(moment: datetime) -> str:

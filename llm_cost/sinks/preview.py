@@ -12,7 +12,7 @@ from rich.console import Console
 
 from llm_cost import charts
 from llm_cost.focus.mapping import FocusRow
-from llm_cost.formats import format_decimal
+from llm_cost.formats import format_decimal, percent_change
 from llm_cost.reports import Table, render_table
 from llm_cost.sinks.interface import Destination
 
@@ -276,10 +276,8 @@ class Summary(Destination):
 
 def difference(estimated: Decimal, actual: Decimal) -> str:
     """How far the actual cost is from the estimate, in percent of the estimate (`+12.5%`); `n/a` without one."""
-    if not estimated:
-        return "n/a"
-    percent = ((actual - estimated) * 100 / estimated).quantize(PERCENT)
-    return f"{percent:+}%"
+    change = percent_change(estimated, actual)
+    return "n/a" if change is None else f"{change.quantize(PERCENT):+}%"
 
 
 def render(
