@@ -1893,6 +1893,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.server.fake._handle(self)
         except _Dropped:
             self.close_connection = True
+        except ConnectionError:  # the client hung up (a read timeout while a delayed answer was written): not a bug
+            self.close_connection = True
         except Exception as exc:  # a bug in the fake: record it and answer 500 so the test sees it
             self.server.fake._internal_errors.append(repr(exc))
             try:

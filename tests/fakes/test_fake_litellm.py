@@ -1061,3 +1061,18 @@ def test_refuse_and_missing_paths():
         assert refused.status_code == 403 and refused.json()["error"]["type"] == "auth_error"
         assert client.get("/organization/list").json() == {"detail": "Not Found"}
         assert client.get("/key/list").status_code == 200
+
+
+def test_a_client_that_hangs_up_during_an_answer_is_not_a_bug_of_the_fake(
+    new: FakeLiteLLM, monkeypatch: pytest.MonkeyPatch
+):
+    """Writing an answer into a connection the client closed (a read timeout during a delayed answer) raises a
+    broken pipe in the handler; that is the client's doing, and the fixture's teardown (no internal errors) must not
+    fail on it. Provoked here without the race: the handler meets the broken pipe on every request."""
+
+    def hung_up(handler: object) -> None:
+        raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr(new, "_handle", hung_up)
+    with http(new) as client, pytest.raises(httpx.RemoteProtocolError):
+        client.get("/key/list")
