@@ -261,7 +261,8 @@ ConcurrencyOpt = Annotated[
     typer.Option(
         "--concurrency",
         envvar="LLM_COST_CONCURRENCY",
-        help="UTC days of a LiteLLM pull (hours at spend-logs hour/request grain) fetched at once (1-16). [default: 4]",
+        help="The most UTC days of a LiteLLM pull (hours at spend-logs hour/request grain) fetched at once (1-16), "
+        "used when the proxy keeps llm-cost waiting. [default: 4]",
     ),
 ]
 TriesOpt = Annotated[

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import itertools
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Protocol
@@ -18,7 +19,7 @@ from llm_cost.errors import VerificationError
 from llm_cost.focus.checks import RowChecker, check_group_total
 from llm_cost.focus.mapping import DEFAULT_MAPPING, FocusRow, MappingOptions, billed_total, map_group
 from llm_cost.pricing import PriceBook
-from llm_cost.records import exact_money
+from llm_cost.records import UsageRecord, exact_money
 from llm_cost.sinks.interface import Destination
 from llm_cost.sources.interface import Partition, Source, Verification
 
@@ -66,9 +67,10 @@ def write_partitions(
 
     A partition is a thunk that yields the records of one slice of time (a UTC day); partitions come in time order
     and never share a group, so each is aggregated, written and dropped in turn: memory holds the groups of at
-    most `concurrency` partitions, however long the window. With `concurrency` > 1 that many partitions are read
-    at once in worker threads; the output is the same, in the same order. Setting `stop` (another source of the
-    run failed) ends the run at the next record with `Stopped`.
+    most `concurrency` partitions, however long the window. With `concurrency` > 1 the first partitions are read one
+    at a time while the read is measured; a read that mostly waits on its source then gets that many partitions at
+    once in worker threads, one that computes goes on one at a time (`_aggregated`). The output is the same, in the
+    same order. Setting `stop` (another source of the run failed) ends the run at the next record with `Stopped`.
 
     Each group's rows must sum exactly to its billed cost (its cost, adjusted), and the groups' costs to the
     records' total; a mismatch raises
@@ -122,17 +124,85 @@ class Stopped(Exception):
     run failed elsewhere."""
 
 
+# A read that spends less than this share of its wall time on the CPU is waiting on the source (a proxy's database
+# query): reading more partitions at once hides that wait. Above it, the reader computes, and on the CPython GIL
+# more threads only contend for the CPU (slower, and every partition in flight holds its groups in memory).
+WAITING_CPU_SHARE = 0.5
+PROBE_SECONDS = 0.5  # wall time of reading alone before the choice is made
+
+
+@dataclass(slots=True)
+class ReadProbe:
+    """How a source reads, measured while one partition is read alone: the CPU time and wall time of that work. A
+    read that mostly waits gets `concurrency` partitions at once; one that computes keeps one (the faster and leaner
+    choice on a CPU-bound read). `cpu_clock` and `wall_clock` are the running thread's CPU time and the wall clock
+    (injected in tests)."""
+
+    cpu_clock: Callable[[], float] = time.thread_time
+    wall_clock: Callable[[], float] = time.perf_counter
+    cpu: float = 0.0
+    wall: float = 0.0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def add(self, cpu: float, wall: float) -> None:
+        with self.lock:
+            self.cpu += cpu
+            self.wall += wall
+
+    def waiting(self) -> bool | None:
+        """True when the measured read mostly waits, False when it mostly computes, None until enough is measured."""
+        with self.lock:
+            if self.wall < PROBE_SECONDS:
+                return None
+            return self.cpu < WAITING_CPU_SHARE * self.wall
+
+
+def _measured_fold(
+    records: Iterable[UsageRecord],
+    aggregator: Aggregator,
+    probe: ReadProbe,
+    stopped: Callable[[], bool],
+    measured: Callable[[], None],
+) -> Aggregator:
+    """Fold records while the probe measures the read; every 256 records (and at the end) the probe gets the CPU
+    and wall time since, and `measured` is called, so the choice can be made before the partition ends."""
+    cpu, wall = probe.cpu_clock(), probe.wall_clock()
+    for count, record in enumerate(records, start=1):
+        if stopped():
+            raise Stopped
+        aggregator.add(record)
+        if not count & 255:
+            now_cpu, now_wall = probe.cpu_clock(), probe.wall_clock()
+            probe.add(now_cpu - cpu, now_wall - wall)
+            cpu, wall = now_cpu, now_wall
+            measured()
+    probe.add(probe.cpu_clock() - cpu, probe.wall_clock() - wall)
+    measured()
+    return aggregator
+
+
 def _aggregated(
-    partitions: Iterable[Partition], grain: Granularity, concurrency: int, stop: threading.Event
+    partitions: Iterable[Partition],
+    grain: Granularity,
+    concurrency: int,
+    stop: threading.Event,
+    probe: ReadProbe | None = None,
 ) -> Iterator[Aggregator]:
-    """Each partition folded into its own Aggregator, in partition order; up to `concurrency` at once. Once `stop`
-    (the caller's) or this run's own failure is signalled, every fold ends at its next record."""
+    """Each partition folded into its own Aggregator, in partition order. Once `stop` (the caller's) or this run's
+    own failure is signalled, every fold ends at its next record.
+
+    With `concurrency` > 1 the partitions are first read one at a time while a `ReadProbe` measures the read; as
+    soon as it is known, a read that waits on its source gets up to `concurrency` partitions at once and one that
+    computes stays at one. The output is the same either way."""
     failed = threading.Event()  # this run's own failure stops its workers, not the caller's other runs
+
+    def stopped() -> bool:
+        return stop.is_set() or failed.is_set()
 
     def fold(partition: Partition) -> Aggregator:
         aggregator = Aggregator(grain)
         for record in partition():
-            if stop.is_set() or failed.is_set():
+            if stopped():
                 raise Stopped
             aggregator.add(record)
         return aggregator
@@ -141,16 +211,44 @@ def _aggregated(
         for partition in partitions:
             yield fold(partition)
         return
+    probe = probe or ReadProbe()
+    allowed: int | None = None  # partitions read at once, once the probe has decided
     pending: deque[Future[Aggregator]] = deque()
     todo = iter(partitions)
     with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="llm-cost-window") as pool:
-        try:
-            for partition in itertools.islice(todo, concurrency):
-                pending.append(pool.submit(fold, partition))
-            while pending:
-                yield pending.popleft().result()  # not kept in a local: freed once written
-                for partition in itertools.islice(todo, 1):  # then the next day takes the written one's place
+
+        def decide() -> None:
+            """Once the probe can tell: a read that waits starts the next partitions in the pool at once."""
+            nonlocal allowed
+            verdict = probe.waiting() if allowed is None else None
+            if verdict is not None:
+                allowed = concurrency if verdict else 1
+                for partition in itertools.islice(todo, allowed - 1):
                     pending.append(pool.submit(fold, partition))
+
+        try:
+            # Probing, exactly as at --concurrency 1 (read then write, in this thread, one partition in memory), with
+            # the reads measured. The first partition is not: it pays the source's one-time lookups and
+            # connections, which say nothing of its pages.
+            first = next(todo, None)
+            if first is None:
+                return
+            yield fold(first)
+            while allowed is None:
+                following = next(todo, None)
+                if following is None:
+                    return  # read to the end before the probe could tell
+                yield _measured_fold(following(), Aggregator(grain), probe, stopped, decide)
+            if allowed == 1:  # a read that computes: on, as at 1
+                for partition in todo:
+                    yield fold(partition)
+                return
+            while True:  # a read that waits: `allowed` partitions in flight, written in order
+                for partition in itertools.islice(todo, max(allowed - len(pending), 0)):
+                    pending.append(pool.submit(fold, partition))
+                if not pending:
+                    return
+                yield pending.popleft().result()  # not kept in a local: freed once written
         finally:
             failed.set()  # on an error (or an abandoned generator) the workers stop at their next record
             for future in pending:

@@ -1,7 +1,10 @@
-"""The pipeline: partitions aggregated one at a time, optionally several at once, with the same output."""
+"""The pipeline: partitions aggregated one at a time, or several at once when the read waits on its source, with
+the same output."""
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, localcontext
@@ -11,7 +14,7 @@ import pytest
 from llm_cost.errors import SourceError
 from llm_cost.focus.columns import columns_for
 from llm_cost.focus.mapping import FocusRow
-from llm_cost.pipeline import Partition, write_partitions
+from llm_cost.pipeline import Partition, ReadProbe, _aggregated, write_partitions
 from llm_cost.pricing import PriceBook
 from llm_cost.records import TokenCounts, UsageRecord
 
@@ -103,3 +106,92 @@ def test_money_sums_are_exact_beyond_28_digits() -> None:
         assert result.total_cost == exact
         with localcontext(prec=100):  # the test's own sum must not round either
             assert sum((Decimal(r["BilledCost"]) for r in sink.rows), Decimal(0)) == exact
+
+
+class _Clocks:
+    """A probe's clocks: the wall advances 0.2 s a reading, the CPU `share` of that (the read waits or computes), so
+    the probe can tell within the second partition."""
+
+    def __init__(self, share: float) -> None:
+        self.share = share
+        self.wall = 0.0
+
+    def read_wall(self) -> float:
+        self.wall += 0.2
+        return self.wall
+
+    def read_cpu(self) -> float:
+        return self.wall * self.share
+
+
+class _Tracked:
+    """Partitions that note which thread read them and how many were being read at once."""
+
+    def __init__(self, count: int, *, fail_at: int | None = None, pause: float = 0.0) -> None:
+        self.lock = threading.Lock()
+        self.running = self.most = 0
+        self.threads: list[str] = []
+        self.parts = [self._partition(i, fail_at == i, pause) for i in range(count)]
+
+    def _partition(self, index: int, fail: bool, pause: float) -> Partition:
+        def records() -> Iterator[UsageRecord]:
+            with self.lock:
+                self.running += 1
+                self.most = max(self.most, self.running)
+                self.threads.append(threading.current_thread().name)
+            try:
+                if fail:
+                    raise SourceError(f"day {index} failed")
+                for record in _day(index, requests=600)():
+                    if pause:
+                        time.sleep(pause)
+                    yield record
+            finally:
+                with self.lock:
+                    self.running -= 1
+
+        return records
+
+
+def _fold_all(tracked: _Tracked, share: float, concurrency: int = 4) -> list[int]:
+    clocks = _Clocks(share)
+    probe = ReadProbe(cpu_clock=clocks.read_cpu, wall_clock=clocks.read_wall)
+    return [agg.records for agg in _aggregated(tracked.parts, "day", concurrency, threading.Event(), probe)]
+
+
+def test_a_read_that_computes_stays_in_the_calling_thread_one_partition_at_a_time() -> None:
+    tracked = _Tracked(8)
+    assert _fold_all(tracked, share=0.95) == [600] * 8
+    assert tracked.most == 1 and set(tracked.threads) == {threading.current_thread().name}
+
+
+def test_a_read_that_waits_gets_every_slot_once_the_probe_can_tell() -> None:
+    tracked = _Tracked(12, pause=0.0005)
+    assert _fold_all(tracked, share=0.1) == [600] * 12
+    assert tracked.threads[:2] == [threading.current_thread().name] * 2  # the first two read alone, as at 1
+    assert tracked.most == 4 and any(name.startswith("llm-cost-window") for name in tracked.threads)
+
+
+def test_the_first_partition_is_not_measured_and_a_short_window_ends_before_any_choice() -> None:
+    clocks = _Clocks(0.1)
+    probe = ReadProbe(cpu_clock=clocks.read_cpu, wall_clock=clocks.read_wall)
+    tracked = _Tracked(1)
+    assert [a.records for a in _aggregated(tracked.parts, "day", 4, threading.Event(), probe)] == [600]
+    assert probe.wall == 0 and probe.waiting() is None
+
+
+@pytest.mark.parametrize("share", [0.1, 0.95])
+def test_a_failing_partition_fails_the_run_whatever_the_choice(share: float) -> None:
+    tracked = _Tracked(9, fail_at=5)
+    with pytest.raises(SourceError, match="day 5 failed"):
+        _fold_all(tracked, share=share)
+
+
+def test_the_probe_needs_half_a_second_of_reading_and_splits_at_half_the_wall_time() -> None:
+    probe = ReadProbe()
+    probe.add(0.25, 0.49)
+    assert probe.waiting() is None
+    probe.add(0.05, 0.02)
+    assert probe.waiting() is False  # 0.30 s of CPU in 0.51 s: computing
+    probe.add(0.0, 0.5)
+    assert probe.waiting() is True
