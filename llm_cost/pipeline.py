@@ -9,7 +9,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Protocol
@@ -133,28 +133,25 @@ PROBE_SECONDS = 0.5  # wall time of reading alone before the choice is made
 
 @dataclass(slots=True)
 class ReadProbe:
-    """How a source reads, measured while one partition is read alone: the CPU time and wall time of that work. A
-    read that mostly waits gets `concurrency` partitions at once; one that computes keeps one (the faster and leaner
-    choice on a CPU-bound read). `cpu_clock` and `wall_clock` are the running thread's CPU time and the wall clock
-    (injected in tests)."""
+    """How a source reads, measured while one partition is read alone, in the calling thread: the CPU time and wall
+    time of that work. A read that mostly waits gets `concurrency` partitions at once; one that computes keeps one
+    (the faster and leaner choice on a CPU-bound read). `cpu_clock` and `wall_clock` are the thread's CPU time and
+    the wall clock (injected in tests)."""
 
     cpu_clock: Callable[[], float] = time.thread_time
     wall_clock: Callable[[], float] = time.perf_counter
     cpu: float = 0.0
     wall: float = 0.0
-    lock: threading.Lock = field(default_factory=threading.Lock)
 
     def add(self, cpu: float, wall: float) -> None:
-        with self.lock:
-            self.cpu += cpu
-            self.wall += wall
+        self.cpu += cpu
+        self.wall += wall
 
     def waiting(self) -> bool | None:
         """True when the measured read mostly waits, False when it mostly computes, None until enough is measured."""
-        with self.lock:
-            if self.wall < PROBE_SECONDS:
-                return None
-            return self.cpu < WAITING_CPU_SHARE * self.wall
+        if self.wall < PROBE_SECONDS:
+            return None
+        return self.cpu < WAITING_CPU_SHARE * self.wall
 
 
 def _measured_fold(
