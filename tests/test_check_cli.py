@@ -11,6 +11,7 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from llm_cost.cli import app
+from tests.fakes.actions import read_outputs
 
 DAY = "2026-10-05"
 # Two prompts priced by genai-prices: gpt-4o for team search (2.50 input + 1.00 output = 3.50 USD a day) and
@@ -214,17 +215,6 @@ def test_quiet_leaves_only_the_error_line(tmp_path: Path) -> None:
     ]
 
 
-def _outputs(path: Path) -> dict[str, str]:
-    lines = path.read_text(encoding="utf-8").splitlines()
-    values, i = {}, 0
-    while i < len(lines):
-        name, _, delimiter = lines[i].partition("<<")
-        end = lines.index(delimiter, i + 1)
-        values[name] = "\n".join(lines[i + 1 : end])
-        i = end + 1
-    return values
-
-
 def test_github_step_summary_outputs_and_annotations(tmp_path: Path) -> None:
     _config(tmp_path, '[budget]\nmax_cost_usd = 7.99\n\n[[budget.limits]]\nscope = "team"\nmax_usd = 4\n')
     summary, outputs = tmp_path / "summary.md", tmp_path / "outputs"
@@ -246,7 +236,7 @@ def test_github_step_summary_outputs_and_annotations(tmp_path: Path) -> None:
     assert "| Status | Kind | Scope | Value | Period | Spend | Limit |" in text
     assert "| FAIL | budget | team | chat | 2026-10-05 | 4.5 | 4.0 |" in text
     assert "| warn | budget | team | search | 2026-10-05 | 3.5 | 4.0 |" in text
-    values = _outputs(outputs)
+    values = read_outputs(outputs)
     assert values["check-status"] == "fail" and values["check-exit-code"] == "7"
     assert values["rows"] == "4" and values["total-cost"] == "8.0" and values["csv-path"] == ""
     assert [f["status"] for f in json.loads(values["check-findings"])] == ["fail", "fail", "warn"]
@@ -255,7 +245,7 @@ def test_github_step_summary_outputs_and_annotations(tmp_path: Path) -> None:
     outputs.unlink()
     clean = _check(env=env)
     assert clean.exit_code == 0 and "::" not in clean.stderr
-    assert _outputs(outputs)["check-status"] == "ok" and _outputs(outputs)["check-exit-code"] == "0"
+    assert read_outputs(outputs)["check-status"] == "ok" and read_outputs(outputs)["check-exit-code"] == "0"
 
 
 def test_nothing_github_outside_actions(tmp_path: Path) -> None:

@@ -10,19 +10,9 @@ from typer.testing import CliRunner
 
 from llm_cost import github
 from llm_cost.cli import app
+from tests.fakes.actions import read_outputs
 
 INPUTS = Path(__file__).resolve().parent / "golden" / "inputs"
-
-
-def _outputs(path: Path) -> dict[str, str]:
-    lines = path.read_text(encoding="utf-8").splitlines()
-    values, i = {}, 0
-    while i < len(lines):
-        name, _, delimiter = lines[i].partition("<<")
-        end = lines.index(delimiter, i + 1)
-        values[name] = "\n".join(lines[i + 1 : end])
-        i = end + 1
-    return values
 
 
 def test_export_writes_outputs_and_summary_in_actions(tmp_path: Path) -> None:
@@ -38,7 +28,7 @@ def test_export_writes_outputs_and_summary_in_actions(tmp_path: Path) -> None:
         env=env,
     )
     assert result.exit_code == 0, result.stderr
-    outputs = _outputs(tmp_path / "out")
+    outputs = read_outputs(tmp_path / "out")
     assert outputs["csv-path"] == str(csv_path) and outputs["rows"] == "7" and outputs["total-cost"] == "12.3802"
     summary = (tmp_path / "sum").read_text(encoding="utf-8")
     assert (
@@ -100,7 +90,7 @@ def test_annotation_and_output_escaping(
     assert capsys.readouterr().err == "::error::bad%0Aline 100%25\n"
     monkeypatch.setenv("GITHUB_OUTPUT", str(tmp_path / "out"))
     github.write_outputs({"rows": "1\nrows=999"})
-    assert _outputs(tmp_path / "out") == {"rows": "1\nrows=999"}
+    assert read_outputs(tmp_path / "out") == {"rows": "1\nrows=999"}
 
 
 def test_a_newline_in_a_name_cannot_forge_a_workflow_command(tmp_path: Path) -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import re
 from collections import defaultdict
 from collections.abc import Iterator
 from datetime import date
@@ -17,6 +16,7 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from llm_cost.cli import app
+from tests.fakes.actions import read_outputs
 from tests.fakes.litellm import FakeLiteLLM, generate_dataset
 from tests.fakes.sources import write_sources_config
 from tests.fakes.vantage import FakeVantage
@@ -343,11 +343,10 @@ def test_github_outputs_and_summary_report_per_source(tmp_path: Path, proxies: t
         env={**actions, "LITELLM_STAGING_KEY": "sk-wrong-key-000"},
     )
     assert result.exit_code == 4
-    text = outputs.read_text(encoding="utf-8")
-    values = dict(re.findall(r"^([a-z-]+)<<(LLM_COST_[0-9a-f]+)\n", text, flags=re.M))
+    values = read_outputs(outputs)
     assert set(values) >= {"sources", "failed-sources", "rows", "total-cost"}
-    per_source = json.loads(text.split("sources<<")[1].split("\n")[1])
+    per_source = json.loads(values["sources"])
     assert set(per_source) == {"prod"} and Decimal(per_source["prod"]["total-cost"]) == prod.truth.total()
-    assert "failed-sources<<" in text and "\nstaging\n" in text
+    assert values["failed-sources"] == "staging"
     markdown = summary.read_text(encoding="utf-8")
     assert "| Source |" in markdown and "| prod |" in markdown and "**missing** source staging" in markdown
