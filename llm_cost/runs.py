@@ -7,14 +7,14 @@ import json
 import shutil
 import tempfile
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from llm_cost import charts, github
 from llm_cost.errors import ConfigError
@@ -45,6 +45,8 @@ from llm_cost.sinks.vantage.upload import (
 from llm_cost.sources import registry
 from llm_cost.sources.interface import Verification
 from llm_cost.sources.registry import open_source
+
+T = TypeVar("T")
 
 
 def source_rows(
@@ -90,6 +92,23 @@ def source_rows(
             )
 
 
+SourceWork = Callable[[SourceRun, ExportSettings, RunProgress, threading.Event], T]
+
+
+def each_source(
+    settings: ExportSettings, runs: Sequence[SourceRun], out: Output, work: SourceWork[T]
+) -> tuple[list[tuple[SourceRun, T]], list[SourceFailure]]:
+    """`work(source_run, its_settings, progress, stop)` for every labelled source at once (`fanout.for_each_source`):
+    each source's settings carry its share of --concurrency, all report to one progress bar, and `stop` is set when
+    the run fails elsewhere. Returns the results in the sources' order and the failures --keep-going set aside."""
+    with RunProgress(out, f"{len(runs)} sources", 0) as bar:
+
+        def shared(source_run: SourceRun, slices: int, stop: threading.Event) -> T:
+            return work(source_run, source_run.settings.replace(concurrency=slices), bar, stop)
+
+        return for_each_source(runs, shared, concurrency=settings.concurrency, keep_going=settings.keep_going)
+
+
 @dataclass(slots=True)
 class ExportRun:
     """What an export or dry-run produced: the counts, the summary, and the sources a --keep-going run left out."""
@@ -122,18 +141,16 @@ def _labelled_export(settings: ExportSettings, out: Output, *, write_csv: bool) 
     staging = Path(tempfile.mkdtemp(prefix="llm-cost-sources-"))
     try:
 
-        def work(source_run: SourceRun, slices: int, stop: threading.Event) -> tuple[Outcome, Summary]:
+        def work(
+            source_run: SourceRun, own: ExportSettings, bar: RunProgress, stop: threading.Event
+        ) -> tuple[Outcome, Summary]:
             summary = Summary()
             destinations: list[Destination] = [summary]
             if write_csv:
                 destinations.append(CsvSink(str(staging / f"{source_run.label}.csv"), columns))
-            own = source_run.settings.replace(concurrency=slices)
             return source_rows(own, out, columns, destinations, progress=bar, stop=stop), summary
 
-        with RunProgress(out, f"{len(runs)} sources", 0) as bar:
-            done, failures = for_each_source(
-                runs, work, concurrency=settings.concurrency, keep_going=settings.keep_going
-            )
+        done, failures = each_source(settings, runs, out, work)
         if not done:
             raise keep_going_error(failures, "nothing was written")
         summary = Summary()
@@ -250,15 +267,14 @@ def build_upload_jobs(
     plan.complete = all(source_run.complete for source_run in runs)
     lock = threading.Lock()
 
-    def work(source_run: SourceRun, slices: int, stop: threading.Event) -> None:
-        for period_settings, period in upload_periods(source_run.settings.replace(concurrency=slices)):
+    def work(source_run: SourceRun, own: ExportSettings, bar: RunProgress, stop: threading.Event) -> None:
+        for period_settings, period in upload_periods(own):
             outcome = source_rows(period_settings, out, VANTAGE, [BatchWriter()], progress=bar, stop=stop)
             job = UploadJob(f"{source_run.label} {period[0].isoformat()}", _batches(outcome), period, source_run.label)
             with lock:
                 plan.jobs.append(job)
 
-    with RunProgress(out, f"{len(runs)} sources", 0) as bar:
-        _, plan.failures = for_each_source(runs, work, concurrency=settings.concurrency, keep_going=settings.keep_going)
+    _, plan.failures = each_source(settings, runs, out, work)
     order = {label: number for number, label in enumerate(plan.labels)}
     plan.jobs.sort(key=lambda job: (job.period or (date.min, date.min), order.get(job.label or "", -1)))
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from llm_cost.charts import DaySeries, day_series
 from llm_cost.errors import ConfigError
-from llm_cost.fanout import SourceFailure, for_each_source, keep_going_error
+from llm_cost.fanout import SourceFailure, keep_going_error
 from llm_cost.focus.columns import columns_for
 from llm_cost.focus.dimensions import sub_account_tag
 from llm_cost.guard.judge import judge_budgets, judge_policy, judge_spikes, spans
@@ -20,7 +20,7 @@ from llm_cost.guard.ledger import Ledger
 from llm_cost.guard.report import CheckReport
 from llm_cost.guard.rules import ACTUAL, DEFAULT_WARN_PCT, ESTIMATE, HUNDRED, Rules, load_rules, tag_key
 from llm_cost.output import Output, RunProgress
-from llm_cost.runs import source_rows
+from llm_cost.runs import each_source, source_rows
 from llm_cost.settings import ExportSettings, SourceRun
 from llm_cost.sinks.preview import ChartBy
 from llm_cost.sources.manifest import ManifestSettings
@@ -170,14 +170,12 @@ def collect(settings: ExportSettings, out: Output, tag_keys: frozenset[str]) -> 
         return ledger, []
     runs = settings.source_runs()
 
-    def work(source_run: SourceRun, slices: int, stop: threading.Event) -> Ledger:
+    def work(source_run: SourceRun, own: ExportSettings, bar: RunProgress, stop: threading.Event) -> Ledger:
         part = Ledger(keys)
-        own = source_run.settings.replace(concurrency=slices)
         source_rows(own, out, columns, [part], progress=bar, stop=stop)
         return part
 
-    with RunProgress(out, f"{len(runs)} sources", 0) as bar:
-        done, failures = for_each_source(runs, work, concurrency=settings.concurrency, keep_going=settings.keep_going)
+    done, failures = each_source(settings, runs, out, work)
     if not done:
         raise keep_going_error(failures, "nothing was checked")
     ledger = Ledger(keys)
