@@ -20,7 +20,7 @@ from llm_cost.pricing import PriceBook
 from llm_cost.records import TokenType
 from llm_cost.reports import Table
 from llm_cost.settings import DEFAULT_CONFIG, parse_ratio
-from llm_cost.sources.manifest import Manifest, PricedUsage, known_model, load_manifest, price_usage
+from llm_cost.sources.manifest import Manifest, PricedUsage, known_model, load_manifest, price_usage, provider_of
 from llm_cost.tokens import APPROXIMATION, TokenCounter
 from llm_cost.window import day_window, parse_day
 
@@ -161,11 +161,7 @@ def estimate_cost(
         window=day_window(day),
         fix=OVERRIDE_FIX,
     )
-    if priced.match is not None:
-        provider_id, provider_name = priced.match.provider_id, priced.match.provider_name
-    else:  # as the manifest names a model only an override prices
-        provider_id = (provider or "custom").lower()
-        provider_name = prices.provider_name(provider_id) if provider_id != "custom" else "Custom"
+    provider_id, provider_name = provider_of(prices, priced.match, provider)
     return Estimate(
         model=model,
         provider=provider_id,

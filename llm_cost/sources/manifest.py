@@ -256,11 +256,7 @@ def _estimate_prompt(
     match, tokens, pricing, cost = priced.match, priced.tokens, priced.pricing, priced.cost
     user_tags = {**global_tags, **{k: _tag_text(v) for k, v in prompt.tags.items()}}
     _warn_reserved({k: _tag_text(v) for k, v in prompt.tags.items()}, f"prompt {prompt.path} tags", warn)
-    if match:
-        provider_id, provider_name = match.provider_id, match.provider_name
-    else:
-        provider_id = (override.provider if override and override.provider else "custom").lower()
-        provider_name = prices.provider_name(provider_id) if provider_id != "custom" else "Custom"
+    provider_id, provider_name = provider_of(prices, match, override.provider if override else None)
     team = user_tags.get("team")
     return UsageRecord(
         period_start=window.start,
@@ -294,6 +290,15 @@ def known_model(prices: PriceBook, model: str, where: str = "", fix: str = "") -
             f'add a [pricing."{model}"] table with input_mtok and output_mtok{fix}'
         )
     return match
+
+
+def provider_of(prices: PriceBook, match: ModelMatch | None, override_provider: str | None) -> tuple[str, str]:
+    """The provider id and name of an estimate: genai-prices' for a model it knows, else the `[pricing]` table's
+    `provider` (default `custom`)."""
+    if match is not None:
+        return match.provider_id, match.provider_name
+    provider_id = (override_provider or "custom").lower()
+    return provider_id, prices.provider_name(provider_id) if provider_id != "custom" else "Custom"
 
 
 @dataclass(frozen=True, slots=True)
