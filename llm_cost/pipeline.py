@@ -17,17 +17,20 @@ from typing import Protocol
 from llm_cost.aggregate import Aggregator, Granularity
 from llm_cost.errors import VerificationError
 from llm_cost.focus.checks import RowChecker, check_group_total
-from llm_cost.focus.mapping import DEFAULT_MAPPING, FocusRow, MappingOptions, billed_total, map_group
+from llm_cost.focus.mapping import DEFAULT_MAPPING, MappingOptions, RowMapper, billed_total
+from llm_cost.focus.rowset import RowSet
 from llm_cost.pricing import PriceBook
-from llm_cost.records import UsageRecord, exact_money
+from llm_cost.records import Pricing, UsageRecord, exact_money
 from llm_cost.sinks.interface import Destination
 from llm_cost.sources.interface import Partition, Source, Verification
 
+PRICES_MEMO = 4096
+
 
 class RowSink(Protocol):
-    """Anything that takes FOCUS rows: the CSV writer, the preview summary, the Vantage batcher."""
+    """Anything that takes FOCUS rows a group at a time: the CSV writer, the preview summary, the Vantage batcher."""
 
-    def write(self, row: FocusRow) -> None: ...
+    def write_group(self, rows: RowSet) -> None: ...
 
 
 @dataclass(slots=True, frozen=True)
@@ -78,6 +81,8 @@ def write_partitions(
     """
     exact_money()
     checker = RowChecker(columns)
+    mapper = RowMapper(mapping)
+    prices_of: dict[tuple[object, ...], Pricing] = {}  # the price book's answers, per model and period of this run
     records = groups = rows = 0
     total = listed = records_cost = Decimal(0)
     for aggregator in _aggregated(partitions, grain, concurrency, stop or threading.Event()):
@@ -87,26 +92,24 @@ def write_partitions(
         for group in aggregator.drain():
             groups += 1
             start = start or group.period_start
-            pricing = group.pricing or prices.pricing(
-                group.model, group.provider, group.period_start, until=group.period_end
-            )
+            pricing = group.pricing
+            if pricing is None:
+                key = (group.model, group.provider, group.period_start, group.period_end)
+                pricing = prices_of.get(key)
+                if pricing is None:
+                    if len(prices_of) >= PRICES_MEMO:
+                        prices_of.clear()  # request grain: a period per request; memory stays bounded
+                    pricing = prices_of[key] = prices.pricing(
+                        group.model, group.provider, group.period_start, until=group.period_end
+                    )
             adjustment = mapping.adjustments.for_usage(group.provider, group.model) if mapping.adjustments else None
-            group_rows = map_group(
-                group,
-                pricing,
-                split_tokens=mapping.split_tokens,
-                sub_account=mapping.sub_account,
-                service_name=mapping.service_name,
-                adjustment=adjustment,
-                source_label=mapping.source_label,
-            )
+            group_rows = mapper.rows(group, pricing, adjustment)
             billed = billed_total(group, adjustment)
             total += check_group_total(group_rows, billed, f"{group.model} {group.period_start:%Y-%m-%d}")
             listed += group.cost
-            for row in group_rows:
-                checker.check(row)
-                for sink in sinks:
-                    sink.write(row)
+            checker.check_set(group_rows)
+            for sink in sinks:
+                sink.write_group(group_rows)
             rows += len(group_rows)
         if on_partition is not None:
             on_partition(PartitionDone(aggregator.records, rows - partition_rows, start))

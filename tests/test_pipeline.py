@@ -17,17 +17,10 @@ from llm_cost.focus.mapping import FocusRow
 from llm_cost.pipeline import Partition, ReadProbe, _aggregated, write_partitions
 from llm_cost.pricing import PriceBook
 from llm_cost.records import TokenCounts, UsageRecord
+from tests.fakes.rows import CollectRows
 
 COLUMNS = columns_for("focus", "1.2")
 DAY0 = datetime(2026, 11, 2, tzinfo=UTC)
-
-
-class Rows:
-    def __init__(self) -> None:
-        self.rows: list[FocusRow] = []
-
-    def write(self, row: FocusRow) -> None:
-        self.rows.append(row)
 
 
 def _day(index: int, requests: int = 50) -> Partition:
@@ -49,7 +42,7 @@ def _day(index: int, requests: int = 50) -> Partition:
 
 
 def _write(concurrency: int, days: int = 6) -> tuple[list[FocusRow], Decimal, int]:
-    sink = Rows()
+    sink = CollectRows()
     result = write_partitions(
         [_day(d) for d in range(days)], prices=PriceBook(), columns=COLUMNS, sinks=[sink], concurrency=concurrency
     )
@@ -79,7 +72,7 @@ def test_a_failing_partition_stops_the_run() -> None:
 
     with pytest.raises(SourceError, match="day 1 failed"):
         write_partitions(
-            (day(i) for i in range(20)), prices=PriceBook(), columns=COLUMNS, sinks=[Rows()], concurrency=3
+            (day(i) for i in range(20)), prices=PriceBook(), columns=COLUMNS, sinks=[CollectRows()], concurrency=3
         )
     assert len(started) <= 5  # at most the days in flight when the failure was seen
 
@@ -98,7 +91,7 @@ def test_money_sums_are_exact_beyond_28_digits() -> None:
         for i, spend in enumerate(spends)
     ]
     for concurrency in (1, 2):
-        sink = Rows()
+        sink = CollectRows()
         result = write_partitions(
             [lambda: records], prices=PriceBook(), columns=COLUMNS, sinks=[sink], concurrency=concurrency
         )

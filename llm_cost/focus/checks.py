@@ -6,10 +6,11 @@ prefix on custom columns or decimal formatting. These checks run on every export
 
 from __future__ import annotations
 
+import operator
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple, cast
 
 import msgspec
 
@@ -20,11 +21,12 @@ from llm_cost.focus.columns import (
     DECIMAL_COLUMNS,
     JSON_COLUMNS,
     NOT_NULL,
-    values_of,
 )
-from llm_cost.focus.mapping import PRICE_TOLERANCE, FocusRow
+from llm_cost.focus.mapping import PRICE_TOLERANCE
+from llm_cost.focus.rowset import VARYING, VARYING_SET, FocusRow, RowSet, RowShape, derived_key
 from llm_cost.records import EXACT
 
+_DECIMALS = re.compile(r"^(?:-?\d+\.\d+,)*-?\d+\.\d+$").match  # fixed-point decimals joined by commas
 DATETIME_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
 DECIMAL_RE = re.compile(r"^-?\d+\.\d+$")
 CURRENCY_RE = re.compile(r"^[A-Z]{3}$")
@@ -89,21 +91,6 @@ EQUALS = (
     ("PricingCurrencyContractedUnitPrice", "ContractedUnitPrice"),
 )
 MAX_REPORTED = 10
-# Columns that hold a new value on nearly every row: checked per row rather than remembered.
-PER_ROW = frozenset(
-    {
-        "BilledCost",
-        "EffectiveCost",
-        "PricingCurrencyEffectiveCost",
-        "ListCost",
-        "ContractedCost",
-        "ConsumedQuantity",
-        "PricingQuantity",
-        "Tags",
-        "ChargePeriodStart",
-        "ChargePeriodEnd",
-    }
-)
 
 
 def check_header(columns: Sequence[str]) -> list[str]:
@@ -146,15 +133,24 @@ def _sku_price_details(text: str) -> str | None:
     return f"SkuPriceDetails keys {bad} are not FOCUS keys and lack the x_ prefix" if bad else None
 
 
+class _ShapeVerdict(NamedTuple):
+    """What a row shape's columns tell the checks, found once per shape."""
+
+    problems: list[str]
+    unit_prices: list[Decimal | None]  # of the identities, in their order
+    units_set: bool  # every unit of the null pairs is set
+    usage: bool  # ChargeCategory is Usage
+
+
 class RowChecker:
     """Checks a stream of rows against one header and raises VerificationError on the first failure.
 
-    The checks are planned once for the header. Columns whose values repeat from row to row (enums, currencies,
-    periods, unit prices, SKU details) are checked once per distinct combination; costs, quantities and Tags,
-    and the row-level rules (null pairs, cost identities, equalities), on every row.
+    Rows come as `RowSet`s (a group's rows: shapes and per-row values) or as dicts (made into a set of one). The
+    columns of a row's shape (enums, currencies, periods, unit prices, SKU details, names) are checked once per
+    shape, which the mapping shares between rows; the VARYING columns (costs, quantities) and the row-level rules
+    (null pairs, cost identities, equalities) on every row. Tags, built for a group from one template, are checked
+    on the first row of each set.
     """
-
-    MEMO_LIMIT = 4096  # combinations remembered: bounded, so memory cannot grow with the rows
 
     def __init__(self, columns: Sequence[str]) -> None:
         self.columns = tuple(columns)
@@ -163,96 +159,172 @@ class RowChecker:
             raise VerificationError(f"FOCUS self-check failed on the header: {'; '.join(problems)}")
         present = set(self.columns)
         self.present = present
-        self._not_null = sorted(present & NOT_NULL)
-        self._not_null_values = values_of(self._not_null)
-        # Columns whose values repeat from row to row are checked together, once per distinct combination; the
-        # rest (costs, quantities, Tags) are checked on every row.
-        checked = [c for c in self.columns if c in _VALUE_CHECKS]
-        self._repeated = [c for c in checked if c not in PER_ROW]
-        self._repeated_values = values_of(self._repeated)
-        self._repeated_seen: set[tuple[str | None, ...]] = set()
-        self._unique = [c for c in checked if c in PER_ROW]
+        self._key = derived_key("checks", self.columns)  # a shape's verdict, shared by every checker of this header
+        self._shape_columns = [c for c in self.columns if c not in VARYING_SET]
+        self._shape_not_null = [c for c in self._shape_columns if c in NOT_NULL]
+        self._shape_checked = [c for c in self._shape_columns if c in _VALUE_CHECKS]
         self._service = "ServiceSubcategory" in present and "ServiceCategory" in present
+        # The VARYING columns written, as (index in the row's values, column).
+        written = [(at, c) for at, c in enumerate(VARYING) if c in present]
+        self._row_not_null = [(at, c) for at, c in written if c in NOT_NULL]
+        self._row_decimals = [(at, c) for at, c in written if c in DECIMAL_COLUMNS]
+        self._tags_at = VARYING.index("Tags") if "Tags" in present else None
+        self._identities = [
+            (unit, VARYING.index(cost)) for unit, cost in IDENTITIES if unit in present and cost in present
+        ]
+        self._row_equals = [
+            (VARYING.index(left), VARYING.index(right))
+            for left, right in EQUALS
+            if left in VARYING_SET and right in VARYING_SET and left in present and right in present
+        ]
+        self._pricing_quantity = "PricingQuantity" in present
+        self._equals_left = _getter([left for left, _ in self._row_equals])
+        self._equals_right = _getter([right for _, right in self._row_equals])
+        # The quick test of check_set: the written decimals (every one, so none is null), the identities by index.
+        decimal_at = [at for at, _ in self._row_decimals]
+        self._decimals_of = (
+            operator.itemgetter(*decimal_at)
+            if len(decimal_at) > 1
+            else lambda values: tuple(values[i] for i in decimal_at)
+        )
+        self._quantity_at = VARYING.index("PricingQuantity")
+        self._identities_at = (
+            [(at, cost_at) for at, (_, cost_at) in enumerate(self._identities)] if self._pricing_quantity else []
+        )
+        self._null_together = [
+            (VARYING.index(quantity), unit)
+            for quantity, unit in NULL_TOGETHER
+            if quantity in present and unit in present
+        ]
+        self._usage_quantities = [
+            (VARYING.index(c), c) for c in ("ConsumedQuantity", "PricingQuantity") if c in present
+        ]
 
     def problems(self, row: FocusRow) -> list[str]:
-        """Every problem with one row, restricted to the columns that are written."""
-        try:
-            return self._problems(row)
-        except KeyError:  # a row without some columns: they are nulls
-            return self._problems({**dict.fromkeys(self.columns), **row})
-
-    def _problems(self, row: FocusRow) -> list[str]:
-        problems: list[str] = []
-        values = self._not_null_values(row)
-        if None in values or "" in values:
-            problems += [
-                f"{c} is null but FOCUS requires a value"
-                for c, v in zip(self._not_null, values, strict=True)
-                if v in (None, "")
-            ]
-        repeated = self._repeated_values(row)
-        if repeated not in self._repeated_seen:
-            found = [p for c, v in zip(self._repeated, repeated, strict=True) for p in _VALUE_CHECKS[c](c, v)]
-            if found:
-                problems += found
-            else:
-                if len(self._repeated_seen) >= self.MEMO_LIMIT:
-                    self._repeated_seen.clear()
-                self._repeated_seen.add(repeated)
-        for column in self._unique:
-            problems += _VALUE_CHECKS[column](column, row[column])
-        subcategory = row["ServiceSubcategory"] if self._service else None
-        if (
-            self._service
-            and row["ServiceCategory"] == "AI and Machine Learning"
-            and subcategory not in AI_SUBCATEGORIES
-        ):
-            problems.append(f"ServiceSubcategory={subcategory!r} is not under AI and Machine Learning")
-        return problems + _check_semantics(row, self.present)
+        """Every problem with one row, restricted to the columns that are written (a missing column is a null)."""
+        shape = RowShape({c: row.get(c) for c in self.columns if c not in VARYING_SET})
+        values = tuple(row.get(c) for c in VARYING)
+        return self._set_problems(RowSet([shape], [values]), 0)
 
     def check(self, row: FocusRow) -> None:
         """Check one row; raise with the row number and its problems."""
         self.rows += 1
-        if problems := self.problems(row):
+        self._raise(self.problems(row), self.rows)
+
+    def check_set(self, rows: RowSet) -> None:
+        """Check a group's rows; raise with the first bad row's number and its problems. A row that passes the quick
+        test (what the full check demands, tested all at once) is not checked again in detail."""
+        key, decimals, identities = self._key, self._decimals_of, self._identities_at
+        equals_left, equals_right = self._equals_left, self._equals_right
+        for at, (shape, values) in enumerate(zip(rows.shapes, rows.values, strict=True)):
+            self.rows += 1
+            verdict = cast(_ShapeVerdict | None, shape.derived.get(key))
+            if verdict is None:
+                verdict = shape.derived[key] = self._shape_verdict(shape.values)
+            problems, unit_prices, units_set, _ = verdict
+            try:
+                clean = not problems and units_set and _DECIMALS(",".join(decimals(values))) is not None
+            except TypeError:  # a null among them
+                clean = False
+            if clean and at == 0 and self._tags_at is not None and (tags := values[self._tags_at]):
+                clean = _flat_json_object(tags) is None
+            if clean and identities:
+                quantity = Decimal(values[self._quantity_at])  # type: ignore[arg-type]
+                for unit_at, cost_at in identities:
+                    unit_price = unit_prices[unit_at]
+                    if unit_price is not None:
+                        cost = Decimal(values[cost_at])  # type: ignore[arg-type]
+                        if abs(EXACT.multiply(unit_price, quantity) - cost) > PRICE_TOLERANCE * abs(cost):
+                            clean = False
+            if clean and equals_left(values) == equals_right(values):
+                continue
+            self._raise(self._set_problems(rows, at), self.rows)
+
+    @staticmethod
+    def _raise(problems: list[str], number: int) -> None:
+        if problems:
             shown = "; ".join(problems[:MAX_REPORTED])
-            raise VerificationError(f"FOCUS self-check failed on row {self.rows}: {shown} (this is a bug in llm-cost)")
+            raise VerificationError(f"FOCUS self-check failed on row {number}: {shown} (this is a bug in llm-cost)")
+
+    def _set_problems(self, rows: RowSet, at: int) -> list[str]:
+        shape = rows.shapes[at]
+        verdict = cast(_ShapeVerdict | None, shape.derived.get(self._key))
+        if verdict is None:
+            verdict = shape.derived[self._key] = self._shape_verdict(shape.values)
+        problems, unit_prices, _, usage = verdict
+        problems = list(problems)
+        units = {unit: shape.values.get(unit) for _, unit in NULL_TOGETHER}
+        values = rows.values[at]
+        for index, column in self._row_not_null:
+            if not values[index]:
+                problems.append(f"{column} is null but FOCUS requires a value")
+        for index, column in self._row_decimals:
+            value = values[index]
+            if value and not DECIMAL_RE.match(value):
+                problems.append(f"{column}={value!r} is not a fixed-point decimal with a '.'")
+        if self._tags_at is not None and at == 0 and (tags := values[self._tags_at]):
+            problems += _json("Tags", tags)
+        for index, unit in self._null_together:
+            if bool(values[index]) != bool(units[unit]):
+                problems.append(f"{VARYING[index]} and {unit} must be null together")
+        if usage:
+            for index, column in self._usage_quantities:
+                if not values[index]:
+                    problems.append(f"{column} must not be null on a Usage row")
+        if self._identities:
+            quantity = _decimal_value(values[VARYING.index("PricingQuantity")]) if self._pricing_quantity else None
+            for (unit_column, cost_index), unit_price in zip(self._identities, unit_prices, strict=True):
+                cost = _decimal_value(values[cost_index])
+                if unit_price is None or quantity is None or cost is None:
+                    continue
+                product = EXACT.multiply(unit_price, quantity)
+                if abs(product - cost) > PRICE_TOLERANCE * abs(cost):
+                    problems.append(f"{unit_column} x PricingQuantity = {product} but {VARYING[cost_index]} = {cost}")
+        for left, right in self._row_equals:
+            if values[left] != values[right] and _decimal_value(values[left]) != _decimal_value(values[right]):
+                problems.append(f"{VARYING[left]}={values[left]!r} differs from {VARYING[right]}={values[right]!r}")
+        return problems
+
+    def _shape_verdict(self, shape: Mapping[str, str | None]) -> _ShapeVerdict:
+        """What a shape's columns tell, once: their problems, the unit prices of the identities (in their order),
+        whether every unit of the null pairs is set, and whether the rows are Usage rows."""
+        get = shape.get
+        problems = [f"{c} is null but FOCUS requires a value" for c in self._shape_not_null if get(c) in (None, "")]
+        problems += [p for c in self._shape_checked for p in _VALUE_CHECKS[c](c, get(c))]
+        subcategory = get("ServiceSubcategory")
+        if (
+            self._service
+            and get("ServiceCategory") == "AI and Machine Learning"
+            and subcategory not in AI_SUBCATEGORIES
+        ):
+            problems.append(f"ServiceSubcategory={subcategory!r} is not under AI and Machine Learning")
+        present = self.present
+        for left, right in EQUALS:
+            if left in VARYING_SET or right in VARYING_SET or left not in present or right not in present:
+                continue
+            if get(left) != get(right) and _decimal_value(get(left)) != _decimal_value(get(right)):
+                problems.append(f"{left}={get(left)!r} differs from {right}={get(right)!r}")
+        for unit_column, _ in IDENTITIES:
+            unit_price = _decimal_value(get(unit_column)) if unit_column in present else None
+            if unit_price is not None and unit_price < 0:
+                problems.append(f"{unit_column} is negative")
+        unit_prices = [_decimal_value(get(unit_column)) for unit_column, _ in self._identities]
+        start, end = get("ChargePeriodStart"), get("ChargePeriodEnd")
+        if start and end and DATETIME_RE.match(start) and DATETIME_RE.match(end) and end <= start:
+            problems.append("ChargePeriodEnd is not after ChargePeriodStart")
+        units_set = all(get(unit) for _, unit in self._null_together)
+        return _ShapeVerdict(problems, unit_prices, units_set, get("ChargeCategory") == "Usage")
 
 
-def _check_semantics(row: FocusRow, present: set[str]) -> list[str]:
-    """Null pairing, the cost identities and the equalities of pay-as-you-go usage rows."""
-    problems: list[str] = []
-    get = row.get
-    for quantity, unit in NULL_TOGETHER:
-        if quantity in present and unit in present and bool(get(quantity)) != bool(get(unit)):
-            problems.append(f"{quantity} and {unit} must be null together")
-    if get("ChargeCategory") == "Usage":
-        for column in ("ConsumedQuantity", "PricingQuantity"):
-            if column in present and not get(column):
-                problems.append(f"{column} must not be null on a Usage row")
-    pricing_quantity = _number(row, "PricingQuantity", present)
-    for unit_price_column, cost_column in IDENTITIES:
-        unit_price = _number(row, unit_price_column, present)
-        if unit_price is None:
-            continue
-        cost = _number(row, cost_column, present)
-        product = EXACT.multiply(unit_price, pricing_quantity) if pricing_quantity is not None else None
-        if product is not None and cost is not None and abs(product - cost) > PRICE_TOLERANCE * abs(cost):
-            problems.append(f"{unit_price_column} x PricingQuantity = {product} but {cost_column} = {cost}")
-        if unit_price < 0:
-            problems.append(f"{unit_price_column} is negative")
-    for left, right in EQUALS:
-        differ = left in present and right in present and get(left) != get(right)
-        if differ and _number(row, left, present) != _number(row, right, present):
-            problems.append(f"{left}={get(left)!r} differs from {right}={get(right)!r}")
-    start, end = get("ChargePeriodStart"), get("ChargePeriodEnd")
-    if start and end and DATETIME_RE.match(start) and DATETIME_RE.match(end) and end <= start:
-        problems.append("ChargePeriodEnd is not after ChargePeriodStart")
-    return problems
+def _getter(indexes: list[int]) -> Callable[[Sequence[str | None]], tuple[str | None, ...]]:
+    """The values at these indexes, always as a tuple."""
+    if len(indexes) > 1:
+        return operator.itemgetter(*indexes)
+    return lambda values: tuple(values[i] for i in indexes)
 
 
-def _number(row: FocusRow, column: str, present: set[str]) -> Decimal | None:
-    """A written decimal column's value, or None when it is absent, null or not a fixed-point decimal."""
-    value = row.get(column) if column in present else None
+def _decimal_value(value: str | None) -> Decimal | None:
+    """A decimal column's value, or None when it is null or not a fixed-point decimal."""
     return Decimal(value) if value and DECIMAL_RE.match(value) else None
 
 
@@ -291,11 +363,11 @@ _VALUE_CHECKS: dict[str, Callable[[str, str | None], list[str]]] = {
 }
 
 
-def check_group_total(rows: Sequence[FocusRow], expected: Decimal, what: str) -> Decimal:
-    """The BilledCost of a group's rows must sum exactly to the group's cost; returns that sum."""
+def check_group_total(rows: RowSet, expected: Decimal, what: str) -> Decimal:
+    """The BilledCost of a group's rows, as written, must sum exactly to the group's cost; returns that sum."""
     total = Decimal(0)
-    for row in rows:
-        total = EXACT.add(total, Decimal(row["BilledCost"] or "0"))
+    for values in rows.values:
+        total = EXACT.add(total, Decimal(values[0] or "0"))  # BilledCost is VARYING[0]
     if total != expected:
         raise VerificationError(f"FOCUS self-check failed: rows of {what} sum to {total}, not {expected}")
     return total

@@ -17,17 +17,16 @@ from datetime import UTC, datetime
 from decimal import ROUND_DOWN, Context, Decimal
 from functools import lru_cache
 
-import msgspec
-
 from llm_cost.focus.adjustments import Adjustment, Adjustments
 from llm_cost.focus.columns import CUSTOM, FOCUS_1_2, SOURCE_COLUMN
 from llm_cost.focus.dimensions import billing_account_name, sub_account_of
 from llm_cost.focus.providers import ProviderNames, model_identity, provider_names
+from llm_cost.focus.rowset import VARYING_SET, FocusRow, RowSet, RowShape, TagsTemplate, tags_json
 from llm_cost.formats import format_decimal, format_utc
 from llm_cost.records import EXACT, TOKEN_TYPES, Pricing, TokenType, UsageGroup
 from llm_cost.window import billing_month
 
-FocusRow = dict[str, str | None]
+__all__ = ["FocusRow", "MappingOptions", "RowMapper", "allocate", "billed_total", "map_group", "tags_json"]
 
 ONE_MILLION = Decimal(1_000_000)
 ALLOCATION_QUANTUM = Decimal("1e-12")
@@ -103,15 +102,6 @@ class MappingOptions:
 
 
 DEFAULT_MAPPING = MappingOptions()
-
-
-def tags_json(tags: dict[str, object]) -> str:
-    """A flat JSON object with sorted keys and no whitespace (RFC 8785 key order for our ASCII keys); the same
-    text as `json.dumps(tags, sort_keys=True, separators=(",", ":"), ensure_ascii=False)`, five times faster."""
-    return _encode_sorted(tags).decode()
-
-
-_encode_sorted = msgspec.json.Encoder(order="sorted").encode
 
 
 @lru_cache(maxsize=4096)
@@ -236,7 +226,7 @@ def _service_name(group: UsageGroup, names: ProviderNames, service_name: str) ->
     return names.service
 
 
-def _base_row(
+def _base_columns(
     group: UsageGroup, names: ProviderNames, sub_account: str, service_name: str, source_label: str | None
 ) -> FocusRow:
     """The columns every row of a group shares; `sub_account` chooses the chargeback key (team, user, org or
@@ -319,10 +309,6 @@ def _group_tags(
     return tags
 
 
-def _set_costs(row: FocusRow, cost: Decimal) -> None:
-    row["BilledCost"] = row["EffectiveCost"] = row["PricingCurrencyEffectiveCost"] = format_decimal(cost)
-
-
 def _applicable(group: UsageGroup, adjustment: Adjustment | None) -> Adjustment | None:
     """The adjustment, where it applies: to reported usage only (estimates keep their manifest prices)."""
     return adjustment if group.cost_source == "reported" else None
@@ -344,6 +330,205 @@ def _unit_price_for(listed: Decimal | None, quantity: Decimal, cost: Decimal) ->
     return EXACT.divide(cost, quantity).normalize(_PRICE_CONTEXT) if cost else Decimal(0)
 
 
+_UNIT_PRICE_COLUMNS = (
+    "ListUnitPrice",
+    "PricingCurrencyListUnitPrice",
+    "ContractedUnitPrice",
+    "PricingCurrencyContractedUnitPrice",
+)
+# Shapes remembered per mapper: enough for a day's models x accounts x token types; cleared when full, so memory
+# stays bounded whatever the data.
+SHAPE_MEMO = 16384
+
+
+_TOKEN_NAMES = tuple((t, t.value) for t in TOKEN_TYPES)
+_NAME_OF = dict(_TOKEN_NAMES)
+
+
+def _per_million(tokens: int) -> str:
+    """tokens / 1,000,000 as format_decimal writes it (`1234` -> `0.001234`, `2000000` -> `2.0`), from the digits."""
+    sign = "-" if tokens < 0 else ""
+    whole, fraction = divmod(abs(tokens), 1_000_000)
+    return f"{sign}{whole}.{f'{fraction:06d}'.rstrip('0') or '0'}"
+
+
+class RowMapper:
+    """Maps groups to their FOCUS rows (`RowSet`) for one run's choices. It remembers the row shapes it built
+    (bounded), so groups that share their period, provider, account and model share their shapes."""
+
+    def __init__(self, options: MappingOptions = DEFAULT_MAPPING) -> None:
+        self.options = options
+        self._bases: dict[tuple[object, ...], dict[object, RowShape]] = {}
+
+    def rows(self, group: UsageGroup, pricing: Pricing, adjustment: Adjustment | None = None) -> RowSet:
+        """The rows of one group, whose BilledCost values sum exactly to `billed_total(group, adjustment)`.
+
+        An adjustment (reported usage only) makes ListCost the reported spend and BilledCost = EffectiveCost =
+        ContractedCost that spend times its factor, row by row, so both sum exactly."""
+        adjustment = _applicable(group, adjustment)
+        names = provider_names(group.provider, group.model, group.provider_name)
+        tokens = group.tokens
+        used = [t for t, name in _TOKEN_NAMES if getattr(tokens, name) > 0]
+        if not (self.options.split_tokens and used):
+            return self._requests_rows(group, pricing, names, adjustment)
+        weights, allocation = _weights(group, pricing, used)
+        shares = allocate(group.cost, weights)
+        tags = _group_tags(group, pricing, allocation, adjustment, self.options.source_label)
+        estimate = group.cost_source == "estimated"
+        template = TagsTemplate.build(tags, ("effective-cost", "token-type") if estimate else ("x-token-type",))
+        shapes = self._shapes(group, names, pricing)
+        list_prices, contracted_prices = pricing.list_prices, pricing.contracted
+        row_shapes: list[RowShape] = []
+        values: list[tuple[str | None, ...]] = []
+        for token_type in used:
+            name = _NAME_OF[token_type]
+            count = getattr(tokens, name)
+            quantity = Decimal(count).scaleb(-6, EXACT)
+            share = shares[token_type]
+            if adjustment is not None:
+                shape = self._adjusted(group, names, pricing, token_type, quantity, share, adjustment.factor)
+                cost = contracted = format_decimal(EXACT.multiply(share, adjustment.factor))
+                listed = format_decimal(share)
+            else:
+                found = shapes.get(token_type)
+                shape = found if found is not None else self._shape(group, names, pricing, token_type)
+                shapes[token_type] = shape
+                cost = format_decimal(share)
+                list_price = list_prices.get(token_type) if list_prices else None
+                listed = cost if list_price is None else format_decimal(EXACT.multiply(list_price, quantity))
+                contracted_price = contracted_prices.get(token_type) if contracted_prices else None
+                if contracted_price is None:
+                    contracted = cost
+                elif contracted_price == list_price:
+                    contracted = listed
+                else:
+                    contracted = format_decimal(EXACT.multiply(contracted_price, quantity))
+            tags_text = template.render((cost, name) if estimate else (name,))
+            row_shapes.append(shape)
+            values.append((cost, f"{count}.0", contracted, cost, listed, cost, _per_million(count), tags_text))
+        return RowSet(row_shapes, values)
+
+    def _shapes(self, group: UsageGroup, names: ProviderNames, pricing: Pricing) -> dict[object, RowShape]:
+        """The shapes by token type of the groups that share this one's base columns and prices."""
+        key = (
+            group.period_start,
+            group.period_end,
+            group.provider,
+            group.provider_name,
+            group.model,
+            group.model_group,
+            group.service_name,
+            group.api_key_hash,
+            group.key_alias,
+            group.key_name,
+            group.resource_id,
+            group.resource_name,
+            group.cost_source,
+            self._account_key(group),
+            pricing,
+        )
+        shapes = self._bases.get(key)
+        if shapes is None:
+            if len(self._bases) >= SHAPE_MEMO:
+                self._bases.clear()
+            shapes = self._bases[key] = {}
+        return shapes
+
+    def _account_key(self, group: UsageGroup) -> object:
+        """What the chargeback key (SubAccount*) of a group is made of, for the shape memo."""
+        choice = self.options.sub_account
+        if choice == "team":
+            return group.team_id, group.team_alias
+        if choice == "user":
+            return group.user_id, group.user_email, group.user_alias
+        if choice == "org":
+            return group.org_id, group.org_alias
+        return group.tags.get(choice[4:])
+
+    def _base(self, group: UsageGroup, names: ProviderNames) -> FocusRow:
+        options = self.options
+        return _base_columns(group, names, options.sub_account, options.service_name, options.source_label)
+
+    def _shape(
+        self,
+        group: UsageGroup,
+        names: ProviderNames,
+        pricing: Pricing,
+        token_type: TokenType,
+        **unit_prices: str | None,
+    ) -> RowShape:
+        """A token type's shape: the group's base columns, the SKU columns and (under an adjustment, the given)
+        unit prices."""
+        columns = self._base(group, names)
+        columns.update(_sku_columns(group.model, token_type, pricing, names.developer))
+        columns.update(unit_prices)
+        return RowShape({c: v for c, v in columns.items() if c not in VARYING_SET})
+
+    def _adjusted(
+        self,
+        group: UsageGroup,
+        names: ProviderNames,
+        pricing: Pricing,
+        token_type: TokenType,
+        quantity: Decimal,
+        share: Decimal,
+        factor: Decimal,
+    ) -> RowShape:
+        """The shape of one row under a negotiated rate, whose ListCost is the reported share and whose other costs
+        are that share x the factor: its unit prices reproduce them (the contracted one is the list one x the factor),
+        so they are the row's own."""
+        listed = pricing.list_prices.get(token_type) if pricing.list_prices else None
+        unit = _unit_price_for(listed, quantity, share)
+        prices: dict[str, str | None] = dict.fromkeys(_UNIT_PRICE_COLUMNS)
+        if unit is not None:
+            prices["ListUnitPrice"] = prices["PricingCurrencyListUnitPrice"] = format_decimal(unit)
+            contracted = format_decimal(EXACT.multiply(unit, factor))
+            prices["ContractedUnitPrice"] = prices["PricingCurrencyContractedUnitPrice"] = contracted
+        return self._shape(group, names, pricing, token_type, **prices)
+
+    def _requests_rows(
+        self, group: UsageGroup, pricing: Pricing, names: ProviderNames, adjustment: Adjustment | None
+    ) -> RowSet:
+        """One row for the whole group, measured in Requests. List and contracted costs are the priced tokens where
+        every used token type has a price, else the billed cost; per-request unit prices stay null. Under an
+        adjustment, ListCost is the reported spend and the other costs that spend x the factor."""
+        columns = self._base(group, names)
+        billed = billed_total(group, adjustment)
+        cost = format_decimal(billed)
+        requests = format_decimal(Decimal(group.requests))
+        tags = _group_tags(group, pricing, "none", adjustment, self.options.source_label)
+        if group.cost_source == "estimated":
+            tags["effective-cost"] = cost
+        columns.update(
+            ChargeDescription=f"{group.model} requests",
+            ConsumedUnit="Requests",
+            PricingUnit="Requests",
+            SkuMeter="Requests",
+            SkuPriceId=f"{group.model}:requests:{pricing.tier}",
+            SkuPriceDetails=_sku_price_details(group.model, names.developer, pricing.tier, "all"),
+            x_TokenType="all",
+        )
+        if adjustment is not None:
+            listed, contracted = format_decimal(group.cost), cost
+        else:
+            costs = []
+            for prices in (pricing.list_prices, pricing.contracted):
+                priced = [
+                    EXACT.divide(EXACT.multiply(Decimal(group.tokens.get(t)), p), ONE_MILLION)
+                    for t in TOKEN_TYPES
+                    if group.tokens.get(t) and prices and (p := prices.get(t)) is not None
+                ]
+                complete = prices is not None and all(
+                    prices.get(t) is not None for t in TOKEN_TYPES if group.tokens.get(t)
+                )
+                costs.append(format_decimal(_sum(priced)) if priced and complete else cost)
+            listed, contracted = costs
+        template = TagsTemplate.build(tags)
+        shape = RowShape({c: v for c, v in columns.items() if c not in VARYING_SET})
+        values = (cost, requests, contracted, cost, listed, cost, requests, template.render())
+        return RowSet([shape], [values])
+
+
 def map_group(
     group: UsageGroup,
     pricing: Pricing,
@@ -354,121 +539,8 @@ def map_group(
     adjustment: Adjustment | None = None,
     source_label: str | None = None,
 ) -> list[FocusRow]:
-    """The FOCUS rows of one group, whose BilledCost values sum exactly to `billed_total(group, adjustment)`.
-
-    An adjustment (reported usage only) makes ListCost the reported spend and BilledCost = EffectiveCost =
-    ContractedCost that spend times its factor, row by row, so both sum exactly."""
-    adjustment = _applicable(group, adjustment)
-    names = provider_names(group.provider, group.model, group.provider_name)
-    used = [t for t in TOKEN_TYPES if group.tokens.get(t) > 0]
-    if not (split_tokens and used):
-        return [_requests_row(group, pricing, names, sub_account, service_name, adjustment, source_label)]
-    weights, allocation = _weights(group, pricing, used)
-    shares = allocate(group.cost, weights)
-    base = _base_row(group, names, sub_account, service_name, source_label)
-    tags = _group_tags(group, pricing, allocation, adjustment, source_label)
-    estimate = group.cost_source == "estimated"
-    rows = []
-    for token_type in used:
-        tokens = group.tokens.get(token_type)
-        quantity = EXACT.divide(Decimal(tokens), ONE_MILLION)
-        share = shares[token_type]
-        row = base.copy()
-        row.update(_sku_columns(group.model, token_type, pricing, names.developer))
-        if estimate:
-            tags["token-type"] = token_type.value
-            tags["effective-cost"] = format_decimal(share)
-        else:
-            tags["x-token-type"] = token_type.value
-        row.update(
-            ConsumedQuantity=format_decimal(Decimal(tokens)),
-            PricingQuantity=format_decimal(quantity),
-            Tags=tags_json(tags),
-        )
-        if adjustment is not None:
-            _adjusted_costs(row, token_type, pricing, quantity, share, adjustment.factor)
-        else:
-            _set_costs(row, share)
-            billed = row["BilledCost"]
-            # List and contracted costs: unit price x quantity, exact, so the FOCUS cost identities hold. With no
-            # known price the unit prices stay null and the costs equal the billed cost (Tags say so).
-            list_price = pricing.list_prices.get(token_type) if pricing.list_prices else None
-            row["ListCost"] = billed if list_price is None else format_decimal(EXACT.multiply(list_price, quantity))
-            contracted = pricing.contracted.get(token_type) if pricing.contracted else None
-            row["ContractedCost"] = (
-                billed if contracted is None else format_decimal(EXACT.multiply(contracted, quantity))
-            )
-        rows.append(row)
-    return rows
-
-
-def _adjusted_costs(
-    row: FocusRow, token_type: TokenType, pricing: Pricing, quantity: Decimal, share: Decimal, factor: Decimal
-) -> None:
-    """The costs of one row under a negotiated rate: ListCost = the reported share, the other costs that share x
-    the factor; the unit prices reproduce them (the contracted one is the list one x the factor)."""
-    _set_costs(row, EXACT.multiply(share, factor))
-    row["ContractedCost"] = row["BilledCost"]
-    row["ListCost"] = format_decimal(share)
-    listed = pricing.list_prices.get(token_type) if pricing.list_prices else None
-    unit = _unit_price_for(listed, quantity, share)
-    if unit is None:
-        for column in _UNIT_PRICE_COLUMNS:
-            row[column] = None
-        return
-    row["ListUnitPrice"] = row["PricingCurrencyListUnitPrice"] = format_decimal(unit)
-    contracted = format_decimal(EXACT.multiply(unit, factor))
-    row["ContractedUnitPrice"] = row["PricingCurrencyContractedUnitPrice"] = contracted
-
-
-_UNIT_PRICE_COLUMNS = (
-    "ListUnitPrice",
-    "PricingCurrencyListUnitPrice",
-    "ContractedUnitPrice",
-    "PricingCurrencyContractedUnitPrice",
-)
-
-
-def _requests_row(
-    group: UsageGroup,
-    pricing: Pricing,
-    names: ProviderNames,
-    sub_account: str,
-    service_name: str,
-    adjustment: Adjustment | None,
-    source_label: str | None,
-) -> FocusRow:
-    """One row for the whole group, measured in Requests. List and contracted costs are the priced tokens where
-    every used token type has a price, else the billed cost; per-request unit prices stay null. Under an
-    adjustment, ListCost is the reported spend and the other costs that spend x the factor."""
-    row = _base_row(group, names, sub_account, service_name, source_label)
-    _set_costs(row, billed_total(group, adjustment))
-    requests = format_decimal(Decimal(group.requests))
-    tags = _group_tags(group, pricing, "none", adjustment, source_label)
-    if group.cost_source == "estimated":
-        tags["effective-cost"] = row["BilledCost"]
-    row.update(
-        ChargeDescription=f"{group.model} requests",
-        ConsumedQuantity=requests,
-        ConsumedUnit="Requests",
-        PricingQuantity=requests,
-        PricingUnit="Requests",
-        SkuMeter="Requests",
-        SkuPriceId=f"{group.model}:requests:{pricing.tier}",
-        SkuPriceDetails=_sku_price_details(group.model, names.developer, pricing.tier, "all"),
-        Tags=tags_json(tags),
-        x_TokenType="all",
+    """The FOCUS rows of one group as whole dicts (see `RowMapper.rows`, which the pipeline uses)."""
+    options = MappingOptions(
+        split_tokens=split_tokens, sub_account=sub_account, service_name=service_name, source_label=source_label
     )
-    if adjustment is not None:
-        row["ListCost"] = format_decimal(group.cost)
-        row["ContractedCost"] = row["BilledCost"]
-        return row
-    for prices, cost_col in ((pricing.list_prices, "ListCost"), (pricing.contracted, "ContractedCost")):
-        priced = [
-            EXACT.divide(EXACT.multiply(Decimal(group.tokens.get(t)), p), ONE_MILLION)
-            for t in TOKEN_TYPES
-            if group.tokens.get(t) and prices and (p := prices.get(t)) is not None
-        ]
-        complete = prices is not None and all(prices.get(t) is not None for t in TOKEN_TYPES if group.tokens.get(t))
-        row[cost_col] = format_decimal(_sum(priced)) if priced and complete else row["BilledCost"]
-    return row
+    return list(RowMapper(options).rows(group, pricing, adjustment).rows())

@@ -9,20 +9,23 @@ from __future__ import annotations
 
 import csv
 import io
+import operator
 import os
+import re
 import shutil
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import IO, BinaryIO
 
 from llm_cost.errors import ConfigError
 from llm_cost.focus.columns import values_of
-from llm_cost.focus.mapping import FocusRow
+from llm_cost.focus.rowset import VARYING, VARYING_SET, FocusRow, RowSet, RowShape, derived_key
 from llm_cost.sinks.interface import Destination
 
 SPOOL_BYTES = 8 * 1024 * 1024
+WRITE_BATCH = 256 * 1024
 ESCAPE_MEMO = 8192
 
 
@@ -38,6 +41,9 @@ def escape_field(value: str | None) -> str:
     if "," in text or "\n" in text or "\r" in text:
         return '"' + text + '"'
     return text
+
+
+_NEEDS_QUOTES = re.compile(r'[",\r\n]').search
 
 
 def encode_row(values: Sequence[str | None]) -> str:
@@ -109,7 +115,8 @@ class CsvSink(Destination):
         self._stdout = stdout
         self._tmp_path: Path | None = None
         self._binary: IO[bytes]
-        self._text: io.TextIOWrapper
+        self._pending: list[bytes] = []  # encoded records not yet handed to the file, written in batches
+        self._pending_bytes = 0
 
     def __enter__(self) -> CsvSink:
         self.open()
@@ -128,10 +135,20 @@ class CsvSink(Destination):
                 raise ConfigError(f"output {self.output}: cannot create a file there ({exc.strerror})") from None
             self._tmp_path = Path(name)
             self._binary = os.fdopen(fd, "wb")
-        self._text = io.TextIOWrapper(self._binary, encoding="utf-8", newline="", write_through=False)
-        csv.writer(self._text, lineterminator="\n", quoting=csv.QUOTE_MINIMAL).writerow(self.columns)
+        header = io.StringIO()
+        csv.writer(header, lineterminator="\n", quoting=csv.QUOTE_MINIMAL).writerow(self.columns)
+        self._binary.write(header.getvalue().encode("utf-8"))
         self._escaped = _Escaped()
         self._values = values_of(self.columns)
+        # A row set's VARYING values in header order, and their placeholders (None) for a shape's fixed text.
+        at = {column: index for index, column in enumerate(VARYING)}
+        positions = [at[c] for c in self.columns if c in at]
+        self._varying_values: Callable[[Sequence[str | None]], Sequence[str | None]] = (
+            operator.itemgetter(*positions) if len(positions) > 1 else lambda values: [values[i] for i in positions]
+        )
+        self._no_varying = dict.fromkeys(VARYING)
+        self._nulls = dict.fromkeys(self.columns)  # a column a shape lacks is a null
+        self._shape_key = derived_key("csv", self.columns)
 
     def write(self, row: FocusRow) -> None:
         """Write one row, in header order; missing and None values are nulls. The bytes of `encode_row` (csv.writer's,
@@ -145,15 +162,70 @@ class CsvSink(Destination):
         if not line and len(values) == 1:
             line = '""'  # as encode_row: one empty field, not a blank line
         try:
-            self._text.write(line + "\n")  # non-ASCII text is encoded at once, so a failure writes nothing
+            self._emit((line + "\n").encode("utf-8"))  # encoded at once, so a failure writes nothing of the row
         except UnicodeEncodeError:
             raise ConfigError(unencodable(self.columns, values, self.rows + 1)) from None
         self.rows += 1
 
+    def _emit(self, data: bytes) -> None:
+        """Queue encoded records; the file gets them in batches of about WRITE_BATCH bytes."""
+        self._pending.append(data)
+        self._pending_bytes += len(data)
+        if self._pending_bytes >= WRITE_BATCH:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._pending:
+            self._binary.write(b"".join(self._pending))
+            self._pending.clear()
+            self._pending_bytes = 0
+
+    def write_group(self, rows: RowSet) -> None:
+        """Write a group's rows: the fixed text of each row shape is escaped and joined once (and kept on the shape
+        for later groups); a row adds its VARYING values. The same bytes as `write` for each row."""
+        if len(self.columns) == 1:
+            super().write_group(rows)
+            return
+        key, ordered, search, escape = self._shape_key, self._varying_values, _NEEDS_QUOTES, escape_field
+        lines = []
+        for shape, values in zip(rows.shapes, rows.values, strict=True):
+            parts = shape.derived.get(key)
+            if parts is None:
+                parts = shape.derived[key] = self._segments(shape)
+            parts = parts.copy()  # type: ignore[attr-defined]
+            parts[1::2] = [escape(v) if v is not None and search(v) else v or "" for v in ordered(values)]
+            lines.append("".join(parts))
+        try:
+            self._emit("".join(lines).encode("utf-8"))
+        except UnicodeEncodeError:  # nothing of the group was written: name the first row UTF-8 cannot encode
+            for number, (row, line) in enumerate(zip(rows.rows(), lines, strict=True), start=self.rows + 1):
+                try:
+                    line.encode("utf-8")
+                except UnicodeEncodeError:
+                    values = self._values({**self._nulls, **row})
+                    raise ConfigError(unencodable(self.columns, values, number)) from None
+            raise
+        self.rows += len(rows)
+
+    def _segments(self, shape: RowShape) -> list[str]:
+        """A shape's record as its fixed text around the VARYING values (in header order): segment, slot, segment,
+        ..., segment, the last with the LF. A row fills the slots (the odd items)."""
+        parts = [""]
+        for column, value in zip(
+            self.columns, self._values({**self._nulls, **shape.values, **self._no_varying}), strict=True
+        ):
+            if column in VARYING_SET:
+                parts += ["", ""]  # the slot, and the segment after it
+            else:
+                parts[-1] += self._escaped[value]
+            parts[-1] += ","
+        parts[-1] = parts[-1][:-1] + "\n"
+        return parts
+
     def append_file(self, path: Path, rows: int) -> None:
         """Append the records of a CSV this class wrote for the same header (a staged source of a labelled run),
         byte for byte, without its header; `rows` is how many it holds."""
-        self._text.flush()
+        self._flush()
         with path.open("rb") as staged:
             header = staged.readline()
             if header.decode("utf-8").rstrip("\n").split(",") != list(self.columns):
@@ -170,7 +242,7 @@ class CsvSink(Destination):
     def commit(self) -> int:
         """Rename the temporary file over the output (or copy the spooled CSV to stdout); returns the rows."""
         try:
-            self._text.flush()
+            self._flush()
             self._commit()
         finally:
             self.abort()
@@ -178,7 +250,8 @@ class CsvSink(Destination):
 
     def abort(self) -> None:
         """Close and remove the temporary file, if it is still there."""
-        self._text.close()
+        self._pending.clear()
+        self._binary.close()
         if self._tmp_path is not None and self._tmp_path.exists():
             self._tmp_path.unlink()
 

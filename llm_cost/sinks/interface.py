@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 
-from llm_cost.focus.mapping import FocusRow
+from llm_cost.focus.rowset import FocusRow, RowSet
 
 
 class Destination(ABC):
@@ -21,6 +21,11 @@ class Destination(ABC):
     @abstractmethod
     def write(self, row: FocusRow) -> None:
         """Take one checked row."""
+
+    def write_group(self, rows: RowSet) -> None:
+        """Take the checked rows of one group (the pipeline's call); by default each row as a dict, in order."""
+        for row in rows.rows():
+            self.write(row)
 
     def commit(self) -> object:
         """Make the rows final (rename the file, hand over the staged parts) and return the result."""

@@ -4,14 +4,15 @@ day by model and sub-account, and estimates against actuals; the dry-run tables 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from rich.console import Console
 
 from llm_cost import charts
-from llm_cost.focus.mapping import FocusRow
+from llm_cost.focus.rowset import FocusRow, RowSet, derived_key
 from llm_cost.formats import format_decimal, percent_change
 from llm_cost.reports import Table, render_table
 from llm_cost.sinks.interface import Destination
@@ -36,6 +37,46 @@ class Totals:
         self.tokens += other.tokens
         self.cost += other.cost
         self.list_cost += other.list_cost
+
+
+class _Facts(NamedTuple):
+    """What a row is filed under in the summary (everything but its amounts), read from its columns."""
+
+    model: str
+    provider: str
+    sub_account: str
+    sub_account_type: str | None
+    has_sub_account_id: bool
+    kind: str
+    source: str | None
+    start: str | None
+    end: str | None
+    currency: str | None
+    tokens: bool  # ConsumedQuantity counts tokens
+
+
+def _facts(row: Mapping[str, str | None]) -> _Facts:
+    return _Facts(
+        row.get("x_Model") or row.get("SkuId") or NONE_LABEL,
+        row.get("ProviderName") or NONE_LABEL,
+        row.get("SubAccountName") or row.get("SubAccountId") or NONE_LABEL,
+        row.get("SubAccountType") or None,
+        bool(row.get("SubAccountId")),
+        ESTIMATE if row.get("x_CostSource") == "estimated" else ACTUAL,
+        row.get("x_Source") or None,
+        row.get("ChargePeriodStart"),
+        row.get("ChargePeriodEnd"),
+        row.get("BillingCurrency"),
+        row.get("ConsumedUnit") == "Tokens",
+    )
+
+
+def _amounts(cost: str | None, listed: str | None, quantity: str | None) -> tuple[Decimal, Decimal, int]:
+    """A row's BilledCost, ListCost and ConsumedQuantity (whole units) as numbers."""
+    return Decimal(cost or "0"), Decimal(listed or "0"), int(Decimal(quantity or "0"))
+
+
+_FACTS_KEY = derived_key("summary")
 
 
 @dataclass(slots=True)
@@ -63,39 +104,62 @@ class Summary(Destination):
 
     def write(self, row: FocusRow) -> None:
         """Fold one row in (a sink, like CsvSink)."""
-        cost = Decimal(row["BilledCost"] or "0")
-        listed = Decimal(row.get("ListCost") or row["BilledCost"] or "0")
-        tokens = int(Decimal(row["ConsumedQuantity"] or "0")) if row.get("ConsumedUnit") == "Tokens" else 0
-        self.rows += 1
+        cost = row["BilledCost"]
+        self._add(_facts(row), 1, *_amounts(cost, row.get("ListCost") or cost, row.get("ConsumedQuantity")))
+
+    def write_group(self, rows: RowSet) -> None:
+        """Fold a group's rows in: what a row is filed under is read once per row shape; rows filed alike (a group's
+        token types, usually) are summed before they are added."""
+        facts: _Facts | None = None
+        count = tokens = 0
+        cost = listed = Decimal(0)
+        for shape, values in zip(rows.shapes, rows.values, strict=True):
+            these = shape.derived.get(_FACTS_KEY)
+            if these is None:
+                these = shape.derived[_FACTS_KEY] = _facts(shape.values)
+            if these != facts:
+                if facts is not None:
+                    self._add(facts, count, cost, listed, tokens)
+                facts, count, tokens, cost, listed = these, 0, 0, Decimal(0), Decimal(0)  # type: ignore[assignment]
+            row_cost, row_listed, row_tokens = _amounts(values[0], values[4] or values[0], values[1])
+            count += 1
+            cost += row_cost
+            listed += row_listed
+            tokens += row_tokens if facts.tokens else 0  # type: ignore[union-attr]
+        if facts is not None:
+            self._add(facts, count, cost, listed, tokens)
+
+    def _add(self, facts: _Facts, rows: int, cost: Decimal, listed: Decimal, tokens: int) -> None:
+        """Add `rows` rows filed under `facts`, with their cost, list cost and tokens."""
+        tokens = tokens if facts.tokens else 0
+        self.rows += rows
         self.total_cost += cost
         self.list_cost += listed
-        self.currency = row.get("BillingCurrency") or self.currency
-        start, end = row.get("ChargePeriodStart"), row.get("ChargePeriodEnd")
+        self.currency = facts.currency or self.currency
+        start, end = facts.start, facts.end
         if start and (self.period_start is None or start < self.period_start):
             self.period_start = start
         if end and (self.period_end is None or end > self.period_end):
             self.period_end = end
-        model = row.get("x_Model") or row.get("SkuId") or NONE_LABEL
-        sub_account = row.get("SubAccountName") or row.get("SubAccountId") or NONE_LABEL
-        if kind := row.get("SubAccountType"):
-            self.sub_account_types.add(kind)
-        kind = ESTIMATE if row.get("x_CostSource") == "estimated" else ACTUAL
+        if facts.sub_account_type:
+            self.sub_account_types.add(facts.sub_account_type)
+        model, sub_account = facts.model, facts.sub_account
         slices: list[tuple[dict[Any, Totals], Any]] = [
             (self.by_model, model),
-            (self.by_provider, row.get("ProviderName") or NONE_LABEL),
+            (self.by_provider, facts.provider),
             (self.by_sub_account, sub_account),
-            (self.by_kind_model, (kind, model)),
+            (self.by_kind_model, (facts.kind, model)),
         ]
-        if row.get("SubAccountId"):
-            slices.append((self.by_kind_sub_account, (kind, sub_account)))
-        if label := row.get("x_Source"):
-            slices.append((self.by_source, label))
+        if facts.has_sub_account_id:
+            slices.append((self.by_kind_sub_account, (facts.kind, sub_account)))
+        if facts.source:
+            slices.append((self.by_source, facts.source))
         if day := (start or "")[:10]:
             self.by_day_model[(day, model)] += cost
             self.by_day_sub_account[(day, sub_account)] += cost
         for items, key in slices:
             totals = items[key]
-            totals.rows += 1
+            totals.rows += rows
             totals.tokens += tokens
             totals.cost += cost
             totals.list_cost += listed

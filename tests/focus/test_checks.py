@@ -6,12 +6,15 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from llm_cost.aggregate import Aggregator
 from llm_cost.errors import VerificationError
 from llm_cost.focus.checks import RowChecker, check_group_total, check_header
 from llm_cost.focus.columns import columns_for
-from llm_cost.focus.mapping import map_group
+from llm_cost.focus.mapping import RowMapper, map_group
+from llm_cost.focus.rowset import VARYING, RowShape
 from llm_cost.records import Pricing, TokenCounts, UnitPrices, UsageRecord
 
 COLUMNS = columns_for("focus")
@@ -95,10 +98,14 @@ def test_checks_only_written_columns(row: dict[str, str | None]) -> None:
     assert RowChecker(columns_for("focus", "1.2")).problems(row) != []
 
 
-def test_group_total(row: dict[str, str | None]) -> None:
-    check_group_total([row], Decimal("0.0006"), "g")
-    with pytest.raises(VerificationError, match="sum to 0.0006, not 0.0007"):
-        check_group_total([row], Decimal("0.0007"), "g")
+def test_group_total() -> None:
+    day = datetime(2026, 10, 5, tzinfo=UTC)
+    record = UsageRecord(day, day, "openai", "gpt-4o", Decimal("0.0006"), tokens=TokenCounts(input=2000, output=10))
+    rows = RowMapper().rows(next(Aggregator().extend([record]).drain()), Pricing(PRICES, PRICES, "test"))
+    assert len(rows) == 2
+    check_group_total(rows, Decimal("0.0006"), "g")
+    with pytest.raises(VerificationError, match=r"sum to 0\.00060*, not 0\.0007"):
+        check_group_total(rows, Decimal("0.0007"), "g")
 
 
 def test_rows_must_reconcile_with_the_records_total(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -129,3 +136,39 @@ def test_remembered_values_never_hide_a_bad_row(row: dict[str, str | None]) -> N
         checker.check(bad)
     missing = {k: v for k, v in row.items() if k != "ServiceName"}
     assert any("ServiceName is null" in p for p in checker.problems(missing))
+
+
+MUTANTS = st.sampled_from([None, "", "0.0", "1.5", "-0.2", "2e-3", "1,5", "abc", "0.000600000000", "USD", "Usage"])
+
+
+@given(
+    st.sampled_from([TokenCounts(input=2000), TokenCounts(input=2000, output=30, cache_read=700)]),
+    st.integers(0, 2),
+    st.sampled_from(VARYING + ("ChargeCategory", "ListUnitPrice", "ConsumedUnit", "BillingCurrency", "ServiceName")),
+    MUTANTS,
+    st.sampled_from([columns_for("focus"), columns_for("focus", "1.0"), columns_for("vantage")]),
+)
+def test_a_set_fails_exactly_when_one_of_its_rows_does(
+    tokens: TokenCounts, at: int, column: str, value: str | None, columns: tuple[str, ...]
+) -> None:
+    """check_set (the pipeline's path: shapes once, a quick test per row) raises exactly when the per-row check
+    finds a problem in some row, whatever column of whichever row is broken. Tags are checked on a set's first row."""
+    day = datetime(2026, 10, 5, tzinfo=UTC)
+    record = UsageRecord(day, day, "openai", "gpt-4o", Decimal("0.0006"), tokens=tokens)
+    rows = RowMapper().rows(next(Aggregator().extend([record]).drain()), Pricing(PRICES, PRICES, "test"))
+    at = min(at, len(rows) - 1)
+    if column == "Tags" and at:
+        at = 0
+    if column in VARYING:
+        changed = list(rows.values[at])
+        changed[VARYING.index(column)] = value
+        rows.values[at] = tuple(changed)
+    else:
+        rows.shapes[at] = RowShape({**rows.shapes[at].values, column: value})
+    checker = RowChecker(columns)
+    bad = any(checker.problems(row) for row in rows.rows())
+    if bad:
+        with pytest.raises(VerificationError, match="FOCUS self-check failed on row"):
+            RowChecker(columns).check_set(rows)
+    else:
+        RowChecker(columns).check_set(rows)

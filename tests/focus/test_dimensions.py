@@ -14,10 +14,11 @@ from typer.testing import CliRunner
 from llm_cost.cli import app
 from llm_cost.focus.columns import columns_for
 from llm_cost.focus.dimensions import billing_account_name, parse_sub_account, sub_account_of
-from llm_cost.focus.mapping import FocusRow, MappingOptions
+from llm_cost.focus.mapping import MappingOptions
 from llm_cost.pipeline import write_partitions
 from llm_cost.pricing import PriceBook
 from llm_cost.records import EXACT, TokenCounts, UsageRecord
+from tests.fakes.rows import CollectRows
 
 DAY = datetime(2026, 10, 5, tzinfo=UTC)
 
@@ -110,14 +111,6 @@ def _records(draw: st.DrawFn) -> list[UsageRecord]:
     return records
 
 
-class _Rows:
-    def __init__(self) -> None:
-        self.rows: list[FocusRow] = []
-
-    def write(self, row: FocusRow) -> None:
-        self.rows.append(row)
-
-
 @given(_records(), st.sampled_from(["team", "user", "org", "tag:cc"]), st.booleans())
 def test_totals_per_sub_account_equal_the_records_exactly(records: list[UsageRecord], choice: str, split: bool) -> None:
     field = {"team": "team_id", "user": "user_id", "org": "org_id"}.get(choice)
@@ -125,7 +118,7 @@ def test_totals_per_sub_account_equal_the_records_exactly(records: list[UsageRec
     for record in records:
         key = record.tags.get("cc") if field is None else getattr(record, field)
         expected[key or None] = EXACT.add(expected[key or None], record.cost)
-    sink = _Rows()
+    sink = CollectRows()
     columns = columns_for("focus")
     write_partitions(
         [lambda: records],

@@ -27,6 +27,7 @@ from hypothesis import strategies as st
 
 from llm_cost.errors import ConfigError
 from llm_cost.focus.columns import CUSTOM, FOCUS_1_2, VANTAGE, columns_for
+from llm_cost.focus.rowset import VARYING, RowSet, RowShape
 from llm_cost.sinks.csv_writer import CsvSink
 
 Row = dict[str, str | None]
@@ -205,3 +206,51 @@ def test_a_lone_surrogate_is_a_clear_error_and_nothing_is_written(
         for row in rows:
             sink.write(row)
     assert out.getvalue() == b""
+
+
+@st.composite
+def row_sets(draw: st.DrawFn) -> tuple[tuple[str, ...], list[RowSet]]:
+    """A header and groups of rows as the pipeline hands them over: rows that share shapes (the same object, as the
+    mapping's memo gives them), each with its own VARYING values, all hostile."""
+    columns = draw(column_lists)
+    shape_values = st.fixed_dictionaries({}, optional={c: values for c in (*FOCUS_1_2, *CUSTOM) if c not in VARYING})
+    shapes = [RowShape(draw(shape_values)) for _ in range(draw(st.integers(1, 3)))]
+    groups = []
+    for _ in range(draw(st.integers(0, 4))):
+        count = draw(st.integers(1, 4))
+        groups.append(
+            RowSet(
+                [draw(st.sampled_from(shapes)) for _ in range(count)],
+                [tuple(draw(st.lists(values, min_size=len(VARYING), max_size=len(VARYING)))) for _ in range(count)],
+            )
+        )
+    return columns, groups
+
+
+@given(row_sets())
+def test_a_group_writes_the_bytes_of_its_rows_one_by_one(case: tuple[tuple[str, ...], list[RowSet]]) -> None:
+    """`write_group` (the pipeline's path: a shape's text built once and kept) writes exactly what `write` writes for
+    each row of the group as a dict, whatever the header and the values, and twice in a row (the kept text)."""
+    columns, groups = case
+    by_group, by_row = io.BytesIO(), io.BytesIO()
+    with CsvSink("-", columns, stdout=by_group) as sink:
+        for rows in groups + groups:
+            sink.write_group(rows)
+    with CsvSink("-", columns, stdout=by_row) as sink:
+        for rows in groups + groups:
+            for row in rows.rows():
+                sink.write(row)
+    assert by_group.getvalue() == by_row.getvalue()
+    assert sink.rows == 2 * sum(len(rows) for rows in groups)
+
+
+def test_a_lone_surrogate_in_a_group_names_its_row_and_column() -> None:
+    shape = RowShape({"ServiceName": "ok"})
+    good = ("1.0", None, None, None, None, None, None, "{}")
+    rows = RowSet([shape, shape], [good, ("1.0", None, None, None, None, None, None, '{"a":"\ud800"}')])
+    with (
+        pytest.raises(ConfigError, match=r"row 3: column Tags holds a lone surrogate \(U\+D800\)"),
+        CsvSink("-", columns_for("focus"), stdout=io.BytesIO()) as sink,
+    ):
+        sink.write_group(RowSet([shape], [good]))
+        sink.write_group(rows)

@@ -8,6 +8,7 @@ from decimal import Decimal
 from hypothesis import given
 from hypothesis import strategies as st
 
+from llm_cost.focus.rowset import VARYING, RowSet, RowShape
 from llm_cost.sinks.preview import Summary, difference
 
 ROW = {"x_Model": "m", "ProviderName": "P", "ConsumedUnit": "Tokens", "ConsumedQuantity": "10.0"}
@@ -139,3 +140,26 @@ def test_estimates_against_actuals_per_model_and_per_shared_sub_account() -> Non
         "difference_pct": None,
     }
     assert difference(Decimal(3), Decimal(1)) == "-66.7%"
+
+
+@given(_ROWS, st.lists(st.integers(1, 4), max_size=20))
+def test_groups_of_rows_sum_as_their_rows_do(rows: list[dict[str, str]], sizes: list[int]) -> None:
+    """`write_group` (shapes read once, rows filed alike summed first) gives the totals of writing each row."""
+    one_by_one, grouped = Summary(), Summary()
+    for row in rows:
+        one_by_one.write(row)
+    sets, start = [], 0
+    for size in [*sizes, len(rows)]:
+        chosen = rows[start : start + size]
+        start += size
+        if chosen:
+            shapes = [RowShape({k: v for k, v in row.items() if k not in VARYING}) for row in chosen]
+            values = [tuple(row.get(c) for c in VARYING) for row in chosen]
+            sets.append(RowSet(shapes, values))
+    for rows_set in sets:
+        grouped.write_group(rows_set)
+    assert grouped.to_json() == one_by_one.to_json()
+    assert grouped.compare_json() == one_by_one.compare_json()
+    assert dict(grouped.by_day_model) == dict(one_by_one.by_day_model)
+    assert dict(grouped.by_day_sub_account) == dict(one_by_one.by_day_sub_account)
+    assert grouped.sub_account_types == one_by_one.sub_account_types

@@ -32,6 +32,7 @@ from llm_cost.sources.manifest import (
     slugify,
 )
 from llm_cost.tokens import APPROXIMATION, TokenCounter
+from tests.fakes.rows import CollectRows
 
 ROOT = Path(__file__).resolve().parents[2]
 _REAL_READ_FILE = tiktoken.load.read_file
@@ -87,14 +88,7 @@ def run(
 def rows_of(records: list[UsageRecord]) -> list[FocusRow]:
     """Map the records to FOCUS 1.2 rows through the real pipeline."""
 
-    class Collect:
-        def __init__(self) -> None:
-            self.rows: list[FocusRow] = []
-
-        def write(self, row: FocusRow) -> None:
-            self.rows.append(row)
-
-    sink = Collect()
+    sink = CollectRows()
     write_partitions([lambda: records], prices=PriceBook(), columns=columns_for("focus", "1.2"), sinks=[sink])
     return sink.rows
 
