@@ -10,11 +10,18 @@ from llm_cost.records import EXACT
 
 
 def format_decimal(value: Decimal) -> str:
-    """Fixed-point with a `.` and at least one decimal: `3.0`, `0.0000001`, never `3` or `1E-7`."""
-    text = format(value.normalize(EXACT), "f")
-    if text in ("-0", "-0.0"):
-        text = "0"
-    return text if "." in text else text + ".0"
+    """Fixed-point with a `.` and at least one decimal: `3.0`, `0.0000001`, never `3` or `1E-7`; trailing zeros
+    dropped, and no negative zero."""
+    text = str(value)
+    if "E" in text or "N" in text or "n" in text:  # exponent notation, NaN, Infinity: the general way
+        text = format(value.normalize(EXACT), "f")
+    if "." in text:
+        text = text.rstrip("0")
+        if text[-1] == ".":
+            text += "0"
+    else:
+        text += ".0"
+    return "0.0" if text == "-0.0" else text
 
 
 def percent_change(base: Decimal, head: Decimal) -> Decimal | None:
