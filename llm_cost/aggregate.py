@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Literal, cast
@@ -147,30 +147,35 @@ class Aggregator:
             yield _group(key, self._groups.pop(key))
 
 
+# UsageGroup's fields in order: the period, the dimensions before Tags, Tags and system tags, the dimensions after.
+_GROUP_FIELDS = [f.name for f in fields(UsageGroup)]
+_BEFORE_TAGS = operator.itemgetter(*(DIMENSIONS.index(f) for f in _GROUP_FIELDS[2 : _GROUP_FIELDS.index("tags")]))
+_AFTER_TAGS = operator.itemgetter(
+    *(DIMENSIONS.index(f) for f in _GROUP_FIELDS[_GROUP_FIELDS.index("system_tags") + 1 : _GROUP_FIELDS.index("cost")])
+)
+assert sorted(_GROUP_FIELDS[2 : _GROUP_FIELDS.index("cost")]) == sorted((*DIMENSIONS, "tags", "system_tags"))
+
+
 def _group(key: GroupKey, running: _Running) -> UsageGroup:
     dimensions = cast(tuple[Any, ...], key[2])
     tags, system_tags = cast(tuple[tuple[str, str], ...], key[3]), cast(tuple[tuple[str, str], ...], key[4])
-    return UsageGroup(
-        period_start=running.start,
-        period_end=running.end,
-        **dict(zip(DIMENSIONS, dimensions, strict=True)),
-        tags=dict(tags),
-        system_tags=dict(system_tags),
-        cost=running.cost,
-        tokens=TokenCounts(running.input, running.output, running.cache_read, running.cache_write, running.reasoning),
-        requests=running.requests,
-        cost_components=running.components,
-        records=running.records,
+    return UsageGroup(  # type: ignore[call-arg]  # positional: mypy cannot count the starred dimensions
+        running.start,
+        running.end,
+        *_BEFORE_TAGS(dimensions),
+        dict(tags),
+        dict(system_tags),
+        *_AFTER_TAGS(dimensions),
+        running.cost,
+        TokenCounts(running.input, running.output, running.cache_read, running.cache_write, running.reasoning),
+        running.requests,
+        running.components,
+        running.records,
     )
 
 
 def _sort_key(key: GroupKey) -> tuple[object, ...]:
     """A key that sorts against its peers: None as "", a Pricing as its (deterministic) repr."""
     start, end, dimensions, tags, system_tags, *rest = key
-    return (start, end, *(_sortable(value) for value in cast(tuple[Any, ...], dimensions)), tags, system_tags, *rest)
-
-
-def _sortable(value: object) -> object:
-    if value is None:
-        return ""
-    return value if isinstance(value, str) else repr(value)
+    sortable = ["" if v is None else v if v.__class__ is str else repr(v) for v in cast(tuple[Any, ...], dimensions)]
+    return (start, end, *sortable, tags, system_tags, *rest)

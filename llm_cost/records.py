@@ -57,7 +57,7 @@ class TokenCounts:
 
     def get(self, token_type: TokenType) -> int:
         """The count of one billable token type."""
-        return getattr(self, token_type.value)
+        return getattr(self, token_type)  # a TokenType is its field's name (a str), without Enum.value's cost
 
     def __add__(self, other: TokenCounts) -> TokenCounts:
         return TokenCounts(
@@ -85,7 +85,7 @@ class UnitPrices:
 
     def get(self, token_type: TokenType) -> Decimal | None:
         """The price per million tokens of one token type."""
-        return getattr(self, token_type.value)
+        return getattr(self, token_type)
 
 
 @dataclass(slots=True, frozen=True)

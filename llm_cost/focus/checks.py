@@ -26,7 +26,8 @@ from llm_cost.focus.mapping import PRICE_TOLERANCE
 from llm_cost.focus.rowset import VARYING, VARYING_SET, FocusRow, RowSet, RowShape, derived_key
 from llm_cost.records import EXACT
 
-_DECIMALS = re.compile(r"^(?:-?\d+\.\d+,)*-?\d+\.\d+$").match  # fixed-point decimals joined by commas
+# Fixed-point decimals joined by commas (possessive, so a failing text is not backtracked through).
+_DECIMALS = re.compile(r"(?:-?\d++\.\d++,)*+-?\d++\.\d++\Z").match
 DATETIME_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
 DECIMAL_RE = re.compile(r"^-?\d+\.\d+$")
 CURRENCY_RE = re.compile(r"^[A-Z]{3}$")

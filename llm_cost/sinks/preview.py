@@ -73,7 +73,9 @@ def _facts(row: Mapping[str, str | None]) -> _Facts:
 
 def _amounts(cost: str | None, listed: str | None, quantity: str | None) -> tuple[Decimal, Decimal, int]:
     """A row's BilledCost, ListCost and ConsumedQuantity (whole units) as numbers."""
-    return Decimal(cost or "0"), Decimal(listed or "0"), int(Decimal(quantity or "0"))
+    whole = (quantity or "0").partition(".")[0]
+    units = int(whole) if whole.lstrip("-").isdecimal() else int(Decimal(quantity or "0"))  # fixed point: its digits
+    return Decimal(cost or "0"), Decimal(listed or "0"), units
 
 
 _FACTS_KEY = derived_key("summary")
