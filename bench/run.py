@@ -23,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -131,7 +132,9 @@ def _time_v(stderr: str) -> tuple[float | None, float | None]:
     return (int(rss.group(1)) / 1024 if rss else None), wall_s
 
 
-def export(url: str, spec: Spec, out_csv: Path, concurrency: int, profile: Path | None = None) -> dict:
+def export(
+    url: str, spec: Spec, out_csv: Path, concurrency: int, profile: Path | None = None, grain: str = "day"
+) -> dict:
     env = {**ENV, "LITELLM_BASE_URL": url, "LITELLM_API_KEY": "sk-bench-admin"}
     for name in list(env):
         if name.startswith("LLM_COST_"):
@@ -142,7 +145,7 @@ def export(url: str, spec: Spec, out_csv: Path, concurrency: int, profile: Path 
         "--mode",
         "spend-logs",
         "--granularity",
-        "day",
+        grain,
         "--start",
         spec.start.isoformat(),
         "--end",
@@ -192,46 +195,53 @@ def billed_total(path: Path) -> tuple[Decimal, int]:
 
 
 def mapping_child(requests: int, days: int, seed: int, grain: str) -> None:
-    """In a child process: build UsageRecords (untimed), then time write_partitions (one partition per day, per
-    hour at finer grains, as the export runs) into a CsvSink. Prints JSON."""
+    """In a child process: build the UsageRecords of each slice (a day, an hour at finer grains, as the export
+    partitions) and aggregate them (untimed; the records are dropped once aggregated), then time
+    `pipeline.write_aggregated` over the slices: drain, map, check every row, write the CSV and the summary, as the
+    export runs them. Prints JSON."""
+    from llm_cost.aggregate import Aggregator
     from llm_cost.focus.columns import columns_for
-    from llm_cost.pipeline import write_partitions
+    from llm_cost.pipeline import write_aggregated
     from llm_cost.pricing import PriceBook
+    from llm_cost.records import exact_money
     from llm_cost.sinks.csv_writer import CsvSink
+    from llm_cost.sinks.preview import Summary
     from llm_cost.sources.litellm.wire import (
         PAGE_DECODER,
         RowOptions,
         parse_spend_row,
     )
 
+    exact_money()
     prices = PriceBook()
     options = RowOptions()
     names: dict[str, str] = {}
     rss0 = _current_rss_mb()
+    aggregators: list[Aggregator] = []
+    current: tuple[str | None, Aggregator | None] = (None, None)
+    build = aggregate = 0.0
     t0 = time.perf_counter()
-    slices: dict[str, list] = {}
-    for _, raw, _ in iter_rows(Spec(requests, days, seed=seed)):
+    for _, raw, _ in iter_rows(Spec(requests, days, seed=seed)):  # rows come in time order
         record = parse_spend_row(
             PAGE_DECODER.decode(b'{"data":[' + raw + b"]}").data[0], options, "litellm:/spend/logs/v2"
         )
         if record.provider not in names:
             names[record.provider] = prices.provider_name(record.provider)
         record.provider_name = names[record.provider]
-        slice_of = record.period_start if grain != "day" else record.period_start.date()  # as the source partitions
-        slices.setdefault(slice_of.isoformat()[:13], []).append(record)
-    build = time.perf_counter() - t0
-    rss_records = _current_rss_mb()
+        slice_of = record.period_start.isoformat()[: 10 if grain == "day" else 13]
+        t1 = time.perf_counter()
+        if slice_of != current[0]:
+            current = (slice_of, Aggregator(grain))  # type: ignore[arg-type]
+            aggregators.append(current[1])  # type: ignore[arg-type]
+        current[1].add(record)  # type: ignore[union-attr]
+        aggregate += time.perf_counter() - t1
+    build = time.perf_counter() - t0 - aggregate
+    rss_groups = _current_rss_mb()
     columns = columns_for("focus", "1.2")
     with tempfile.TemporaryDirectory() as tmp:
         t1 = time.perf_counter()
         with CsvSink(str(Path(tmp) / "out.csv"), columns) as sink:
-            result = write_partitions(
-                [lambda key=key: slices[key] for key in sorted(slices)],
-                prices=prices,
-                columns=columns,
-                sinks=[sink],
-                grain=grain,
-            )
+            result = write_aggregated(_popped(aggregators), prices=prices, columns=columns, sinks=[sink, Summary()])
         write = time.perf_counter() - t1
     print(
         json.dumps(
@@ -241,14 +251,22 @@ def mapping_child(requests: int, days: int, seed: int, grain: str) -> None:
                 "rows": result.rows,
                 "groups": result.groups,
                 "build_s": build,
+                "aggregate_s": aggregate,
                 "write_s": write,
                 "rss_start_mb": rss0,
-                "rss_records_mb": rss_records,
+                "rss_records_mb": rss_groups,
                 "peak_rss_mb": _maxrss_mb(),
-                "write_growth_mb": _maxrss_mb() - rss_records,
+                "write_growth_mb": _maxrss_mb() - rss_groups,
             }
         )
     )
+
+
+def _popped(items: list) -> Iterator:
+    """The items in order, each dropped from the list as it is handed out (so written slices are freed)."""
+    items.reverse()
+    while items:
+        yield items.pop()
 
 
 def mapping(spec: Spec, grain: str) -> dict:
@@ -313,14 +331,16 @@ def run_size(spec: Spec, args: argparse.Namespace, log) -> list[dict]:
         )
         if fl["rows"] != spec.requests:
             log(f"  WARNING: floor read {fl['rows']} rows, expected {spec.requests}")
-        for concurrency in args.concurrency:
+        for grain, concurrency in [(g, c) for g in args.export_grains for c in args.concurrency]:
             with tempfile.TemporaryDirectory() as tmp:
                 out_csv = Path(tmp) / "export.csv"
-                ex = export(server.url, spec, out_csv, concurrency)
+                ex = export(server.url, spec, out_csv, concurrency, grain=grain)
                 total, csv_rows = billed_total(out_csv)
             ex["exact"] = total == truth
+            ex["csv_rows"] = csv_rows
             log(
-                f"export --concurrency {concurrency}: {ex['wall']:.2f} s wall, {ex['cpu']:.2f} s CPU, peak RSS "
+                f"export --granularity {grain} --concurrency {concurrency}: {ex['wall']:.2f} s wall, "
+                f"{ex['cpu']:.2f} s CPU, peak RSS "
                 f"{ex['rss_mb']:.1f} MB, {spec.requests / ex['wall']:,.0f} requests/s, {ex['http_requests']} HTTP "
                 f"requests, {csv_rows:,} CSV rows"
             )
@@ -333,6 +353,7 @@ def run_size(spec: Spec, args: argparse.Namespace, log) -> list[dict]:
             results.append(
                 {
                     "spec": spec,
+                    "grain": grain,
                     "concurrency": concurrency,
                     "floor": fl,
                     "export": ex,
@@ -351,11 +372,11 @@ def run_size(spec: Spec, args: argparse.Namespace, log) -> list[dict]:
     maps = [] if args.skip_mapping else [mapping(spec, grain) for grain in args.grains]
     for mp in maps:
         log(
-            f"mapping+CSV, grain {mp['grain']}: {mp['records']:,} records -> {mp['groups']:,} groups -> "
-            f"{mp['rows']:,} FOCUS rows in {mp['write_s']:.2f} s = {mp['rows'] / mp['write_s']:,.0f} rows/s, "
-            f"{mp['records'] / mp['write_s']:,.0f} records/s; RSS {mp['rss_records_mb']:.0f} MB with the records "
-            f"built, +{mp['write_growth_mb']:.0f} MB during write_partitions (peak {mp['peak_rss_mb']:.0f} MB); "
-            f"building the records took {mp['build_s']:.1f} s"
+            f"mapping+checks+CSV, grain {mp['grain']}: {mp['records']:,} records -> {mp['groups']:,} groups -> "
+            f"{mp['rows']:,} FOCUS rows in {mp['write_s']:.2f} s = {mp['rows'] / mp['write_s']:,.0f} rows/s "
+            f"(aggregating the records took {mp['aggregate_s']:.2f} s, untimed); RSS {mp['rss_records_mb']:.0f} MB "
+            f"with the groups built, +{mp['write_growth_mb']:.0f} MB during write_aggregated (peak "
+            f"{mp['peak_rss_mb']:.0f} MB); building the records took {mp['build_s']:.1f} s"
         )
     for result in results:
         result["mapping"] = maps
@@ -366,6 +387,7 @@ def run_size(spec: Spec, args: argparse.Namespace, log) -> list[dict]:
 def table(results: list[dict]) -> str:
     head = (
         "requests",
+        "grain",
         "conc",
         "floor s",
         "export s",
@@ -384,6 +406,7 @@ def table(results: list[dict]) -> str:
         lines.append(
             (
                 f"{r['spec'].requests:,}",
+                r["grain"],
                 str(r["concurrency"]),
                 f"{fl['wall']:.2f}",
                 f"{ex['wall']:.2f}",
@@ -402,6 +425,43 @@ def table(results: list[dict]) -> str:
     return "\n".join(out)
 
 
+def targets(results: list[dict]) -> list[str]:
+    """Issue 15's targets, each with the figure of this run that decides it (where the run measured it)."""
+    lines = ["targets (issue 15):"]
+
+    def verdict(ok: bool) -> str:
+        return "met" if ok else "NOT met"
+
+    default = [r for r in results if r["concurrency"] == 4] or results
+    for r in default:
+        requests, grain = r["spec"].requests, r["grain"]
+        ratio = r["export"]["wall"] / r["floor"]["wall"]
+        limit = 2.0 if grain == "request" else 1.0 if requests >= 1_000_000 else 1.5 if requests >= 100_000 else None
+        if limit is not None:
+            lines.append(
+                f"  {requests:,} requests, {grain} grain: export / floor = {ratio:.2f}x (target <= {limit}x): "
+                + verdict(ratio <= limit)
+            )
+        if grain == "day" and requests >= 1_000_000:
+            rss = r["export"]["rss_mb"]
+            lines.append(f"  peak RSS at {requests:,}: {rss:.0f} MB (target <= 150 MB): {verdict(rss <= 150)}")
+    for m in {(m["grain"], m["records"]): m for r in results for m in r["mapping"]}.values():
+        speed = m["rows"] / m["write_s"]
+        lines.append(
+            f"  mapping+checks+CSV, {m['records']:,} records at {m['grain']} grain: {speed:,.0f} FOCUS rows/s "
+            f"(target >= 150,000): {verdict(speed >= 150_000)}"
+        )
+    days = [r for r in default if r["grain"] == "day"]
+    if len(days) > 1:
+        small, big = days[0], days[-1]
+        ratio = big["export"]["rss_mb"] / small["export"]["rss_mb"]
+        lines.append(
+            f"  RSS at {big['spec'].requests:,} / RSS at {small['spec'].requests:,} = {ratio:.2f}x (target <= 1.2x): "
+            + verdict(ratio <= 1.2)
+        )
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="100000", help="comma-separated request counts (default 100000)")
@@ -415,6 +475,9 @@ def main() -> None:
     parser.add_argument(
         "--grains", default="day,request", help="grains of the mapping+CSV benchmark (default day,request)"
     )
+    parser.add_argument(
+        "--export-grains", default="day", help="comma-separated --granularity values to export with (default day)"
+    )
     parser.add_argument("--latency-ms", type=float, default=0, help="delay the server adds to every page (default 0)")
     parser.add_argument("--grain", default="day", help=argparse.SUPPRESS)
     parser.add_argument("--json", help="also write the results as JSON to this file")
@@ -424,6 +487,7 @@ def main() -> None:
         return mapping_child(args.mapping_child, args.days, args.seed, args.grain)
     args.concurrency = [int(c) for c in args.concurrency.split(",") if c.strip()]
     args.grains = [g for g in args.grains.split(",") if g.strip()]
+    args.export_grains = [g for g in args.export_grains.split(",") if g.strip()]
 
     def log(text: str) -> None:
         print(text, flush=True)
@@ -441,8 +505,10 @@ def main() -> None:
         "ratio = export wall / floor wall; HTTP reqs = the CLI's (the floor's pages in brackets); exact $ = the CSV's"
         " BilledCost total equals the generated spend exactly; map +MB = RSS growth while mapping and writing"
     )
+    for line in targets(results):
+        log(line)
     for concurrency in args.concurrency:
-        same = [r for r in results if r["concurrency"] == concurrency]
+        same = [r for r in results if r["concurrency"] == concurrency and r["grain"] == "day"]
         if len(same) > 1:
             small, big = same[0], same[-1]
             log(
