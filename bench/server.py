@@ -112,6 +112,9 @@ def make_handler(store: Store, latency: float = 0.0) -> type[BaseHTTPRequestHand
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # Headers and body go out in two writes: with Nagle's algorithm the body of a small response (a 404 lookup)
+        # waits for the client's delayed ACK, 40 ms a request. Real proxies (uvicorn) set TCP_NODELAY too.
+        disable_nagle_algorithm = True
         server_version = "bench-litellm/" + VERSION
 
         def log_message(self, format: str, *args: object) -> None:
