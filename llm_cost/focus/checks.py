@@ -92,6 +92,7 @@ EQUALS = (
     ("PricingCurrencyContractedUnitPrice", "ContractedUnitPrice"),
 )
 MAX_REPORTED = 10
+VALUE_MEMO = 8192  # column values whose problems are remembered
 
 
 def check_header(columns: Sequence[str]) -> list[str]:
@@ -164,6 +165,7 @@ class RowChecker:
         self._shape_columns = [c for c in self.columns if c not in VARYING_SET]
         self._shape_not_null = [c for c in self._shape_columns if c in NOT_NULL]
         self._shape_checked = [c for c in self._shape_columns if c in _VALUE_CHECKS]
+        self._checked_values: dict[tuple[str, str | None], list[str]] = {}
         self._service = "ServiceSubcategory" in present and "ServiceCategory" in present
         # The VARYING columns written, as (index in the row's values, column).
         written = [(at, c) for at, c in enumerate(VARYING) if c in present]
@@ -286,12 +288,23 @@ class RowChecker:
                 problems.append(f"{VARYING[left]}={values[left]!r} differs from {VARYING[right]}={values[right]!r}")
         return problems
 
+    def _value_problems(self, column: str, value: str | None) -> list[str]:
+        """The problems of one column's value, remembered (bounded): a new shape mostly repeats values checked
+        before (its period, provider, model, SKU details)."""
+        memo = (column, value)
+        found = self._checked_values.get(memo)
+        if found is None:
+            if len(self._checked_values) >= VALUE_MEMO:
+                self._checked_values.clear()
+            found = self._checked_values[memo] = _VALUE_CHECKS[column](column, value)
+        return found
+
     def _shape_verdict(self, shape: Mapping[str, str | None]) -> _ShapeVerdict:
         """What a shape's columns tell, once: their problems, the unit prices of the identities (in their order),
         whether every unit of the null pairs is set, and whether the rows are Usage rows."""
         get = shape.get
         problems = [f"{c} is null but FOCUS requires a value" for c in self._shape_not_null if get(c) in (None, "")]
-        problems += [p for c in self._shape_checked for p in _VALUE_CHECKS[c](c, get(c))]
+        problems += [p for c in self._shape_checked for p in self._value_problems(c, get(c))]
         subcategory = get("ServiceSubcategory")
         if (
             self._service

@@ -341,6 +341,7 @@ _UNIT_PRICE_COLUMNS = (
 SHAPE_MEMO = 16384
 
 
+_BASE = "base"  # where a memo entry keeps its base columns beside its shapes
 _TOKEN_NAMES = tuple((t, t.value) for t in TOKEN_TYPES)
 _NAME_OF = dict(_TOKEN_NAMES)
 
@@ -391,8 +392,12 @@ class RowMapper:
                 listed = format_decimal(share)
             else:
                 found = shapes.get(token_type)
-                shape = found if found is not None else self._shape(group, names, pricing, token_type)
-                shapes[token_type] = shape
+                if found is None:
+                    base = shapes.get(_BASE)
+                    if base is None:
+                        base = shapes[_BASE] = self._base(group, names)  # type: ignore[assignment]
+                    found = shapes[token_type] = self._shape(group, names, pricing, token_type, base)  # type: ignore[arg-type]
+                shape = found
                 cost = format_decimal(share)
                 list_price = list_prices.get(token_type) if list_prices else None
                 listed = cost if list_price is None else format_decimal(EXACT.multiply(list_price, quantity))
@@ -409,7 +414,8 @@ class RowMapper:
         return RowSet(row_shapes, values)
 
     def _shapes(self, group: UsageGroup, names: ProviderNames, pricing: Pricing) -> dict[object, RowShape]:
-        """The shapes by token type of the groups that share this one's base columns and prices."""
+        """The shapes by token type of the groups that share this one's base columns and prices (and, under `_BASE`,
+        those base columns)."""
         key = (
             group.period_start,
             group.period_end,
@@ -455,11 +461,12 @@ class RowMapper:
         names: ProviderNames,
         pricing: Pricing,
         token_type: TokenType,
+        base: FocusRow | None = None,
         **unit_prices: str | None,
     ) -> RowShape:
-        """A token type's shape: the group's base columns, the SKU columns and (under an adjustment, the given)
-        unit prices."""
-        columns = self._base(group, names)
+        """A token type's shape: the group's base columns (`base`, when already built for a sibling token type), the
+        SKU columns and (under an adjustment, the given) unit prices."""
+        columns = dict(base) if base is not None else self._base(group, names)
         columns.update(_sku_columns(group.model, token_type, pricing, names.developer))
         columns.update(unit_prices)
         return RowShape({c: v for c, v in columns.items() if c not in VARYING_SET})
@@ -484,7 +491,7 @@ class RowMapper:
             prices["ListUnitPrice"] = prices["PricingCurrencyListUnitPrice"] = format_decimal(unit)
             contracted = format_decimal(EXACT.multiply(unit, factor))
             prices["ContractedUnitPrice"] = prices["PricingCurrencyContractedUnitPrice"] = contracted
-        return self._shape(group, names, pricing, token_type, **prices)
+        return self._shape(group, names, pricing, token_type, None, **prices)
 
     def _requests_rows(
         self, group: UsageGroup, pricing: Pricing, names: ProviderNames, adjustment: Adjustment | None
