@@ -171,6 +171,17 @@ class RowChecker:
         written = [(at, c) for at, c in enumerate(VARYING) if c in present]
         self._row_not_null = [(at, c) for at, c in written if c in NOT_NULL]
         self._row_decimals = [(at, c) for at, c in written if c in DECIMAL_COLUMNS]
+        self._row_datetimes = [(at, c) for at, c in written if c in DATETIME_COLUMNS]
+        self._period_at = (
+            (VARYING.index("ChargePeriodStart"), VARYING.index("ChargePeriodEnd"))
+            if {"ChargePeriodStart", "ChargePeriodEnd"} <= present
+            else None
+        )
+        datetime_at = [at for at, _ in self._row_datetimes]
+        self._period_in = (
+            (datetime_at.index(self._period_at[0]), datetime_at.index(self._period_at[1])) if self._period_at else None
+        )
+        self._periods_seen: set[tuple[str | None, ...]] = set()  # written datetimes already found well formed
         self._tags_at = VARYING.index("Tags") if "Tags" in present else None
         self._identities = [
             (unit, VARYING.index(cost)) for unit, cost in IDENTITIES if unit in present and cost in present
@@ -184,12 +195,8 @@ class RowChecker:
         self._equals_left = _getter([left for left, _ in self._row_equals])
         self._equals_right = _getter([right for _, right in self._row_equals])
         # The quick test of check_set: the written decimals (every one, so none is null), the identities by index.
-        decimal_at = [at for at, _ in self._row_decimals]
-        self._decimals_of = (
-            operator.itemgetter(*decimal_at)
-            if len(decimal_at) > 1
-            else lambda values: tuple(values[i] for i in decimal_at)
-        )
+        self._decimals_of = _getter([at for at, _ in self._row_decimals])
+        self._datetimes_of = _getter([at for at, _ in self._row_datetimes])
         self._quantity_at = VARYING.index("PricingQuantity")
         self._identities_at = (
             [(at, cost_at) for at, (_, cost_at) in enumerate(self._identities)] if self._pricing_quantity else []
@@ -217,7 +224,7 @@ class RowChecker:
     def check_set(self, rows: RowSet) -> None:
         """Check a group's rows; raise with the first bad row's number and its problems. A row that passes the quick
         test (what the full check demands, tested all at once) is not checked again in detail."""
-        key, decimals, identities = self._key, self._decimals_of, self._identities_at
+        key, decimals, identities, datetimes_of = self._key, self._decimals_of, self._identities_at, self._datetimes_of
         equals_left, equals_right = self._equals_left, self._equals_right
         for at, (shape, values) in enumerate(zip(rows.shapes, rows.values, strict=True)):
             self.rows += 1
@@ -226,9 +233,12 @@ class RowChecker:
                 verdict = shape.derived[key] = self._shape_verdict(shape.values)
             problems, unit_prices, units_set, _ = verdict
             try:
-                clean = not problems and units_set and _DECIMALS(",".join(decimals(values))) is not None
+                numbers = ",".join(decimals(values))  # type: ignore[arg-type]
             except TypeError:  # a null among them
-                clean = False
+                numbers = ""
+            clean = not problems and units_set and _DECIMALS(numbers) is not None
+            if clean and (datetimes := datetimes_of(values)) not in self._periods_seen:
+                clean = self._datetimes_clean(datetimes)
             if clean and at == 0 and self._tags_at is not None and (tags := values[self._tags_at]):
                 clean = _flat_json_object(tags) is None
             if clean and identities:
@@ -242,6 +252,17 @@ class RowChecker:
             if clean and equals_left(values) == equals_right(values):
                 continue
             self._raise(self._set_problems(rows, at), self.rows)
+
+    def _datetimes_clean(self, datetimes: tuple[str | None, ...]) -> bool:
+        """Whether a row's written datetimes (its charge period) are well formed and in order; remembered when so."""
+        if not all(value and DATETIME_RE.match(value) for value in datetimes):
+            return False
+        if self._period_in is not None and datetimes[self._period_in[1]] <= datetimes[self._period_in[0]]:  # type: ignore[operator]
+            return False
+        if len(self._periods_seen) >= VALUE_MEMO:
+            self._periods_seen.clear()
+        self._periods_seen.add(datetimes)
+        return True
 
     @staticmethod
     def _raise(problems: list[str], number: int) -> None:
@@ -261,10 +282,12 @@ class RowChecker:
         for index, column in self._row_not_null:
             if not values[index]:
                 problems.append(f"{column} is null but FOCUS requires a value")
-        for index, column in self._row_decimals:
-            value = values[index]
-            if value and not DECIMAL_RE.match(value):
-                problems.append(f"{column}={value!r} is not a fixed-point decimal with a '.'")
+        for index, column in self._row_decimals + self._row_datetimes:
+            problems += _VALUE_CHECKS[column](column, values[index])
+        if self._period_at is not None:
+            start, end = (values[i] for i in self._period_at)
+            if start and end and DATETIME_RE.match(start) and DATETIME_RE.match(end) and end <= start:
+                problems.append("ChargePeriodEnd is not after ChargePeriodStart")
         if self._tags_at is not None and at == 0 and (tags := values[self._tags_at]):
             problems += _json("Tags", tags)
         for index, unit in self._null_together:
@@ -323,9 +346,6 @@ class RowChecker:
             if unit_price is not None and unit_price < 0:
                 problems.append(f"{unit_column} is negative")
         unit_prices = [_decimal_value(get(unit_column)) for unit_column, _ in self._identities]
-        start, end = get("ChargePeriodStart"), get("ChargePeriodEnd")
-        if start and end and DATETIME_RE.match(start) and DATETIME_RE.match(end) and end <= start:
-            problems.append("ChargePeriodEnd is not after ChargePeriodStart")
         units_set = all(get(unit) for _, unit in self._null_together)
         return _ShapeVerdict(problems, unit_prices, units_set, get("ChargeCategory") == "Usage")
 

@@ -105,15 +105,9 @@ DEFAULT_MAPPING = MappingOptions()
 
 
 @lru_cache(maxsize=4096)
-def _period_columns(start: datetime, end: datetime) -> dict[str, str]:
-    """The billing and charge period columns of a group (groups of a grain share them, so they are cached)."""
-    billing_start, billing_end = _billing_period(start.year, start.month)
-    return {
-        "BillingPeriodStart": billing_start,
-        "BillingPeriodEnd": billing_end,
-        "ChargePeriodStart": format_utc(start),
-        "ChargePeriodEnd": format_utc(end),
-    }
+def _charge_period(start: datetime, end: datetime) -> tuple[str, str]:
+    """ChargePeriodStart and ChargePeriodEnd of a group (the groups of a day or an hour share them)."""
+    return format_utc(start), format_utc(end)
 
 
 @lru_cache(maxsize=256)
@@ -240,7 +234,8 @@ def _base_columns(
     )
     key = group.api_key_hash
     row: FocusRow = dict.fromkeys(_ALL_COLUMNS)
-    row.update(_period_columns(group.period_start, group.period_end))
+    billing_start, billing_end = _billing_period(group.period_start.year, group.period_start.month)
+    row.update(BillingPeriodStart=billing_start, BillingPeriodEnd=billing_end)
     row.update(
         BillingAccountId=key or group.provider,
         BillingAccountName=billing_account_name(key, group.key_alias, group.key_name) if key else names.provider,
@@ -378,6 +373,7 @@ class RowMapper:
         estimate = group.cost_source == "estimated"
         template = TagsTemplate.build(tags, ("effective-cost", "token-type") if estimate else ("x-token-type",))
         shapes = self._shapes(group, names, pricing)
+        period = _charge_period(group.period_start, group.period_end)
         list_prices, contracted_prices = pricing.list_prices, pricing.contracted
         row_shapes: list[RowShape] = []
         values: list[tuple[str | None, ...]] = []
@@ -410,15 +406,15 @@ class RowMapper:
                     contracted = format_decimal(EXACT.multiply(contracted_price, quantity))
             tags_text = template.render((cost, name) if estimate else (name,))
             row_shapes.append(shape)
-            values.append((cost, f"{count}.0", contracted, cost, listed, cost, _per_million(count), tags_text))
+            values.append((cost, f"{count}.0", contracted, cost, listed, cost, _per_million(count), tags_text, *period))
         return RowSet(row_shapes, values)
 
     def _shapes(self, group: UsageGroup, names: ProviderNames, pricing: Pricing) -> dict[object, RowShape]:
         """The shapes by token type of the groups that share this one's base columns and prices (and, under `_BASE`,
         those base columns)."""
         key = (
-            group.period_start,
-            group.period_end,
+            group.period_start.year,  # the billing period's month; the charge period is a row value
+            group.period_start.month,
             group.provider,
             group.provider_name,
             group.model,
@@ -532,7 +528,8 @@ class RowMapper:
             listed, contracted = costs
         template = TagsTemplate.build(tags)
         shape = RowShape({c: v for c, v in columns.items() if c not in VARYING_SET})
-        values = (cost, requests, contracted, cost, listed, cost, requests, template.render())
+        period = _charge_period(group.period_start, group.period_end)
+        values = (cost, requests, contracted, cost, listed, cost, requests, template.render(), *period)
         return RowSet([shape], [values])
 
 

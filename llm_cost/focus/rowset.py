@@ -3,8 +3,8 @@
 A group's rows share nearly every column: the period, the provider, the account, the model, and per token type the
 SKU and its unit prices. Those columns make a `RowShape`, which the mapping builds once and hands out again for
 every row of the same shape (across groups too), so the checks and the sinks work on a shape once and keep what
-they derived from it in `RowShape.derived`. Per row only the `VARYING` columns are new: the costs, the quantities
-and Tags.
+they derived from it in `RowShape.derived`. Per row only the `VARYING` columns are new: the costs, the quantities,
+Tags and the charge period.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ import msgspec
 
 FocusRow = dict[str, str | None]
 
-# The columns whose values are new on nearly every row, in the order of `RowSet.values`; every other column is in
-# the row's shape.
+# The columns whose values are new on nearly every row or group, in the order of `RowSet.values`; every other column
+# is in the row's shape.
 VARYING: tuple[str, ...] = (
     "BilledCost",
     "ConsumedQuantity",
@@ -27,6 +27,10 @@ VARYING: tuple[str, ...] = (
     "PricingCurrencyEffectiveCost",
     "PricingQuantity",
     "Tags",
+    # A group's own period: in the values, so that groups of other periods (every request, at request grain) share
+    # the shapes.
+    "ChargePeriodStart",
+    "ChargePeriodEnd",
 )
 VARYING_SET = frozenset(VARYING)
 

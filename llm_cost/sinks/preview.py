@@ -7,12 +7,12 @@ from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal, NamedTuple, cast
 
 from rich.console import Console
 
 from llm_cost import charts
-from llm_cost.focus.rowset import FocusRow, RowSet, derived_key
+from llm_cost.focus.rowset import VARYING, FocusRow, RowSet, derived_key
 from llm_cost.formats import format_decimal, percent_change
 from llm_cost.reports import Table, render_table
 from llm_cost.sinks.interface import Destination
@@ -49,8 +49,6 @@ class _Facts(NamedTuple):
     has_sub_account_id: bool
     kind: str
     source: str | None
-    start: str | None
-    end: str | None
     currency: str | None
     tokens: bool  # ConsumedQuantity counts tokens
 
@@ -64,8 +62,6 @@ def _facts(row: Mapping[str, str | None]) -> _Facts:
         bool(row.get("SubAccountId")),
         ESTIMATE if row.get("x_CostSource") == "estimated" else ACTUAL,
         row.get("x_Source") or None,
-        row.get("ChargePeriodStart"),
-        row.get("ChargePeriodEnd"),
         row.get("BillingCurrency"),
         row.get("ConsumedUnit") == "Tokens",
     )
@@ -79,6 +75,9 @@ def _amounts(cost: str | None, listed: str | None, quantity: str | None) -> tupl
 
 
 _FACTS_KEY = derived_key("summary")
+_COST, _LIST, _QUANTITY, _START, _END = (
+    VARYING.index(c) for c in ("BilledCost", "ListCost", "ConsumedQuantity", "ChargePeriodStart", "ChargePeriodEnd")
+)
 
 
 @dataclass(slots=True)
@@ -107,38 +106,44 @@ class Summary(Destination):
     def write(self, row: FocusRow) -> None:
         """Fold one row in (a sink, like CsvSink)."""
         cost = row["BilledCost"]
-        self._add(_facts(row), 1, *_amounts(cost, row.get("ListCost") or cost, row.get("ConsumedQuantity")))
+        amounts = _amounts(cost, row.get("ListCost") or cost, row.get("ConsumedQuantity"))
+        self._add(_facts(row), row.get("ChargePeriodStart"), row.get("ChargePeriodEnd"), 1, *amounts)
 
     def write_group(self, rows: RowSet) -> None:
         """Fold a group's rows in: what a row is filed under is read once per row shape; rows filed alike (a group's
         token types, usually) are summed before they are added."""
-        facts: _Facts | None = None
+        filed: tuple[_Facts, str | None, str | None] | None = None
         count = tokens = 0
         cost = listed = Decimal(0)
         for shape, values in zip(rows.shapes, rows.values, strict=True):
-            these = shape.derived.get(_FACTS_KEY)
-            if these is None:
-                these = shape.derived[_FACTS_KEY] = _facts(shape.values)
-            if these != facts:
-                if facts is not None:
-                    self._add(facts, count, cost, listed, tokens)
-                facts, count, tokens, cost, listed = these, 0, 0, Decimal(0), Decimal(0)  # type: ignore[assignment]
-            row_cost, row_listed, row_tokens = _amounts(values[0], values[4] or values[0], values[1])
+            facts = shape.derived.get(_FACTS_KEY)
+            if facts is None:
+                facts = shape.derived[_FACTS_KEY] = _facts(shape.values)
+            these = (cast(_Facts, facts), values[_START], values[_END])
+            if these != filed:
+                if filed is not None:
+                    self._add(*filed, count, cost, listed, tokens)
+                filed, count, tokens, cost, listed = these, 0, 0, Decimal(0), Decimal(0)
+            row_cost, row_listed, row_tokens = _amounts(
+                values[_COST], values[_LIST] or values[_COST], values[_QUANTITY]
+            )
             count += 1
             cost += row_cost
             listed += row_listed
-            tokens += row_tokens if facts.tokens else 0  # type: ignore[union-attr]
-        if facts is not None:
-            self._add(facts, count, cost, listed, tokens)
+            tokens += row_tokens
+        if filed is not None:
+            self._add(*filed, count, cost, listed, tokens)
 
-    def _add(self, facts: _Facts, rows: int, cost: Decimal, listed: Decimal, tokens: int) -> None:
-        """Add `rows` rows filed under `facts`, with their cost, list cost and tokens."""
+    def _add(
+        self, facts: _Facts, start: str | None, end: str | None, rows: int, cost: Decimal, listed: Decimal, tokens: int
+    ) -> None:
+        """Add `rows` rows filed under `facts` in the charge period [start, end), with their cost, list cost and
+        tokens (which count where the rows are measured in tokens)."""
         tokens = tokens if facts.tokens else 0
         self.rows += rows
         self.total_cost += cost
         self.list_cost += listed
         self.currency = facts.currency or self.currency
-        start, end = facts.start, facts.end
         if start and (self.period_start is None or start < self.period_start):
             self.period_start = start
         if end and (self.period_end is None or end > self.period_end):

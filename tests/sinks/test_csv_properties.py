@@ -246,8 +246,9 @@ def test_a_group_writes_the_bytes_of_its_rows_one_by_one(case: tuple[tuple[str, 
 
 def test_a_lone_surrogate_in_a_group_names_its_row_and_column() -> None:
     shape = RowShape({"ServiceName": "ok"})
-    good = ("1.0", None, None, None, None, None, None, "{}")
-    rows = RowSet([shape, shape], [good, ("1.0", None, None, None, None, None, None, '{"a":"\ud800"}')])
+    good = tuple("{}" if c == "Tags" else "1.0" if c == "BilledCost" else None for c in VARYING)
+    bad = tuple('{"a":"\ud800"}' if c == "Tags" else value for c, value in zip(VARYING, good, strict=True))
+    rows = RowSet([shape, shape], [good, bad])
     with (
         pytest.raises(ConfigError, match=r"row 3: column Tags holds a lone surrogate \(U\+D800\)"),
         CsvSink("-", columns_for("focus"), stdout=io.BytesIO()) as sink,
