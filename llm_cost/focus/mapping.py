@@ -176,6 +176,9 @@ def allocate(total: Decimal, weights: dict[TokenType, Decimal]) -> dict[TokenTyp
     return shares
 
 
+_ZERO = Decimal(0)
+
+
 def _sum(values: Iterable[Decimal]) -> Decimal:
     """An exact sum, whatever the thread's Decimal context."""
     total = Decimal(0)
@@ -196,11 +199,17 @@ def _weights(group: UsageGroup, pricing: Pricing, used: list[TokenType]) -> tupl
 
     A breakdown that gives a used type nothing gives it a zero share; one that gives every used type nothing is
     not usable."""
-    if group.cost_components is not None:
-        from_breakdown = {t: group.cost_components.get(t, Decimal(0)) for t in used}
+    components = group.cost_components
+    if components is not None:
+        from_breakdown = {t: components.get(t, _ZERO) for t in used}
         if any(w > 0 for w in from_breakdown.values()):
-            components = group.cost_components.values()
-            exact = all(w >= 0 for w in components) and _sum(components) == _sum(from_breakdown.values()) == group.cost
+            whole = _sum(components.values())
+            exact = (
+                whole == group.cost
+                and all(w >= 0 for w in components.values())
+                # every component is a used type's, or those of the used types sum to the same
+                and (components.keys() <= from_breakdown.keys() or _sum(from_breakdown.values()) == whole)
+            )
             return from_breakdown, "cost-breakdown" if exact else "cost-breakdown-scaled"
     prices = pricing.contracted
     if prices is not None:
@@ -341,13 +350,6 @@ _TOKEN_NAMES = tuple((t, t.value) for t in TOKEN_TYPES)
 _NAME_OF = dict(_TOKEN_NAMES)
 
 
-def _per_million(tokens: int) -> str:
-    """tokens / 1,000,000 as format_decimal writes it (`1234` -> `0.001234`, `2000000` -> `2.0`), from the digits."""
-    sign = "-" if tokens < 0 else ""
-    whole, fraction = divmod(abs(tokens), 1_000_000)
-    return f"{sign}{whole}.{f'{fraction:06d}'.rstrip('0') or '0'}"
-
-
 class RowMapper:
     """Maps groups to their FOCUS rows (`RowSet`) for one run's choices. It remembers the row shapes it built
     (bounded), so groups that share their period, provider, account and model share their shapes."""
@@ -368,7 +370,8 @@ class RowMapper:
         if not (self.options.split_tokens and used):
             return self._requests_rows(group, pricing, names, adjustment)
         weights, allocation = _weights(group, pricing, used)
-        shares = allocate(group.cost, weights)
+        # An exact breakdown (non-negative, summing to the cost) is its own allocation: allocate() returns it as is.
+        shares = weights if allocation == "cost-breakdown" else allocate(group.cost, weights)
         tags = _group_tags(group, pricing, allocation, adjustment, self.options.source_label)
         estimate = group.cost_source == "estimated"
         template = TagsTemplate.build(tags, ("effective-cost", "token-type") if estimate else ("x-token-type",))
@@ -380,7 +383,7 @@ class RowMapper:
         for token_type in used:
             name = _NAME_OF[token_type]
             count = getattr(tokens, name)
-            quantity = Decimal(count).scaleb(-6, EXACT)
+            quantity = Decimal(count).scaleb(-6, EXACT)  # tokens / 1,000,000, exact
             share = shares[token_type]
             if adjustment is not None:
                 shape = self._adjusted(group, names, pricing, token_type, quantity, share, adjustment.factor)
@@ -406,7 +409,9 @@ class RowMapper:
                     contracted = format_decimal(EXACT.multiply(contracted_price, quantity))
             tags_text = template.render((cost, name) if estimate else (name,))
             row_shapes.append(shape)
-            values.append((cost, f"{count}.0", contracted, cost, listed, cost, _per_million(count), tags_text, *period))
+            values.append(
+                (cost, f"{count}.0", contracted, cost, listed, cost, format_decimal(quantity), tags_text, *period)
+            )
         return RowSet(row_shapes, values)
 
     def _shapes(self, group: UsageGroup, names: ProviderNames, pricing: Pricing) -> dict[object, RowShape]:
