@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import IO, BinaryIO
 
 from llm_cost.errors import ConfigError
-from llm_cost.focus.columns import values_of
+from llm_cost.focus.columns import JSON_COLUMNS, values_of
 from llm_cost.focus.rowset import VARYING, VARYING_SET, FocusRow, RowSet, RowShape, derived_key
 from llm_cost.sinks.interface import Destination
 
@@ -147,6 +147,13 @@ class CsvSink(Destination):
             operator.itemgetter(*positions) if len(positions) > 1 else lambda values: [values[i] for i in positions]
         )
         self._no_varying = dict.fromkeys(VARYING)
+        # JSON values (Tags) hold quotes, so they are always escaped; the others (numbers, dates) are tested together.
+        in_order = [c for c in self.columns if c in at]
+        self._json_slots = [i for i, c in enumerate(in_order) if c in JSON_COLUMNS]
+        plain = [i for i, c in enumerate(in_order) if c not in JSON_COLUMNS]
+        self._plain_values: Callable[[Sequence[str | None]], Sequence[str | None]] = (
+            operator.itemgetter(*plain) if len(plain) > 1 else lambda values: [values[i] for i in plain]
+        )
         self._nulls = dict.fromkeys(self.columns)  # a column a shape lacks is a null
         self._shape_key = derived_key("csv", self.columns)
 
@@ -187,13 +194,26 @@ class CsvSink(Destination):
             super().write_group(rows)
             return
         key, ordered, search, escape = self._shape_key, self._varying_values, _NEEDS_QUOTES, escape_field
+        plain_values, json_slots = self._plain_values, self._json_slots
         lines = []
         for shape, values in zip(rows.shapes, rows.values, strict=True):
             parts = shape.derived.get(key)
             if parts is None:
                 parts = shape.derived[key] = self._segments(shape)
             parts = parts.copy()  # type: ignore[attr-defined]
-            parts[1::2] = [escape(v) if v is not None and search(v) else v or "" for v in ordered(values)]
+            fields = ordered(values)
+            try:
+                plain = not search("".join(plain_values(fields)))  # type: ignore[arg-type]
+            except TypeError:  # a null among them
+                plain = False
+            if plain:
+                fields = list(fields)
+                for slot in json_slots:
+                    value = fields[slot]
+                    fields[slot] = "" if value is None else escape(value)
+                parts[1::2] = fields
+            else:
+                parts[1::2] = [escape(v) if v is not None and search(v) else v or "" for v in fields]
             lines.append("".join(parts))
         try:
             self._emit("".join(lines).encode("utf-8"))
