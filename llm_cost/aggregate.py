@@ -89,7 +89,7 @@ class Aggregator:
 
     def add(self, record: UsageRecord) -> None:
         """Fold one record into its group."""
-        self.records += 1
+        self.records += record.records
         self.records_cost += record.cost
         start, end = self._period(record)
         key: GroupKey = (

@@ -108,7 +108,10 @@ class UsageRecord:
 
     `tags` are the user's (manifest or request tags); `system_tags` are the source's own provenance labels, which
     user tags can never override. `pricing` is set by sources that priced the usage themselves (estimates), so
-    the FOCUS unit prices are the very ones the cost was computed from.
+    the FOCUS unit prices are the very ones the cost was computed from. `records` is how many source records
+    (requests, daily rows) this one folds: 1, or more where a source sums its rows before handing them over (the
+    spend-log rows that share every raw value; their `requests` and metrics are then sums and the period is the
+    bucket of the grain).
     """
 
     period_start: datetime
@@ -141,6 +144,7 @@ class UsageRecord:
     resource_name: str | None = None
     request_id: str | None = None
     pricing: Pricing | None = None
+    records: int = 1
 
 
 GroupKey = tuple[object, ...]
