@@ -5,17 +5,24 @@ multi-page read can miss rows that no deduplication brings back (litellm-api.md 
 window that fits in one page: each window is split until its first page is short (or `total` proves it whole),
 down to one second; a second that still overflows a page is re-read until the union of request ids equals the
 server's exact `total`. Legacy `/spend/logs` has no paging: a truncated day fails loudly.
+
+Pages are decoded into typed rows, and a page the typed decoder refuses (a shape older versions send) into
+tolerant ones; at day and hour grain a partition sums its typed rows by their raw values (fold.py).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from sys import intern
 from typing import Any
 
+import httpx
+import msgspec
+
+from llm_cost.aggregate import Granularity
 from llm_cost.errors import SourceError
 from llm_cost.records import UsageRecord
 from llm_cost.sources.litellm.client import (
@@ -23,17 +30,24 @@ from llm_cost.sources.litellm.client import (
     LiteLLMClient,
     version_tuple,
 )
+from llm_cost.sources.litellm.fold import SpendFold
 from llm_cost.sources.litellm.stats import PullStats
 from llm_cost.sources.litellm.wire import (
     LIST_DECODER,
     PAGE_DECODER,
+    TYPED_LIST_DECODER,
+    TYPED_PAGE_DECODER,
     RowOptions,
     SpendPage,
     SpendRow,
-    parse_spend_row,
+    TypedPage,
+    TypedRow,
+    decode_typed,
     started,
 )
 from llm_cost.window import Window
+
+Row = TypedRow | SpendRow  # a row of a page the typed decoder read, or of one it refused
 
 CROWDED_SECOND_ATTEMPTS = 12
 
@@ -57,13 +71,13 @@ class SpendLogsReader:
         self.page_size = 1000 if parsed is None or parsed >= (1, 95) else 100
         self.sortable = parsed is None or parsed >= (1, 83)
 
-    def rows(self, window: Window) -> Iterator[SpendRow]:
+    def rows(self, window: Window) -> Iterator[Row]:
         """Every row with window.start <= startTime < window.end, one UTC day at a time. Rows are streamed window
         by window (at most a page or a crowded second at a time), never a whole day."""
         for day in window.days():
             yield from self._day_rows(day)
 
-    def _day_rows(self, day: Window) -> Iterator[SpendRow]:
+    def _day_rows(self, day: Window) -> Iterator[Row]:
         if self.use_v2:
             self.stats.endpoint = "/spend/logs/v2"
             rows = self._v2_walk(day.start, day.end) if self.sortable else self._v2_window(day.start, day.end)
@@ -80,7 +94,7 @@ class SpendLogsReader:
         self.stats.endpoint = "/spend/logs"
         yield from self._legacy_day(day)
 
-    def _v2_page(self, start: datetime, end: datetime, page: int) -> tuple[list[SpendRow], int | None, bool]:
+    def _v2_page(self, start: datetime, end: datetime, page: int) -> tuple[Sequence[Row], int | None, bool]:
         params: dict[str, Any] = {
             "start_date": _v2_time(start),
             "end_date": _v2_time(end),
@@ -100,14 +114,26 @@ class SpendLogsReader:
                 return self._v2_page(start, end, page)
             raise
         self.stats.pages += 1
-        page_body: SpendPage = self.client.decode(response, "/spend/logs/v2", PAGE_DECODER)
+        page_body: TypedPage | SpendPage = self._decode(response, "/spend/logs/v2", TYPED_PAGE_DECODER, PAGE_DECODER)
         rows, (total, capped) = page_body.data, page_body.counted()
         self.stats.rows_read += len(rows)
         return rows, total, capped
 
+    def _decode(
+        self, response: httpx.Response, path: str, typed: msgspec.json.Decoder[Any], tolerant: msgspec.json.Decoder[Any]
+    ) -> Any:
+        """A body of typed rows, or of tolerant rows where the typed decoder refuses it (a value of a type other
+        than LiteLLM writes: older versions, odd rows); either gives the same records."""
+        try:
+            body = typed.decode(response.content)
+            decode_typed(body.data if isinstance(body, TypedPage) else body)
+            return body
+        except msgspec.DecodeError:
+            return self.client.decode(response, path, tolerant)
+
     def _whole_window(
-        self, start: datetime, end: datetime, rows: list[SpendRow], total: int | None, capped: bool
-    ) -> list[SpendRow] | None:
+        self, start: datetime, end: datetime, rows: Sequence[Row], total: int | None, capped: bool
+    ) -> list[Row] | None:
         """The window's rows when page 1 holds all of it (a short page, or exactly the server's total), else None.
         Rows outside [start, end) are dropped: the server's bounds are inclusive and whole seconds."""
         exact = total is not None and not capped
@@ -120,14 +146,14 @@ class SpendLogsReader:
             )
         return self._unique([r for r in rows if start <= started(r) < end])
 
-    def _unique(self, rows: list[SpendRow]) -> list[SpendRow]:
+    def _unique(self, rows: list[Row]) -> list[Row]:
         """A window's rows without repeated request ids (the primary key, so a repeat is the proxy's glitch).
         Windows never overlap, so this is enough to count each request once."""
         unique = list({str(r.request_id): r for r in rows}.values())
         self.stats.duplicates += len(rows) - len(unique)
         return unique
 
-    def _v2_walk(self, start: datetime, end: datetime) -> Iterator[SpendRow]:
+    def _v2_walk(self, start: datetime, end: datetime) -> Iterator[Row]:
         """Rows with start <= startTime < end, walking forward (needs sort_order=asc, LiteLLM >= 1.83).
 
         With ORDER BY startTime ASC, page 1 of [cursor, end] holds every row whose startTime is below the startTime
@@ -157,7 +183,7 @@ class SpendLogsReader:
             yield from self._unique([r for r, t in zip(rows, times, strict=True) if cursor <= t < boundary])
             cursor = boundary
 
-    def _v2_window(self, start: datetime, end: datetime) -> Iterator[SpendRow]:
+    def _v2_window(self, start: datetime, end: datetime) -> Iterator[Row]:
         """Rows with start <= startTime < end. The server's bounds are inclusive and whole seconds, so rows at
         `end` (the next window owns them) and any before a fractional `start` are dropped here."""
         self.stats.windows += 1
@@ -180,8 +206,8 @@ class SpendLogsReader:
         yield from self._crowded_second(start, end, rows, total, capped)
 
     def _crowded_second(
-        self, start: datetime, end: datetime, first: list[SpendRow], total: int | None, capped: bool
-    ) -> list[SpendRow]:
+        self, start: datetime, end: datetime, first: Sequence[Row], total: int | None, capped: bool
+    ) -> list[Row]:
         """A single second with more rows than a page: page through it, again and again, until the union of
         request ids is exactly the server's count. Ties reorder between reads, so each read finds what the last
         one missed."""
@@ -190,7 +216,7 @@ class SpendLogsReader:
                 f"more than {self.page_size} requests at {_v2_time(start)} and the proxy gives no exact "
                 "count, so they cannot be read completely; narrow the data with fewer requests per second"
             )
-        union: dict[str, SpendRow] = {str(r.request_id): r for r in first}
+        union: dict[str, Row] = {str(r.request_id): r for r in first}
         for attempt in range(CROWDED_SECOND_ATTEMPTS):
             page = 2 if attempt == 0 else 1
             while True:
@@ -208,7 +234,7 @@ class SpendLogsReader:
             f"{CROWDED_SECOND_ATTEMPTS} reads); the proxy's page order is unstable — try again"
         )
 
-    def _legacy_day(self, day: Window) -> list[SpendRow]:
+    def _legacy_day(self, day: Window) -> list[Row]:
         """Legacy `/spend/logs`: dates only, end exclusive in effect, a 10,000-row cap (≥~1.100) flagged by a
         header. A truncated day cannot be split further by time, so it fails loudly."""
         start_date, end_date = day.start.date(), (day.end - timedelta(microseconds=1)).date() + timedelta(days=1)
@@ -222,7 +248,7 @@ class SpendLogsReader:
                 f"legacy /spend/logs truncated {start_date} at 10,000 rows; upgrade the proxy to "
                 "1.80.8 or newer for /spend/logs/v2, or use --mode daily-activity"
             )
-        body: list[SpendRow] = self.client.decode(response, "/spend/logs", LIST_DECODER)
+        body: list[Row] = self._decode(response, "/spend/logs", TYPED_LIST_DECODER, LIST_DECODER)
         self.stats.pages += 1
         if body and all(row.request_id is None for row in body):
             raise SourceError(
@@ -234,19 +260,32 @@ class SpendLogsReader:
 
 
 def spend_log_records(
-    client: LiteLLMClient, window: Window, stats: PullStats, options: RowOptions, *, version: str | None
+    client: LiteLLMClient,
+    window: Window,
+    stats: PullStats,
+    options: RowOptions,
+    *,
+    version: str | None,
+    grain: Granularity = "day",
 ) -> Iterator[UsageRecord]:
-    """Every request in the window as a record, health checks excluded unless asked for."""
+    """Every request in the window, health checks excluded unless asked for: at day and hour grain summed into one
+    record per distinct key of each day (`SpendFold`), at request grain one record per request."""
     reader = SpendLogsReader(client, stats, version=version, exclude_health_checks=not options.include_health_checks)
-    for row in reader.rows(window):
-        record = parse_spend_row(row, options, intern(f"litellm:{stats.endpoint}"))
-        if record is None:
-            stats.health_checks += 1
-            continue
-        stats.requests += 1
-        if record.system_tags.get("x-master-key"):
-            stats.master_key_requests += 1
-        yield record
+    for day in window.days():
+        fold = SpendFold(options, grain, day, stats)
+        for row in reader.rows(day):
+            if isinstance(row, TypedRow):
+                fold.add(row)
+                if grain == "request":
+                    yield from fold.records(_source(stats))
+            else:
+                yield from fold.parsed(row, _source(stats))
+        yield from fold.records(_source(stats))
+
+
+def _source(stats: PullStats) -> str:
+    """The records' source: the endpoint the day was read from (set before its first row)."""
+    return intern(f"litellm:{stats.endpoint}")
 
 
 def spend_log_partitions(
@@ -256,7 +295,7 @@ def spend_log_partitions(
     options: RowOptions,
     *,
     version: str | None,
-    grain: str = "day",
+    grain: Granularity = "day",
 ) -> Iterator[Callable[[], Iterator[UsageRecord]]]:
     """The window's records as one partition per UTC day, each read with its own reader and counted into
     `stats` when done, so the days can be fetched concurrently.
@@ -267,14 +306,14 @@ def spend_log_partitions(
     parsed = version_tuple(version)
     by_hour = grain != "day" and parsed is not None and parsed >= (1, 80, 8)
     for piece in window.hours() if by_hour else window.days():
-        yield partial(_partition, client, piece, stats, options, version)
+        yield partial(_partition, client, piece, stats, options, version, grain)
 
 
 def _partition(
-    client: LiteLLMClient, day: Window, stats: PullStats, options: RowOptions, version: str | None
+    client: LiteLLMClient, day: Window, stats: PullStats, options: RowOptions, version: str | None, grain: Granularity
 ) -> Iterator[UsageRecord]:
     part = PullStats(version=stats.version)
     try:
-        yield from spend_log_records(client, day, part, options, version=version)
+        yield from spend_log_records(client, day, part, options, version=version, grain=grain)
     finally:
         stats.absorb(part)

@@ -1,5 +1,7 @@
-"""The `/spend/logs` wire format: the row and page structs, their decoders, and how one row becomes a
-UsageRecord; plus what both LiteLLM readers share (health-check keys, the master-key literal, `token_counts`)."""
+"""The `/spend/logs` wire format: the row and page structs and their decoders (a typed one for the shapes LiteLLM
+sends, a tolerant one for every shape the contract allows), and how a row's raw values (one row's, or those shared
+by many rows folded together: fold.py) become a UsageRecord; plus what both LiteLLM readers share (health-check keys,
+the master-key literal, `token_counts`)."""
 
 from __future__ import annotations
 
@@ -36,7 +38,7 @@ def parse_time(value: Any) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
-def started(row: SpendRow) -> datetime:
+def started(row: SpendRow | TypedRow) -> datetime:
     """A row's startTime; a row without a readable one is a SourceError naming it (the readers filter and order
     rows by it before they are parsed)."""
     try:
@@ -63,8 +65,9 @@ class Metadata(msgspec.Struct):
 
 
 class SpendRow(msgspec.Struct):
-    """One spend-log row as it comes off the wire: only the columns llm-cost reads are decoded (numbers with a
-    fraction as exact Decimals), `metadata` is kept as raw JSON until the row is parsed, the rest is skipped."""
+    """One spend-log row as the tolerant decoder reads it (any value of any type): only the columns llm-cost reads
+    are decoded (numbers with a fraction as exact Decimals), `metadata` is kept as raw JSON until the row is parsed,
+    the rest is skipped."""
 
     request_id: Any = None
     startTime: Any = None  # LiteLLM's column names
@@ -95,14 +98,118 @@ class SpendPage(msgspec.Struct):
 
     def counted(self) -> tuple[int | None, bool]:
         """The server's row count for the window (None when absent) and whether it is capped."""
-        total = self.total if isinstance(self.total, int) and not isinstance(self.total, bool) else None
-        return total, self.total_is_capped is True or (total is not None and total >= TOTAL_CAP)
+        return _counted(self.total, self.total_is_capped)
+
+
+def _counted(total: Any, capped: Any) -> tuple[int | None, bool]:
+    exact = total if isinstance(total, int) and not isinstance(total, bool) else None
+    return exact, capped is True or (exact is not None and exact >= TOTAL_CAP)
 
 
 PAGE_DECODER = msgspec.json.Decoder(SpendPage, float_hook=Decimal)
 LIST_DECODER = msgspec.json.Decoder(list[SpendRow], float_hook=Decimal)
 _METADATA_DECODER = msgspec.json.Decoder(Metadata | str | None, float_hook=Decimal)
 _NO_METADATA = Metadata()
+_EMPTY_METADATA = ("", "None", "null")
+
+
+class PromptDetails(msgspec.Struct, gc=False):
+    """`additional_usage_values.prompt_tokens_details`: the cached tokens (where `cache_read_input_tokens` lacks)."""
+
+    cached_tokens: int | None = None
+
+
+class CompletionDetails(msgspec.Struct, gc=False):
+    """`additional_usage_values.completion_tokens_details`: the reasoning tokens."""
+
+    reasoning_tokens: int | None = None
+
+
+class Usage(msgspec.Struct, gc=False):
+    """The token counts of `metadata.additional_usage_values` that llm-cost reads."""
+
+    cache_read_input_tokens: int | None = None
+    cache_creation_input_tokens: int | None = None
+    prompt_tokens_details: PromptDetails | None = None
+    completion_tokens_details: CompletionDetails | None = None
+
+
+class Breakdown(msgspec.Struct, gc=False):
+    """The per-token-type costs of `metadata.cost_breakdown` (≥~1.80) that llm-cost reads."""
+
+    input_cost: Decimal | None = None
+    output_cost: Decimal | None = None
+    reasoning_cost: Decimal | None = None
+    cache_read_cost: Decimal | None = None
+    cache_creation_cost: Decimal | None = None
+
+
+class TypedMetadata(msgspec.Struct, gc=False):
+    """`Metadata` in the types LiteLLM writes, decoded with its row (so the metadata JSON is parsed once)."""
+
+    user_api_key_alias: str | None = None
+    user_api_key_team_id: str | None = None
+    user_api_key_team_alias: str | None = None
+    user_api_key_user_id: str | None = None
+    user_api_key_user_email: str | None = None
+    user_api_key_org_id: str | None = None
+    additional_usage_values: Usage | None = None
+    cost_breakdown: Breakdown | None = None
+    spend_logs_metadata: Any = None  # the caller's own JSON; only the chargeback tag's key is read
+
+
+class TypedRow(msgspec.Struct, gc=False):
+    """A spend-log row in the types LiteLLM writes, metadata included: the shape fold.py sums. A value of another
+    type makes the typed decoder (or `decode_typed`) refuse the page, which the reader then decodes into tolerant
+    `SpendRow`s: the records are the same either way. `metadata` is a str only until `decode_typed` has decoded it
+    (1.83–1.86 send it as a string)."""
+
+    request_id: Any = None
+    startTime: Any = None  # LiteLLM's column names
+    endTime: Any = None
+    spend: Decimal | None = None
+    api_key: str | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    model: str | None = None
+    model_id: str | None = None
+    model_group: str | None = None
+    custom_llm_provider: str | None = None
+    user: str | None = None
+    team_id: str | None = None
+    organization_id: str | None = None
+    end_user: str | None = None
+    cache_hit: str | bool | None = None
+    request_tags: str | list[str] | None = None
+    metadata: TypedMetadata | str | None = None
+
+
+class TypedPage(msgspec.Struct, gc=False):
+    """A `/spend/logs/v2` page of typed rows."""
+
+    data: list[TypedRow]
+    total: Any = None
+    total_is_capped: Any = None
+
+    def counted(self) -> tuple[int | None, bool]:
+        """The server's row count for the window (None when absent) and whether it is capped."""
+        return _counted(self.total, self.total_is_capped)
+
+
+TYPED_PAGE_DECODER = msgspec.json.Decoder(TypedPage, float_hook=Decimal)
+TYPED_LIST_DECODER = msgspec.json.Decoder(list[TypedRow], float_hook=Decimal)
+_TYPED_METADATA_DECODER = msgspec.json.Decoder(TypedMetadata | None, float_hook=Decimal)
+
+
+def decode_typed(rows: list[TypedRow]) -> list[TypedRow]:
+    """The rows with metadata sent as a JSON string decoded in place. Raises msgspec.DecodeError where that string
+    is no typed metadata object, for the caller to read the page with the tolerant decoder instead."""
+    for row in rows:
+        metadata = row.metadata
+        if isinstance(metadata, str):
+            empty = metadata.strip() in _EMPTY_METADATA
+            row.metadata = None if empty else _TYPED_METADATA_DECODER.decode(metadata)
+    return rows
 
 
 def read_metadata(raw: msgspec.Raw | bytes | str) -> Metadata:
@@ -110,7 +217,7 @@ def read_metadata(raw: msgspec.Raw | bytes | str) -> Metadata:
     try:
         value = _METADATA_DECODER.decode(raw)
         if isinstance(value, str):
-            value = _METADATA_DECODER.decode(value) if value.strip() not in ("", "None", "null") else None
+            value = _METADATA_DECODER.decode(value) if value.strip() not in _EMPTY_METADATA else None
     except msgspec.MsgspecError:
         return _NO_METADATA
     return value if isinstance(value, Metadata) else _NO_METADATA
@@ -206,19 +313,6 @@ def token_counts(prompt: int, completion: int, usage: dict[str, Any]) -> TokenCo
     )
 
 
-def _tags(row: SpendRow, metadata: Metadata, options: RowOptions) -> dict[str, str]:
-    """A row's tags: its `key:value` request tags, and the chargeback tag from `spend_logs_metadata` where the
-    request tags lack it (a text or number value; nested values are not tags)."""
-    tags = parse_tags(row.request_tags, options.tag_keys, options.keep_user_agent)
-    key = options.metadata_tag
-    if key is not None and key not in tags and isinstance(metadata.spend_logs_metadata, dict):
-        value = metadata.spend_logs_metadata.get(key)
-        text = str(value).strip() if isinstance(value, str | int | Decimal | float) else ""
-        if text and not isinstance(value, bool):
-            tags[intern(key)] = intern(text)
-    return tags
-
-
 @dataclass(slots=True, frozen=True)
 class RowOptions:
     """How rows become records."""
@@ -234,9 +328,136 @@ class RowOptions:
     pricing: Callable[[str | None, str, str], Pricing | None] | None = None
 
 
+Tags = tuple[tuple[str, str], ...]
+
+# The raw values of a row that decide its record's dimensions, in this order: api_key, custom_llm_provider, model,
+# model_id, model_group, user, team_id, organization_id, end_user, cache_hit, the request tags (`tag_pairs`), then
+# metadata's user_api_key_alias, user_api_key_team_id, user_api_key_team_alias, user_api_key_user_id,
+# user_api_key_user_email, user_api_key_org_id, and the chargeback tag's value in `spend_logs_metadata` (None
+# without a metadata tag). Rows with equal values make equal records: fold.py sums rows by them.
+RawDimensions = tuple[Any, ...]
+
+
+def tag_pairs(raw: Any, options: RowOptions) -> Tags:
+    """A row's request tags (`parse_tags`) as sorted (key, value) pairs."""
+    return tuple(sorted(parse_tags(raw, options.tag_keys, options.keep_user_agent).items()))
+
+
+def _tags(pairs: Tags, value: Any, key: str | None) -> dict[str, str]:
+    """A record's tags: its `key:value` request tags, and the chargeback tag `key` from the caller's
+    `spend_logs_metadata` (its `value`) where the request tags lack it (a text or number value; nested values are
+    not tags)."""
+    tags = dict(pairs)
+    if key is not None and key not in tags:
+        text = str(value).strip() if isinstance(value, str | int | Decimal | float) else ""
+        if text and not isinstance(value, bool):
+            tags[intern(key)] = intern(text)
+    return tags
+
+
+def api_key_text(raw: Any) -> str:
+    """A row's `api_key` as text, "" when it has none."""
+    return intern(str(raw or ""))
+
+
+def excluded(api_key: str, options: RowOptions) -> bool:
+    """Whether a row of this key is health-check traffic to leave out."""
+    return api_key in HEALTH_CHECK_KEYS and not options.include_health_checks
+
+
+def row_error(row: SpendRow | TypedRow, exc: Exception) -> SourceError:
+    """The error for a row without the fields every version has."""
+    return SourceError(
+        f"unexpected spend-log row from LiteLLM ({type(exc).__name__}: {exc}); request_id={str(row.request_id)[:60]!r}"
+    )
+
+
+def request_period(row: SpendRow | TypedRow, start: datetime) -> tuple[datetime, datetime]:
+    """A request's own period in whole seconds, from its start to its end (an unreadable end is its start), at
+    least one second long."""
+    try:
+        end = max(parse_time(row.endTime or row.startTime), start)
+    except (ValueError, TypeError, OverflowError):
+        end = start
+    second = start.replace(microsecond=0)
+    return second, max(end.replace(microsecond=0) + (ONE_SECOND if end.microsecond else ZERO), second + ONE_SECOND)
+
+
+def spend_record(
+    dims: RawDimensions,
+    *,
+    period: tuple[datetime, datetime],
+    cost: Decimal,
+    tokens: TokenCounts,
+    requests: int,
+    components: dict[TokenType, Decimal] | None,
+    options: RowOptions,
+    source: str,
+    request_id: str | None = None,
+) -> UsageRecord:
+    """The record of `requests` rows that share `dims` (`RawDimensions`), with their summed metrics: the values
+    normalised (text interned, the master key's alias and system tags, the cache-hit tag, the chargeback tag from
+    metadata, the proxy's own prices)."""
+    (
+        raw_key,
+        provider,
+        model,
+        model_id,
+        model_group,
+        user,
+        team_id,
+        org_id,
+        end_user,
+        cache_hit,
+        tags,
+        key_alias,
+        key_team_id,
+        team_alias,
+        key_user_id,
+        user_email,
+        key_org_id,
+        tag_value,
+    ) = dims
+    api_key = api_key_text(raw_key)
+    master = api_key == MASTER_KEY_LITERAL or (
+        options.master_key_hash is not None and api_key == options.master_key_hash
+    )
+    system_tags = {"x-master-key": "true"} if master else {}
+    if str(cache_hit) == "True":
+        system_tags["x-cache-hit"] = "true"
+    provider = _text(provider) or "unknown"
+    model = _text(model) or "unknown-model"
+    return UsageRecord(
+        period_start=period[0],
+        period_end=period[1],
+        provider=provider,
+        model=model,
+        cost=cost,
+        tokens=tokens,
+        requests=requests,
+        records=requests,
+        model_group=_text(model_group),
+        api_key_hash=api_key or None,
+        key_alias=_text(key_alias) or ("master key" if master else None),
+        team_id=_text(team_id) or _text(key_team_id),
+        team_alias=_text(team_alias),
+        user_id=_text(user) or _text(key_user_id),
+        user_email=_text(user_email),
+        end_user=_text(end_user),
+        org_id=_text(org_id) or _text(key_org_id),
+        cost_components=components,
+        tags=_tags(tags, tag_value, options.metadata_tag),
+        system_tags=system_tags,
+        cost_source="reported",
+        source=source,
+        request_id=request_id,
+        pricing=None if options.pricing is None else options.pricing(_text(model_id), model, provider),
+    )
+
+
 def parse_spend_row(row: SpendRow, options: RowOptions, source: str) -> UsageRecord | None:
-    """One spend-log row as a UsageRecord; None for excluded health-check traffic. Raises SourceError on a row
-    without the fields every version has."""
+    """One tolerantly decoded spend-log row as its own record (the rows of a page the typed decoder refused);
+    None for excluded health-check traffic. Raises SourceError on a row without the fields every version has."""
     try:
         if row.request_id is None:
             raise ValueError("no request_id")
@@ -245,53 +466,42 @@ def parse_spend_row(row: SpendRow, options: RowOptions, source: str) -> UsageRec
         spend = row.spend
         cost = Decimal(0) if spend is None else spend if isinstance(spend, Decimal) else Decimal(str(spend))
     except (ValueError, TypeError, ArithmeticError) as exc:
-        raise SourceError(
-            f"unexpected spend-log row from LiteLLM ({type(exc).__name__}: {exc}); "
-            f"request_id={str(row.request_id)[:60]!r}"
-        ) from None
-    api_key = intern(str(row.api_key or ""))
-    if api_key in HEALTH_CHECK_KEYS and not options.include_health_checks:
+        raise row_error(row, exc) from None
+    if excluded(api_key_text(row.api_key), options):
         return None
     metadata = read_metadata(row.metadata)
     usage = metadata.additional_usage_values
-    tokens = token_counts(
-        _int(row.prompt_tokens), _int(row.completion_tokens), usage if isinstance(usage, dict) else {}
+    callers = metadata.spend_logs_metadata
+    dims = (
+        row.api_key,
+        row.custom_llm_provider,
+        row.model,
+        row.model_id,
+        row.model_group,
+        row.user,
+        row.team_id,
+        row.organization_id,
+        row.end_user,
+        row.cache_hit,
+        tag_pairs(row.request_tags, options),
+        metadata.user_api_key_alias,
+        metadata.user_api_key_team_id,
+        metadata.user_api_key_team_alias,
+        metadata.user_api_key_user_id,
+        metadata.user_api_key_user_email,
+        metadata.user_api_key_org_id,
+        callers.get(options.metadata_tag) if options.metadata_tag is not None and isinstance(callers, dict) else None,
     )
-    master = api_key == MASTER_KEY_LITERAL or (
-        options.master_key_hash is not None and api_key == options.master_key_hash
-    )
-    system_tags = {"x-master-key": "true"} if master else {}
-    if str(row.cache_hit) == "True":
-        system_tags["x-cache-hit"] = "true"
-    try:
-        end = max(parse_time(row.endTime or row.startTime), start)
-    except (ValueError, TypeError, OverflowError):
-        end = start
-    second = start.replace(microsecond=0)
-    provider = _text(row.custom_llm_provider) or "unknown"
-    model = _text(row.model) or "unknown-model"
-    return UsageRecord(
-        period_start=second,
-        period_end=max(end.replace(microsecond=0) + (ONE_SECOND if end.microsecond else ZERO), second + ONE_SECOND),
-        provider=provider,
-        model=model,
+    return spend_record(
+        dims,
+        period=request_period(row, start),
         cost=cost,
-        tokens=tokens,
+        tokens=token_counts(
+            _int(row.prompt_tokens), _int(row.completion_tokens), usage if isinstance(usage, dict) else {}
+        ),
         requests=1,
-        model_group=_text(row.model_group),
-        api_key_hash=api_key or None,
-        key_alias=_text(metadata.user_api_key_alias) or ("master key" if master else None),
-        team_id=_text(row.team_id) or _text(metadata.user_api_key_team_id),
-        team_alias=_text(metadata.user_api_key_team_alias),
-        user_id=_text(row.user) or _text(metadata.user_api_key_user_id),
-        user_email=_text(metadata.user_api_key_user_email),
-        end_user=_text(row.end_user),
-        org_id=_text(row.organization_id) or _text(metadata.user_api_key_org_id),
-        cost_components=_cost_components(metadata.cost_breakdown),
-        tags=_tags(row, metadata, options),
-        system_tags=system_tags,
-        cost_source="reported",
+        components=_cost_components(metadata.cost_breakdown),
+        options=options,
         source=source,
         request_id=request_id,
-        pricing=None if options.pricing is None else options.pricing(_text(row.model_id), model, provider),
     )
