@@ -102,6 +102,8 @@ class Summary(Destination):
     # Billed cost per (UTC day, model) and (UTC day, sub-account), the day being ChargePeriodStart's: for the charts.
     by_day_model: dict[tuple[str, str], Decimal] = field(default_factory=lambda: defaultdict(Decimal))
     by_day_sub_account: dict[tuple[str, str], Decimal] = field(default_factory=lambda: defaultdict(Decimal))
+    # The Totals each filing adds to, found once per distinct filing (the objects in the dicts above).
+    _filed: dict[_Facts, list[Totals]] = field(default_factory=dict, repr=False, compare=False)
 
     def write(self, row: FocusRow) -> None:
         """Fold one row in (a sink, like CsvSink)."""
@@ -150,6 +152,20 @@ class Summary(Destination):
             self.period_end = end
         if facts.sub_account_type:
             self.sub_account_types.add(facts.sub_account_type)
+        if day := (start or "")[:10]:
+            self.by_day_model[(day, facts.model)] += cost
+            self.by_day_sub_account[(day, facts.sub_account)] += cost
+        filed = self._filed.get(facts)
+        if filed is None:
+            filed = self._filed[facts] = self._slices(facts)
+        for totals in filed:
+            totals.rows += rows
+            totals.tokens += tokens
+            totals.cost += cost
+            totals.list_cost += listed
+
+    def _slices(self, facts: _Facts) -> list[Totals]:
+        """The totals a row filed under `facts` adds to: by model, provider, sub-account, kind, source."""
         model, sub_account = facts.model, facts.sub_account
         slices: list[tuple[dict[Any, Totals], Any]] = [
             (self.by_model, model),
@@ -161,15 +177,7 @@ class Summary(Destination):
             slices.append((self.by_kind_sub_account, (facts.kind, sub_account)))
         if facts.source:
             slices.append((self.by_source, facts.source))
-        if day := (start or "")[:10]:
-            self.by_day_model[(day, model)] += cost
-            self.by_day_sub_account[(day, sub_account)] += cost
-        for items, key in slices:
-            totals = items[key]
-            totals.rows += rows
-            totals.tokens += tokens
-            totals.cost += cost
-            totals.list_cost += listed
+        return [items[key] for items, key in slices]
 
     def merge(self, other: Summary) -> Summary:
         """Add another summary's totals to this one (the sources of a labelled run); returns self."""
