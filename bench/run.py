@@ -308,6 +308,11 @@ def profile_top(path: Path, n: int = 15) -> str:
     return out.getvalue()
 
 
+def _median(runs: list[dict]) -> dict:
+    """The run with the median wall time (the lower middle of an even count)."""
+    return sorted(runs, key=lambda run: run["wall"])[(len(runs) - 1) // 2]
+
+
 def run_size(spec: Spec, args: argparse.Namespace, log) -> list[dict]:
     log(
         f"\n=== {spec.requests:,} requests over {spec.days} days from {spec.start} (seed {spec.seed})"
@@ -324,43 +329,59 @@ def run_size(spec: Spec, args: argparse.Namespace, log) -> list[dict]:
     )
     results = []
     try:
-        fl = floor(server.url, spec)
-        log(
-            f"floor : {fl['wall']:.2f} s, {fl['pages']} pages, {fl['rows']:,} rows, "
-            f"{fl['rows'] / fl['wall']:,.0f} rows/s"
-        )
-        if fl["rows"] != spec.requests:
-            log(f"  WARNING: floor read {fl['rows']} rows, expected {spec.requests}")
-        for grain, concurrency in [(g, c) for g in args.export_grains for c in args.concurrency]:
-            with tempfile.TemporaryDirectory() as tmp:
-                out_csv = Path(tmp) / "export.csv"
-                ex = export(server.url, spec, out_csv, concurrency, grain=grain)
-                total, csv_rows = billed_total(out_csv)
-            ex["exact"] = total == truth
-            ex["csv_rows"] = csv_rows
+        # On a shared machine one run can be 30 % off the next: with --repeat R the floor and every export run R times
+        # in turn, and each figure is the median of its runs (the ratio: median export / median floor).
+        floors: list[dict] = []
+        runs: dict[tuple[str, int], list[dict]] = {}
+        for _ in range(args.repeat):
+            fl = floor(server.url, spec)
+            floors.append(fl)
             log(
-                f"export --granularity {grain} --concurrency {concurrency}: {ex['wall']:.2f} s wall, "
-                f"{ex['cpu']:.2f} s CPU, peak RSS "
-                f"{ex['rss_mb']:.1f} MB, {spec.requests / ex['wall']:,.0f} requests/s, {ex['http_requests']} HTTP "
-                f"requests, {csv_rows:,} CSV rows"
+                f"floor : {fl['wall']:.2f} s, {fl['pages']} pages, {fl['rows']:,} rows, "
+                f"{fl['rows'] / fl['wall']:,.0f} rows/s"
             )
-            for line in ex["stats"]:
-                log(f"        {line}")
-            log(
-                f"        BilledCost total {total} vs truth {truth}: "
-                + ("EXACT MATCH" if ex["exact"] else f"MISMATCH (diff {total - truth})")
-            )
+            if fl["rows"] != spec.requests:
+                log(f"  WARNING: floor read {fl['rows']} rows, expected {spec.requests}")
+            for grain, concurrency in [(g, c) for g in args.export_grains for c in args.concurrency]:
+                with tempfile.TemporaryDirectory() as tmp:
+                    out_csv = Path(tmp) / "export.csv"
+                    ex = export(server.url, spec, out_csv, concurrency, grain=grain)
+                    total, csv_rows = billed_total(out_csv)
+                ex["exact"] = total == truth
+                ex["csv_rows"] = csv_rows
+                ex["total"] = str(total)
+                log(
+                    f"export --granularity {grain} --concurrency {concurrency}: {ex['wall']:.2f} s wall, "
+                    f"{ex['cpu']:.2f} s CPU, peak RSS "
+                    f"{ex['rss_mb']:.1f} MB, {spec.requests / ex['wall']:,.0f} requests/s, {ex['http_requests']} HTTP "
+                    f"requests, {csv_rows:,} CSV rows"
+                )
+                for line in ex["stats"]:
+                    log(f"        {line}")
+                log(
+                    f"        BilledCost total {total} vs truth {truth}: "
+                    + ("EXACT MATCH" if ex["exact"] else f"MISMATCH (diff {total - truth})")
+                )
+                runs.setdefault((grain, concurrency), []).append(ex)
+        fl = _median(floors)
+        for (grain, concurrency), exports in runs.items():
+            ex = {**_median(exports), "exact": all(e["exact"] for e in exports), "walls": [e["wall"] for e in exports]}
             results.append(
                 {
                     "spec": spec,
                     "grain": grain,
                     "concurrency": concurrency,
-                    "floor": fl,
+                    "floor": {**fl, "walls": [f["wall"] for f in floors]},
                     "export": ex,
                     "truth": info["truth"],
-                    "total": str(total),
+                    "total": ex["total"],
                 }
             )
+        if args.repeat > 1:
+            log(f"floor walls {[round(f['wall'], 2) for f in floors]} -> median {fl['wall']:.2f} s")
+            for r in results:
+                walls = [round(w, 2) for w in r["export"]["walls"]]
+                log(f"export {r['grain']} c{r['concurrency']} walls {walls} -> median {r['export']['wall']:.2f} s")
         if args.profile:
             prof = Path(tempfile.gettempdir()) / f"llm-cost-export-{spec.requests}.prof"
             with tempfile.TemporaryDirectory() as tmp:
@@ -477,6 +498,9 @@ def main() -> None:
     )
     parser.add_argument(
         "--export-grains", default="day", help="comma-separated --granularity values to export with (default day)"
+    )
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="run the floor and each export this many times; report medians"
     )
     parser.add_argument("--latency-ms", type=float, default=0, help="delay the server adds to every page (default 0)")
     parser.add_argument("--grain", default="day", help=argparse.SUPPRESS)
