@@ -31,6 +31,7 @@ from llm_cost.sources.litellm.wire import (
     api_key_text,
     excluded,
     parse_spend_row,
+    raw_dimensions,
     request_period,
     row_error,
     spend_record,
@@ -98,27 +99,7 @@ class SpendFold:
             tag_value = callers.get(self._metadata_tag) if callers.__class__ is dict else None
             if tag_value.__class__ not in _TAG_VALUE_TYPES:
                 tag_value = None  # what is no tag value (a nested one) must not be a key: it may be unhashable
-        key = (
-            self._bucket or self._bucket_of(row),
-            row.api_key,
-            row.custom_llm_provider,
-            row.model,
-            row.model_id,
-            row.model_group,
-            row.user,
-            row.team_id,
-            row.organization_id,
-            row.end_user,
-            row.cache_hit,
-            tags,
-            metadata.user_api_key_alias,
-            metadata.user_api_key_team_id,
-            metadata.user_api_key_team_alias,
-            metadata.user_api_key_user_id,
-            metadata.user_api_key_user_email,
-            metadata.user_api_key_org_id,
-            tag_value,
-        )
+        key = (self._bucket or self._bucket_of(row), raw_dimensions(row, metadata, tags, tag_value))
         prompt = row.prompt_tokens or 0
         completion = row.completion_tokens or 0
         usage = metadata.additional_usage_values
@@ -176,7 +157,7 @@ class SpendFold:
         """The records of the keys summed so far, each handed out once (health checks excluded unless asked for)."""
         sums, self._sums = self._sums, {}
         for key, summed in sums.items():
-            dims = key[1:]
+            dims = key[1]
             if excluded(api_key_text(dims[0]), self.options):
                 self.stats.health_checks += summed.requests
                 continue

@@ -338,6 +338,33 @@ Tags = tuple[tuple[str, str], ...]
 RawDimensions = tuple[Any, ...]
 
 
+def raw_dimensions(
+    row: SpendRow | TypedRow, metadata: Metadata | TypedMetadata, tags: Tags, tag_value: object
+) -> RawDimensions:
+    """The raw values that decide a record's dimensions, in the order `spend_record` reads them: the row's columns,
+    its parsed request tags, the key's metadata and the chargeback tag's value from `spend_logs_metadata`."""
+    return (
+        row.api_key,
+        row.custom_llm_provider,
+        row.model,
+        row.model_id,
+        row.model_group,
+        row.user,
+        row.team_id,
+        row.organization_id,
+        row.end_user,
+        row.cache_hit,
+        tags,
+        metadata.user_api_key_alias,
+        metadata.user_api_key_team_id,
+        metadata.user_api_key_team_alias,
+        metadata.user_api_key_user_id,
+        metadata.user_api_key_user_email,
+        metadata.user_api_key_org_id,
+        tag_value,
+    )
+
+
 def tag_pairs(raw: Any, options: RowOptions) -> Tags:
     """A row's request tags (`parse_tags`) as sorted (key, value) pairs."""
     return tuple(sorted(parse_tags(raw, options.tag_keys, options.keep_user_agent).items()))
@@ -472,26 +499,10 @@ def parse_spend_row(row: SpendRow, options: RowOptions, source: str) -> UsageRec
     metadata = read_metadata(row.metadata)
     usage = metadata.additional_usage_values
     callers = metadata.spend_logs_metadata
-    dims = (
-        row.api_key,
-        row.custom_llm_provider,
-        row.model,
-        row.model_id,
-        row.model_group,
-        row.user,
-        row.team_id,
-        row.organization_id,
-        row.end_user,
-        row.cache_hit,
-        tag_pairs(row.request_tags, options),
-        metadata.user_api_key_alias,
-        metadata.user_api_key_team_id,
-        metadata.user_api_key_team_alias,
-        metadata.user_api_key_user_id,
-        metadata.user_api_key_user_email,
-        metadata.user_api_key_org_id,
-        callers.get(options.metadata_tag) if options.metadata_tag is not None and isinstance(callers, dict) else None,
+    tag_value = (
+        callers.get(options.metadata_tag) if options.metadata_tag is not None and isinstance(callers, dict) else None
     )
+    dims = raw_dimensions(row, metadata, tag_pairs(row.request_tags, options), tag_value)
     return spend_record(
         dims,
         period=request_period(row, start),
