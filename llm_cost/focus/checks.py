@@ -148,9 +148,10 @@ class RowChecker:
     """Checks a stream of rows against one header and raises VerificationError on the first failure.
 
     Rows come as `RowSet`s (a group's rows: shapes and per-row values) or as dicts (made into a set of one). The
-    columns of a row's shape (enums, currencies, periods, unit prices, SKU details, names) are checked once per
-    shape, which the mapping shares between rows; the VARYING columns (costs, quantities) and the row-level rules
-    (null pairs, cost identities, equalities) on every row. Tags, built for a group from one template, are checked
+    columns of a row's shape (enums, currencies, the billing period, unit prices, SKU details, names) are checked
+    once per shape, which the mapping shares between rows and groups; the VARYING columns (costs, quantities, the
+    charge period) and the row-level rules (null pairs, cost identities, equalities, the period's order) on every
+    row, a charge period's format once per distinct period. Tags, built for a group from one template, are checked
     on the first row of each set.
     """
 

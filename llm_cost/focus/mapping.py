@@ -5,8 +5,10 @@ cost is allocated across those rows from LiteLLM's cost breakdown, else in propo
 in proportion to the tokens; the remainder of rounding goes to the largest share, so the rows of a group sum to
 its cost exactly. With the split off (or a group without tokens) the group is one row measured in Requests.
 
-Rows are `dict[column, str | None]`, already formatted: decimals in fixed point with a `.`, date-times as
-`YYYY-MM-DDTHH:mm:ssZ`, JSON with sorted keys. None is a null (an empty, unquoted CSV field).
+A group's rows come as a `RowSet` (`focus/rowset.py`): per row a shape (the columns it shares with other rows, built
+once and reused across groups) and its VARYING values. Values are already formatted: decimals in fixed point with a
+`.`, date-times as `YYYY-MM-DDTHH:mm:ssZ`, JSON with sorted keys. None is a null (an empty, unquoted CSV field).
+`RowSet.rows()` (and `map_group`) give the rows as `dict[column, str | None]`.
 """
 
 from __future__ import annotations
