@@ -20,11 +20,9 @@ from llm_cost.focus.checks import RowChecker, check_group_total
 from llm_cost.focus.mapping import DEFAULT_MAPPING, MappingOptions, RowMapper, billed_total
 from llm_cost.focus.rowset import RowSet
 from llm_cost.pricing import PriceBook
-from llm_cost.records import Pricing, UsageRecord, exact_money
+from llm_cost.records import UsageRecord, exact_money
 from llm_cost.sinks.interface import Destination
 from llm_cost.sources.interface import Partition, Source, Verification
-
-PRICES_MEMO = 4096
 
 
 class RowSink(Protocol):
@@ -104,7 +102,6 @@ def write_aggregated(
     exact_money()
     checker = RowChecker(columns)
     mapper = RowMapper(mapping)
-    prices_of: dict[tuple[object, ...], Pricing] = {}  # the price book's answers, per model and period of this run
     records = groups = rows = 0
     total = listed = records_cost = Decimal(0)
     for aggregator in aggregators:
@@ -114,16 +111,9 @@ def write_aggregated(
         for group in aggregator.drain():
             groups += 1
             start = start or group.period_start
-            pricing = group.pricing
-            if pricing is None:
-                key = (group.model, group.provider, group.period_start, group.period_end)
-                pricing = prices_of.get(key)
-                if pricing is None:
-                    if len(prices_of) >= PRICES_MEMO:
-                        prices_of.clear()  # request grain: a period per request; memory stays bounded
-                    pricing = prices_of[key] = prices.pricing(
-                        group.model, group.provider, group.period_start, until=group.period_end
-                    )
+            pricing = group.pricing or prices.pricing(
+                group.model, group.provider, group.period_start, until=group.period_end
+            )
             adjustment = mapping.adjustments.for_usage(group.provider, group.model) if mapping.adjustments else None
             group_rows = mapper.rows(group, pricing, adjustment)
             billed = billed_total(group, adjustment)

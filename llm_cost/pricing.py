@@ -30,6 +30,9 @@ _PRICE_KEYS = {
 }
 
 
+ANSWERS_MEMO = 4096  # pricing() answers remembered per price book
+
+
 @dataclass(slots=True, frozen=True)
 class ModelMatch:
     """A model reference resolved in genai-prices."""
@@ -49,6 +52,7 @@ class PriceBook:
         # Built once per genai-prices price entry and per model: every group of a model shares the same objects.
         self._unit_prices: dict[tuple[int, object], tuple[object, tuple[UnitPrices, str]]] = {}
         self._pricings: dict[tuple[int, object], tuple[object, Pricing]] = {}
+        self._answers: dict[tuple[object, ...], Pricing] = {}
 
     def has_override(self, model: str) -> bool:
         """True when the user priced this model explicitly."""
@@ -146,11 +150,20 @@ class PriceBook:
     ) -> Pricing:
         """List and contracted prices for a model at a moment (`at`, the start of a period ending at `until`). An
         override is the contracted price, and also the list price when genai-prices has none. Missing override
-        fields fall back to the list price. A list price that changes within [at, until) gets TIME_OF_DAY_TIER."""
+        fields fall back to the list price. A list price that changes within [at, until) gets TIME_OF_DAY_TIER.
+        Answers are remembered (bounded): the groups of a day ask for the same model and period again and again."""
+        key = (model, provider, at, input_tokens_per_request, until)
+        found = self._answers.get(key)
+        if found is not None:
+            return found
         listed = self.list_prices(model, provider, at, input_tokens_per_request)
         varies = listed is not None and until is not None and self._varies_within(model, provider, at, until)
         # `listed` is one of list_prices' remembered objects (or None), so its identity stands for its value.
-        return _per_object(self._pricings, listed, (model, varies), lambda: self._pricing(model, listed, varies))
+        found = _per_object(self._pricings, listed, (model, varies), lambda: self._pricing(model, listed, varies))
+        if len(self._answers) >= ANSWERS_MEMO:
+            self._answers.clear()  # request grain asks for a period per request: memory stays bounded
+        self._answers[key] = found
+        return found
 
     def _varies_within(self, model: str, provider: str | None, start: datetime, end: datetime) -> bool:
         """True when a time-of-day price of the model starts or ends strictly inside (start, end)."""

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from llm_cost.pricing import TIME_OF_DAY_TIER, PriceBook
+from llm_cost.pricing import ANSWERS_MEMO, TIME_OF_DAY_TIER, PriceBook
 
 DAY = datetime(2026, 10, 5, tzinfo=UTC)
 # genai-prices: deepseek-chat costs 0.27/M input from 00:30 to 16:30 UTC, 0.135/M (off-peak) otherwise.
@@ -44,3 +44,19 @@ def test_a_period_inside_one_price_is_not_labelled(book: PriceBook) -> None:
     assert book.pricing("deepseek-chat", "deepseek", start, until=start + timedelta(hours=1)).tier == "standard"
     assert book.pricing("gpt-4o", "openai", DAY, until=DAY + timedelta(days=1)).tier == "standard"
     assert book.pricing("deepseek-chat", "deepseek", DAY).tier == "standard"  # no period end: a moment
+
+
+def test_remembered_answers_are_the_answers_and_stay_bounded() -> None:
+    """pricing() remembers its answers per (model, provider, moment, tokens, end): asked again it gives the same
+    answer, a different moment is still priced on its own, and a run of distinct periods (request grain) keeps at
+    most ANSWERS_MEMO of them."""
+    book = PriceBook()
+    noon, night = DAY + timedelta(hours=12), DAY + timedelta(hours=20)
+    first = book.pricing("deepseek-chat", "deepseek", noon, until=noon + timedelta(seconds=1))
+    assert book.pricing("deepseek-chat", "deepseek", noon, until=noon + timedelta(seconds=1)) is first
+    later = book.pricing("deepseek-chat", "deepseek", night, until=night + timedelta(seconds=1))
+    assert later.list_prices is not None and later.list_prices.input == OFF_PEAK
+    for second in range(ANSWERS_MEMO + 10):
+        moment = DAY + timedelta(seconds=second)
+        assert book.pricing("gpt-4o", "openai", moment, until=moment + timedelta(seconds=1)).tier == "standard"
+    assert len(book._answers) <= ANSWERS_MEMO
