@@ -58,6 +58,18 @@ class _Running:
     components: dict[TokenType, Decimal] | None
 
 
+def add_components(
+    total: dict[TokenType, Decimal], part: dict[TokenType, Decimal] | None
+) -> dict[TokenType, Decimal] | None:
+    """Running per-token-type costs with one more part added (in place); None once a part has none, since a partial
+    breakdown must not skew the allocation. The aggregator and the spend-log fold sum components this way."""
+    if part is None:
+        return None
+    for token_type, amount in part.items():
+        total[token_type] = total.get(token_type, Decimal(0)) + amount
+    return total
+
+
 class Aggregator:
     """Folds records into groups keyed by period and every dimension, summing cost, tokens and requests."""
 
@@ -128,11 +140,7 @@ class Aggregator:
         running.requests += record.requests
         running.records += 1
         if running.components is not None:
-            if record.cost_components is None:
-                running.components = None  # a partial breakdown must not skew the allocation
-            else:
-                for token_type, amount in record.cost_components.items():
-                    running.components[token_type] = running.components.get(token_type, Decimal(0)) + amount
+            running.components = add_components(running.components, record.cost_components)
 
     def extend(self, records: Iterable[UsageRecord]) -> Aggregator:
         """Fold many records; returns self for chaining."""

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from llm_cost.aggregate import Granularity
+from llm_cost.aggregate import Granularity, add_components
 from llm_cost.records import TokenCounts, TokenType, UsageRecord
 from llm_cost.sources.litellm.stats import PullStats
 from llm_cost.sources.litellm.wire import (
@@ -135,13 +135,8 @@ class SpendFold:
         sums.cache_write += cache_write
         sums.reasoning += reasoning
         sums.requests += 1
-        if sums.components is not None:  # summed as the aggregator sums records' components
-            components = _components(metadata.cost_breakdown)
-            if components is None:
-                sums.components = None  # a partial breakdown must not skew the allocation
-            else:
-                for token_type, amount in components.items():
-                    sums.components[token_type] = sums.components.get(token_type, ZERO) + amount
+        if sums.components is not None:
+            sums.components = add_components(sums.components, _components(metadata.cost_breakdown))
 
     def parsed(self, row: SpendRow, source: str) -> Iterator[UsageRecord]:
         """A row of a page the typed decoder refused, read tolerantly as its own record (the aggregator sums it with
