@@ -44,6 +44,10 @@ ZERO = Decimal(0)
 _NO_METADATA = TypedMetadata()
 _TAG_VALUE_TYPES = frozenset({str, int, Decimal})  # the chargeback tag values metadata can give (a bool is none)
 _STEPS = {"day": timedelta(days=1), "hour": timedelta(hours=1)}
+# Bounds of the fold's memos (cleared when full): distinct raw request-tag texts, and distinct raw values of keys.
+TAGS_MEMO = 8192
+VALUE_MEMO = 65536
+_SHARED = frozenset({str, tuple})  # the raw values shared between keys
 
 # The period part of a key: the start of the grain's bucket, or per request its (start, end, request id).
 Bucket = datetime | tuple[datetime, datetime, str]
@@ -78,6 +82,7 @@ class SpendFold:
         self._metadata_tag = options.metadata_tag
         self._sums: dict[tuple[Any, ...], _Sums] = {}
         self._tags: dict[str | tuple[str, ...], Tags] = {}
+        self._values: dict[object, object] = {}  # one copy of each raw value the keys hold
 
     def add(self, row: TypedRow) -> None:
         """Sum one row into its key. Raises SourceError on a row without a request id."""
@@ -116,7 +121,7 @@ class SpendFold:
         cost = ZERO if row.spend is None else row.spend
         sums = self._sums.get(key)
         if sums is None:
-            self._sums[key] = _Sums(
+            self._sums[self._own(key)] = _Sums(
                 cost,
                 uncached if uncached > 0 else 0,
                 completion,
@@ -151,7 +156,9 @@ class SpendFold:
     def records(self, source: str) -> Iterator[UsageRecord]:
         """The records of the keys summed so far, each handed out once (health checks excluded unless asked for)."""
         sums, self._sums = self._sums, {}
-        for key, summed in sums.items():
+        # Each key leaves the fold as its record is made, so the fold shrinks while the aggregator fills.
+        for key in list(sums):
+            summed = sums.pop(key)
             dims = key[1]
             if excluded(api_key_text(dims[0]), self.options):
                 self.stats.health_checks += summed.requests
@@ -178,8 +185,21 @@ class SpendFold:
         if record.system_tags.get("x-master-key"):
             self.stats.master_key_requests += record.requests
 
+    def _own(self, key: tuple[Any, ...]) -> tuple[Any, ...]:
+        """A new key with its raw values shared with the other keys: a decoded page's strings are new objects on
+        every row, and a day's keys repeat the same few models, API keys and users."""
+        values = self._values
+        if len(values) >= VALUE_MEMO:
+            values.clear()
+        bucket, dims = key
+        # Strings and the tag tuples (of strings) only: they equal only their own kind, where 1 == True == 1.0.
+        return bucket, tuple([values.setdefault(v, v) if v.__class__ in _SHARED else v for v in dims])
+
     def _tags_of(self, raw: str | tuple[str, ...]) -> Tags:
-        """A raw `request_tags` value's tags, parsed once per fold."""
+        """A raw `request_tags` value's tags, parsed once per distinct text (remembered up to TAGS_MEMO texts:
+        User-Agent tags make nearly every request's text its own)."""
+        if len(self._tags) >= TAGS_MEMO:
+            self._tags.clear()
         tags = self._tags[raw] = tag_pairs(list(raw) if isinstance(raw, tuple) else raw, self.options)
         return tags
 

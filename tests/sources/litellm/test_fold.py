@@ -17,6 +17,7 @@ from llm_cost.aggregate import Granularity
 from llm_cost.cli import app
 from llm_cost.errors import SourceError
 from llm_cost.records import TokenCounts, TokenType
+from llm_cost.sources.litellm import fold as fold_module
 from llm_cost.sources.litellm.client import LiteLLMClient
 from llm_cost.sources.litellm.fold import SpendFold
 from llm_cost.sources.litellm.spend_logs import spend_log_partitions, spend_log_records
@@ -26,6 +27,7 @@ from llm_cost.sources.litellm.wire import (
     TYPED_PAGE_DECODER,
     RowOptions,
     TypedRow,
+    decode_typed,
     parse_spend_row,
 )
 from llm_cost.window import day_window
@@ -82,6 +84,44 @@ def test_request_grain_keeps_one_record_per_request() -> None:
     records = _records(_rows(3), "request")
     assert [(r.request_id, r.requests, r.records) for r in records] == [(f"req-{i}", 1, 1) for i in range(3)]
     assert records[1].period_start == datetime(2025, 6, 1, 12, 0, 1, tzinfo=UTC)
+
+
+def _typed(rows: list[dict[str, Any]]) -> list[TypedRow]:
+    """Rows as the typed decoder gives them, each page decoded on its own (so no two share a string object)."""
+    typed: list[TypedRow] = []
+    for row in rows:
+        (decoded,) = TYPED_PAGE_DECODER.decode(_page([row])).data
+        decode_typed([decoded])
+        typed.append(decoded)
+    return typed
+
+
+def test_keys_share_their_raw_values_across_rows() -> None:
+    # Memory: a day's keys repeat a few models, keys and users; each decoded page brings new string objects.
+    fold = SpendFold(RowOptions(), "day", DAY, PullStats())
+    for row in _typed(_rows(3, user="user-1") + [spend_row(9, "2025-06-01T13:00:00+00:00", user="user-2")]):
+        fold.add(row)
+    first, second = fold._sums  # user-1's key, then user-2's
+    assert first[1] == second[1][:5] + ("user-1",) + second[1][6:]
+    shared = [a is b for a, b in zip(first[1], second[1], strict=True) if a == b and a is not None]
+    assert shared and all(shared)
+    (record_1, record_2) = fold.records("litellm:/spend/logs/v2")
+    assert (record_1.user_id, record_1.requests, record_2.user_id) == ("user-1", 3, "user-2")
+    assert not fold._sums  # handed out and gone
+
+
+def test_the_request_tag_memo_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(fold_module, "TAGS_MEMO", 2)
+    rows = [
+        spend_row(i, "2025-06-01T12:00:00+00:00", request_tags=json.dumps([f"User-Agent: x/{i}", "env:prod"]))
+        for i in range(5)
+    ]
+    fold = SpendFold(RowOptions(), "day", DAY, PullStats())
+    for row in _typed(rows):
+        fold.add(row)
+        assert len(fold._tags) <= 2
+    (record,) = fold.records("litellm:/spend/logs/v2")  # the User-Agent tags are dropped: one key
+    assert (record.requests, record.tags) == (5, {"env": "prod"})
 
 
 # ------------------------------------------------------------------------------------------------ fallback
