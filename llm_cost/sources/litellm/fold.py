@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from llm_cost.aggregate import Granularity, add_components
+from llm_cost.aggregate import Granularity
 from llm_cost.records import TokenCounts, TokenType, UsageRecord
 from llm_cost.sources.litellm.stats import PullStats
 from llm_cost.sources.litellm.wire import (
@@ -48,6 +48,12 @@ _STEPS = {"day": timedelta(days=1), "hour": timedelta(hours=1)}
 TAGS_MEMO = 8192
 VALUE_MEMO = 65536
 _SHARED = frozenset({str, tuple})  # the raw values shared between keys
+_INPUT, _OUTPUT, _CACHE_READ, _CACHE_WRITE = (
+    TokenType.INPUT,
+    TokenType.OUTPUT,
+    TokenType.CACHE_READ,
+    TokenType.CACHE_WRITE,
+)
 
 # The period part of a key: the start of the grain's bucket, or per request its (start, end, request id).
 Bucket = datetime | tuple[datetime, datetime, str]
@@ -141,7 +147,7 @@ class SpendFold:
         sums.reasoning += reasoning
         sums.requests += 1
         if sums.components is not None:
-            sums.components = add_components(sums.components, _components(metadata.cost_breakdown))
+            sums.components = _add_breakdown(sums.components, metadata.cost_breakdown)
 
     def parsed(self, row: SpendRow, source: str) -> Iterator[UsageRecord]:
         """A row of a page the typed decoder refused, read tolerantly as its own record (the aggregator sums it with
@@ -247,6 +253,27 @@ def _components(breakdown: Breakdown | None) -> dict[TokenType, Decimal] | None:
     if breakdown.cache_creation_cost is not None:
         components[TokenType.CACHE_WRITE] = breakdown.cache_creation_cost
     return components or None
+
+
+def _add_breakdown(total: dict[TokenType, Decimal], breakdown: Breakdown | None) -> dict[TokenType, Decimal] | None:
+    """`add_components(total, _components(breakdown))` without a dict per row: the running components with one more
+    row's added (in place), or None when the row has none."""
+    if breakdown is None:
+        return None
+    found = False
+    if (amount := breakdown.input_cost) is not None:
+        total[_INPUT] = total.get(_INPUT, ZERO) + amount
+        found = True
+    if (amount := _output(breakdown)) is not None:
+        total[_OUTPUT] = total.get(_OUTPUT, ZERO) + amount
+        found = True
+    if (amount := breakdown.cache_read_cost) is not None:
+        total[_CACHE_READ] = total.get(_CACHE_READ, ZERO) + amount
+        found = True
+    if (amount := breakdown.cache_creation_cost) is not None:
+        total[_CACHE_WRITE] = total.get(_CACHE_WRITE, ZERO) + amount
+        found = True
+    return total if found else None
 
 
 def _output(breakdown: Breakdown) -> Decimal | None:

@@ -13,7 +13,7 @@ import msgspec
 import pytest
 from typer.testing import CliRunner
 
-from llm_cost.aggregate import Granularity
+from llm_cost.aggregate import Granularity, add_components
 from llm_cost.cli import app
 from llm_cost.errors import SourceError
 from llm_cost.records import TokenCounts, TokenType
@@ -25,6 +25,7 @@ from llm_cost.sources.litellm.stats import PullStats
 from llm_cost.sources.litellm.wire import (
     PAGE_DECODER,
     TYPED_PAGE_DECODER,
+    Breakdown,
     RowOptions,
     TypedRow,
     decode_typed,
@@ -108,6 +109,18 @@ def test_keys_share_their_raw_values_across_rows() -> None:
     (record_1, record_2) = fold.records("litellm:/spend/logs/v2")
     assert (record_1.user_id, record_1.requests, record_2.user_id) == ("user-1", 3, "user-2")
     assert not fold._sums  # handed out and gone
+
+
+@pytest.mark.parametrize("present", range(32))
+def test_a_rows_breakdown_adds_as_its_components_would(present: int) -> None:
+    # Every pattern of null fields: adding in place equals adding the row's own components dict.
+    fields = ["input_cost", "output_cost", "reasoning_cost", "cache_read_cost", "cache_creation_cost"]
+    values = {f: Decimal(f"0.00{i + 1}") for i, f in enumerate(fields) if present >> i & 1}
+    breakdown = Breakdown(**values)
+    running = {TokenType.INPUT: Decimal("0.5"), TokenType.CACHE_WRITE: Decimal("0.25")}
+    expected = add_components(dict(running), fold_module._components(breakdown))
+    assert fold_module._add_breakdown(dict(running), breakdown) == expected
+    assert fold_module._add_breakdown(dict(running), None) is None
 
 
 def test_the_request_tag_memo_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
