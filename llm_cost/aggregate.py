@@ -39,6 +39,7 @@ DIMENSIONS = (
 )
 _dimensions = operator.attrgetter(*DIMENSIONS)
 _BUCKETS = {"day": timedelta(days=1), "hour": timedelta(hours=1)}
+TAG_TUPLES_MEMO = 16384  # distinct tag tuples an aggregator shares between its groups' keys (cleared when full)
 
 
 @dataclass(slots=True)
@@ -78,6 +79,7 @@ class Aggregator:
         self._step = _BUCKETS.get(grain)
         self._buckets: dict[datetime, tuple[datetime, datetime]] = {}
         self._groups: dict[GroupKey, _Running] = {}
+        self._tag_tuples: dict[object, object] = {}
         self.records = 0
         self.records_cost = Decimal(0)  # summed as records arrive, independently of the groups
 
@@ -117,7 +119,7 @@ class Aggregator:
         running = self._groups.get(key)
         if running is None:
             components = dict(record.cost_components) if record.cost_components is not None else None
-            self._groups[key] = _Running(
+            self._groups[self._shared(key)] = _Running(
                 start,
                 end,
                 record.cost,
@@ -141,6 +143,21 @@ class Aggregator:
         running.records += 1
         if running.components is not None:
             running.components = add_components(running.components, record.cost_components)
+
+    def _shared(self, key: GroupKey) -> GroupKey:
+        """A new group's key with its tag tuples shared with the other groups' (a day's groups repeat a few)."""
+        tags = self._tag_tuples
+        if len(tags) >= TAG_TUPLES_MEMO:
+            tags.clear()
+        start, end, dimensions, user_tags, system_tags, *rest = key
+        return (
+            start,
+            end,
+            dimensions,
+            tags.setdefault(user_tags, user_tags),
+            tags.setdefault(system_tags, system_tags),
+            *rest,
+        )
 
     def extend(self, records: Iterable[UsageRecord]) -> Aggregator:
         """Fold many records; returns self for chaining."""

@@ -67,3 +67,15 @@ def test_drain_order_is_deterministic_and_forgets_groups() -> None:
     assert first == sorted(first, key=lambda k: (k[0], k[1] or ""))
     assert list(aggregator.drain()) == []
     assert first == [(g.period_start, g.team_id) for g in Aggregator("hour").extend(reversed(records)).drain()]
+
+
+def test_groups_share_equal_tag_tuples_in_their_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Memory: a day's groups repeat a few tag sets; each record brings its own dict.
+    records = [_request(DAY, 1, team_id=t, tags={"env": "prod", "feature": "chat"}) for t in ("a", "b", "c")]
+    aggregator = Aggregator("day").extend(records)
+    tag_tuples = [key[3] for key in aggregator._groups]
+    assert len(tag_tuples) == 3 and all(t is tag_tuples[0] for t in tag_tuples)
+    monkeypatch.setattr("llm_cost.aggregate.TAG_TUPLES_MEMO", 1)  # bounded: cleared when full, the groups unchanged
+    bounded = Aggregator("day").extend(records)
+    assert len(bounded._tag_tuples) <= 2
+    assert [(g.team_id, g.tags) for g in bounded.drain()] == [(t, {"env": "prod", "feature": "chat"}) for t in "abc"]
