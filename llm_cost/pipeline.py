@@ -12,6 +12,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from functools import partial
 from typing import Protocol
 
 from llm_cost.aggregate import Aggregator, Granularity
@@ -20,7 +21,7 @@ from llm_cost.focus.checks import RowChecker, check_group_total
 from llm_cost.focus.mapping import DEFAULT_MAPPING, MappingOptions, RowMapper, billed_total
 from llm_cost.focus.rowset import RowSet
 from llm_cost.pricing import PriceBook
-from llm_cost.records import UsageRecord, exact_money
+from llm_cost.records import UsageGroup, UsageRecord, exact_money
 from llm_cost.sinks.interface import Destination
 from llm_cost.sources.interface import Partition, Source, Verification
 
@@ -117,7 +118,7 @@ def write_aggregated(
             adjustment = mapping.adjustments.for_usage(group.provider, group.model) if mapping.adjustments else None
             group_rows = mapper.rows(group, pricing, adjustment)
             billed = billed_total(group, adjustment)
-            total += check_group_total(group_rows, billed, f"{group.model} {group.period_start:%Y-%m-%d}")
+            total += check_group_total(group_rows, billed, partial(_group_name, group))
             listed += group.cost
             checker.check_set(group_rows)
             for sink in sinks:
@@ -132,6 +133,11 @@ def write_aggregated(
             f"{records_cost} (this is a bug in llm-cost)"
         )
     return RunResult(records, groups, rows, total)
+
+
+def _group_name(group: UsageGroup) -> str:
+    """How a self-check error names a group."""
+    return f"{group.model} {group.period_start:%Y-%m-%d}"
 
 
 class Stopped(Exception):

@@ -398,11 +398,13 @@ _VALUE_CHECKS: dict[str, Callable[[str, str | None], list[str]]] = {
 }
 
 
-def check_group_total(rows: RowSet, expected: Decimal, what: str) -> Decimal:
-    """The BilledCost of a group's rows, as written, must sum exactly to the group's cost; returns that sum."""
+def check_group_total(rows: RowSet, expected: Decimal, what: str | Callable[[], str]) -> Decimal:
+    """The BilledCost of a group's rows, as written, must sum exactly to the group's cost; returns that sum. `what`
+    names the group in the error (a callable is called only then, so a name costs nothing on every group)."""
     total = Decimal(0)
     for values in rows.values:
         total = EXACT.add(total, Decimal(values[0] or "0"))  # BilledCost is VARYING[0]
     if total != expected:
-        raise VerificationError(f"FOCUS self-check failed: rows of {what} sum to {total}, not {expected}")
+        name = what if isinstance(what, str) else what()
+        raise VerificationError(f"FOCUS self-check failed: rows of {name} sum to {total}, not {expected}")
     return total

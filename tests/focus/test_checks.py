@@ -104,8 +104,18 @@ def test_group_total() -> None:
     rows = RowMapper().rows(next(Aggregator().extend([record]).drain()), Pricing(PRICES, PRICES, "test"))
     assert len(rows) == 2
     check_group_total(rows, Decimal("0.0006"), "g")
-    with pytest.raises(VerificationError, match=r"sum to 0\.00060*, not 0\.0007"):
+    with pytest.raises(VerificationError, match=r"rows of g sum to 0\.00060*, not 0\.0007"):
         check_group_total(rows, Decimal("0.0007"), "g")
+    named: list[str] = []
+
+    def name() -> str:
+        named.append("asked")
+        return "gpt-4o 2026-10-05"
+
+    check_group_total(rows, Decimal("0.0006"), name)
+    assert named == []  # a passing group is never named
+    with pytest.raises(VerificationError, match=r"rows of gpt-4o 2026-10-05 sum to"):
+        check_group_total(rows, Decimal("0.0007"), name)
 
 
 def test_rows_must_reconcile_with_the_records_total(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -123,6 +133,17 @@ def test_rows_must_reconcile_with_the_records_total(monkeypatch: pytest.MonkeyPa
 
     monkeypatch.setattr(pipeline.Aggregator, "add", losing_add)
     with pytest.raises(VerificationError, match="the groups sum to 0.5, the source records to 0.51"):
+        pipeline.write_partitions([lambda: records], prices=PriceBook(), columns=COLUMNS, sinks=[])
+
+
+def test_a_group_whose_rows_do_not_sum_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    from llm_cost import pipeline
+    from llm_cost.pricing import PriceBook
+
+    day = datetime(2026, 10, 5, 13, tzinfo=UTC)
+    records = [UsageRecord(day, day, "openai", "gpt-4o", Decimal("0.5"), tokens=TokenCounts(input=10))]
+    monkeypatch.setattr(pipeline, "billed_total", lambda group, adjustment: group.cost + 1)  # a bug in the mapping
+    with pytest.raises(VerificationError, match=r"rows of gpt-4o 2026-10-05 sum to 0\.5, not 1\.5"):
         pipeline.write_partitions([lambda: records], prices=PriceBook(), columns=COLUMNS, sinks=[])
 
 
