@@ -181,6 +181,7 @@ class SpendLogsReader:
                 cursor = second_end
                 continue
             yield from self._unique([r for r, t in zip(rows, times, strict=True) if cursor <= t < boundary])
+            del rows, times  # this page's rows go before the next page is fetched and decoded
             cursor = boundary
 
     def _v2_window(self, start: datetime, end: datetime) -> Iterator[Row]:
