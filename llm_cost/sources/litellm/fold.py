@@ -89,6 +89,8 @@ class SpendFold:
         self._sums: dict[tuple[Any, ...], _Sums] = {}
         self._tags: dict[str | tuple[str, ...], Tags] = {}
         self._values: dict[object, object] = {}  # one copy of each raw value the keys hold
+        # At request grain each key leaves with its row (the reader asks for the records after every row).
+        self._sharing = grain != "request"
 
     def add(self, row: TypedRow) -> None:
         """Sum one row into its key. Raises SourceError on a row without a request id."""
@@ -127,7 +129,7 @@ class SpendFold:
         cost = ZERO if row.spend is None else row.spend
         sums = self._sums.get(key)
         if sums is None:
-            self._sums[self._own(key)] = _Sums(
+            self._sums[self._own(key) if self._sharing else key] = _Sums(
                 cost,
                 uncached if uncached > 0 else 0,
                 completion,
