@@ -47,7 +47,6 @@ _STEPS = {"day": timedelta(days=1), "hour": timedelta(hours=1)}
 # Bounds of the fold's memos (cleared when full): distinct raw request-tag texts, and distinct raw values of keys.
 TAGS_MEMO = 8192
 VALUE_MEMO = 65536
-_SHARED = frozenset({str, tuple})  # the raw values shared between keys
 _INPUT, _OUTPUT, _CACHE_READ, _CACHE_WRITE = (
     TokenType.INPUT,
     TokenType.OUTPUT,
@@ -200,8 +199,10 @@ class SpendFold:
         if len(values) >= VALUE_MEMO:
             values.clear()
         bucket, dims = key
-        # Strings and the tag tuples (of strings) only: they equal only their own kind, where 1 == True == 1.0.
-        return bucket, tuple([values.setdefault(v, v) if v.__class__ in _SHARED else v for v in dims])
+        # Typed rows give str, bool or None, and the tags a tuple of str pairs: values that equal only their own
+        # kind. The last, the chargeback tag's value in metadata, may be any number (1 == True == Decimal(1)): kept.
+        head = dims[:-1]
+        return bucket, (*map(values.setdefault, head, head), dims[-1])
 
     def _tags_of(self, raw: str | tuple[str, ...]) -> Tags:
         """A raw `request_tags` value's tags, parsed once per distinct text (remembered up to TAGS_MEMO texts:
