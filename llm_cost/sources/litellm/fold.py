@@ -243,19 +243,7 @@ def _only_bucket(window: Window, grain: Granularity) -> datetime | None:
 
 def _components(breakdown: Breakdown | None) -> dict[TokenType, Decimal] | None:
     """One row's costs by token type, as `_cost_components` reads them; None without any."""
-    if breakdown is None:
-        return None
-    components: dict[TokenType, Decimal] = {}
-    if breakdown.input_cost is not None:
-        components[TokenType.INPUT] = breakdown.input_cost
-    output = _output(breakdown)
-    if output is not None:
-        components[TokenType.OUTPUT] = output
-    if breakdown.cache_read_cost is not None:
-        components[TokenType.CACHE_READ] = breakdown.cache_read_cost
-    if breakdown.cache_creation_cost is not None:
-        components[TokenType.CACHE_WRITE] = breakdown.cache_creation_cost
-    return components or None
+    return _add_breakdown({}, breakdown)
 
 
 def _add_breakdown(total: dict[TokenType, Decimal], breakdown: Breakdown | None) -> dict[TokenType, Decimal] | None:
