@@ -78,7 +78,7 @@ def write_partitions(
     records' total; a mismatch raises
     VerificationError (exit 6) before the sinks commit anything.
     """
-    exact_money()
+    # write_aggregated makes the money exact before it iterates `_aggregated`, whose folds (and threads) start then.
     return write_aggregated(
         _aggregated(partitions, grain, concurrency, stop or threading.Event()),
         prices=prices,
