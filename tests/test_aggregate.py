@@ -6,9 +6,12 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from llm_cost.aggregate import Aggregator
-from llm_cost.records import TokenCounts, TokenType, UsageRecord
+from llm_cost import aggregate
+from llm_cost.aggregate import Aggregator, Granularity, Sums
+from llm_cost.records import Pricing, TokenCounts, TokenType, UnitPrices, UsageRecord
 
 DAY = datetime(2026, 10, 7, tzinfo=UTC)
 
@@ -73,9 +76,66 @@ def test_groups_share_equal_tag_tuples_in_their_keys(monkeypatch: pytest.MonkeyP
     # Memory: a day's groups repeat a few tag sets; each record brings its own dict.
     records = [_request(DAY, 1, team_id=t, tags={"env": "prod", "feature": "chat"}) for t in ("a", "b", "c")]
     aggregator = Aggregator("day").extend(records)
-    tag_tuples = [key[3] for key in aggregator._groups]
+    tag_tuples = [key[aggregate._TAGS_AT] for key in aggregator._groups]
+    assert tag_tuples[0] == (("env", "prod"), ("feature", "chat"))
     assert len(tag_tuples) == 3 and all(t is tag_tuples[0] for t in tag_tuples)
     monkeypatch.setattr("llm_cost.aggregate.TAG_TUPLES_MEMO", 1)  # bounded: cleared when full, the groups unchanged
     bounded = Aggregator("day").extend(records)
     assert len(bounded._tag_tuples) <= 2
     assert [(g.team_id, g.tags) for g in bounded.drain()] == [(t, {"env": "prod", "feature": "chat"}) for t in "abc"]
+
+
+_PRICINGS = [
+    None,
+    Pricing(UnitPrices(Decimal("2.5"), Decimal(10)), None, "litellm"),
+    Pricing(None, None, "unknown"),
+]
+_records = st.lists(
+    st.builds(
+        lambda hour, provider, provider_name, model, team, pricing, tags: UsageRecord(
+            DAY.replace(hour=hour),
+            DAY.replace(hour=hour, minute=1),
+            provider,
+            model,
+            Decimal("0.01"),
+            provider_name=provider_name,
+            team_id=team,
+            pricing=pricing,
+            tags=tags,
+        ),
+        st.integers(0, 3),
+        st.sampled_from(["openai", "anthropic", ""]),
+        st.sampled_from([None, "", "OpenAI"]),
+        st.sampled_from(["gpt-4o", "claude", ""]),
+        st.sampled_from([None, "", "a", "b"]),
+        st.sampled_from(_PRICINGS),
+        st.sampled_from([{}, {"env": "prod"}, {"env": ""}]),
+    ),
+    max_size=40,
+)
+
+
+@given(records=_records, grain=st.sampled_from(["day", "hour", "request"]))
+def test_the_drain_gives_the_order_of_one_sort_of_every_key(records: list[UsageRecord], grain: Granularity) -> None:
+    # At day and hour grain the drain sorts a model's groups at a time (memory); the order must be one sort's, ties
+    # (None against "") included.
+    aggregator = Aggregator(grain).extend(records)
+    expected = [
+        aggregate._group(key, aggregator._groups[key]) for key in sorted(aggregator._groups, key=aggregate._sort_key)
+    ]
+    assert list(aggregator.drain()) == expected
+    assert not aggregator._groups
+
+
+def test_running_components_sum_by_token_type_and_end_with_a_part_without_them() -> None:
+    sums = Sums(Decimal(0), 0, 0, 0, 0, 0, 0)
+    sums.add_components({TokenType.INPUT: Decimal("0.1")})
+    sums.add_components({})  # a breakdown with nothing in it adds nothing, and ends nothing
+    sums.add_components({TokenType.INPUT: Decimal("0.2"), TokenType.CACHE_WRITE: Decimal("0.05")})
+    assert sums.components() == {TokenType.INPUT: Decimal("0.3"), TokenType.CACHE_WRITE: Decimal("0.05")}
+    sums.add_components(None)
+    assert sums.components() is None and not sums.broken_down
+    assert (sums.input_cost, sums.cache_write_cost) == (None, None)  # let go, not only hidden
+    sums.add_components({TokenType.OUTPUT: Decimal(1)})
+    assert sums.components() is None
+    assert Sums(Decimal(0), 0, 0, 0, 0, 0, 0).components() is None  # nothing added: no breakdown to allocate by

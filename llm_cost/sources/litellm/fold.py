@@ -13,13 +13,12 @@ At request grain every request stays its own record (the key holds its request i
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from llm_cost.aggregate import Granularity
-from llm_cost.records import TokenCounts, TokenType, UsageRecord
+from llm_cost.aggregate import Granularity, Sums
+from llm_cost.records import TokenCounts, UsageRecord
 from llm_cost.sources.litellm.stats import PullStats
 from llm_cost.sources.litellm.wire import (
     Breakdown,
@@ -47,29 +46,9 @@ _STEPS = {"day": timedelta(days=1), "hour": timedelta(hours=1)}
 # Bounds of the fold's memos (cleared when full): distinct raw request-tag texts, and distinct raw values of keys.
 TAGS_MEMO = 8192
 VALUE_MEMO = 65536
-_INPUT, _OUTPUT, _CACHE_READ, _CACHE_WRITE = (
-    TokenType.INPUT,
-    TokenType.OUTPUT,
-    TokenType.CACHE_READ,
-    TokenType.CACHE_WRITE,
-)
 
 # The period part of a key: the start of the grain's bucket, or per request its (start, end, request id).
 Bucket = datetime | tuple[datetime, datetime, str]
-
-
-@dataclass(slots=True)
-class _Sums:
-    """The running metrics of one key. `components` is None once a row without a cost breakdown joined."""
-
-    cost: Decimal
-    input: int
-    output: int
-    cache_read: int
-    cache_write: int
-    reasoning: int
-    requests: int
-    components: dict[TokenType, Decimal] | None
 
 
 class SpendFold:
@@ -85,7 +64,7 @@ class SpendFold:
         self.stats = stats
         self._bucket = _only_bucket(window, grain)
         self._metadata_tag = options.metadata_tag
-        self._sums: dict[tuple[Any, ...], _Sums] = {}
+        self._sums: dict[tuple[Any, ...], Sums] = {}
         self._tags: dict[str | tuple[str, ...], Tags] = {}
         self._values: dict[object, object] = {}  # one copy of each raw value the keys hold
         # At request grain each key leaves with its row (the reader asks for the records after every row).
@@ -111,7 +90,8 @@ class SpendFold:
             tag_value = callers.get(self._metadata_tag) if callers.__class__ is dict else None
             if tag_value.__class__ not in _TAG_VALUE_TYPES:
                 tag_value = None  # what is no tag value (a nested one) must not be a key: it may be unhashable
-        key = (self._bucket or self._bucket_of(row), raw_dimensions(row, metadata, tags, tag_value))
+        # One flat tuple per key, the bucket and then the raw values (a busy day holds tens of thousands of keys).
+        key = (self._bucket or self._bucket_of(row), *raw_dimensions(row, metadata, tags, tag_value))
         prompt = row.prompt_tokens or 0
         completion = row.completion_tokens or 0
         usage = metadata.additional_usage_values
@@ -128,16 +108,10 @@ class SpendFold:
         cost = ZERO if row.spend is None else row.spend
         sums = self._sums.get(key)
         if sums is None:
-            self._sums[self._own(key) if self._sharing else key] = _Sums(
-                cost,
-                uncached if uncached > 0 else 0,
-                completion,
-                cache_read,
-                cache_write,
-                reasoning,
-                1,
-                _components(metadata.cost_breakdown),
+            sums = self._sums[self._own(key) if self._sharing else key] = Sums(
+                cost, uncached if uncached > 0 else 0, completion, cache_read, cache_write, reasoning, 1
             )
+            _add_breakdown(sums, metadata.cost_breakdown)
             return
         sums.cost += cost
         if uncached > 0:
@@ -147,8 +121,8 @@ class SpendFold:
         sums.cache_write += cache_write
         sums.reasoning += reasoning
         sums.requests += 1
-        if sums.components is not None:
-            sums.components = _add_breakdown(sums.components, metadata.cost_breakdown)
+        if sums.broken_down:
+            _add_breakdown(sums, metadata.cost_breakdown)
 
     def parsed(self, row: SpendRow, source: str) -> Iterator[UsageRecord]:
         """A row of a page the typed decoder refused, read tolerantly as its own record (the aggregator sums it with
@@ -163,10 +137,14 @@ class SpendFold:
     def records(self, source: str) -> Iterator[UsageRecord]:
         """The records of the keys summed so far, each handed out once (health checks excluded unless asked for)."""
         sums, self._sums = self._sums, {}
-        # Each key leaves the fold as its record is made, so the fold shrinks while the aggregator fills.
-        for key in list(sums):
+        # Each key leaves the fold as its record is made, so the fold shrinks while the aggregator fills: taken from
+        # the end of a reversed list (in the order they came) so that no list holds the keys handed out.
+        keys = list(sums)
+        keys.reverse()
+        while keys:
+            key = keys.pop()
             summed = sums.pop(key)
-            dims = key[1]
+            dims = key[1:]
             if excluded(api_key_text(dims[0]), self.options):
                 self.stats.health_checks += summed.requests
                 continue
@@ -179,7 +157,7 @@ class SpendFold:
                     summed.input, summed.output, summed.cache_read, summed.cache_write, summed.reasoning
                 ),
                 requests=summed.requests,
-                components=summed.components,
+                components=summed.components(),
                 options=self.options,
                 source=source,
                 request_id=request_id,
@@ -198,11 +176,10 @@ class SpendFold:
         values = self._values
         if len(values) >= VALUE_MEMO:
             values.clear()
-        bucket, dims = key
         # Typed rows give str, bool or None, and the tags a tuple of str pairs: values that equal only their own
         # kind. The last, the chargeback tag's value in metadata, may be any number (1 == True == Decimal(1)): kept.
-        head = dims[:-1]
-        return bucket, (*map(values.setdefault, head, head), dims[-1])
+        head = key[1:-1]
+        return key[0], *map(values.setdefault, head, head), key[-1]
 
     def _tags_of(self, raw: str | tuple[str, ...]) -> Tags:
         """A raw `request_tags` value's tags, parsed once per distinct text (remembered up to TAGS_MEMO texts:
@@ -241,35 +218,31 @@ def _only_bucket(window: Window, grain: Granularity) -> datetime | None:
     return start if window.end <= start + _STEPS[grain] else None
 
 
-def _components(breakdown: Breakdown | None) -> dict[TokenType, Decimal] | None:
-    """One row's costs by token type, as `_cost_components` reads them; None without any."""
-    return _add_breakdown({}, breakdown)
-
-
-def _add_breakdown(total: dict[TokenType, Decimal], breakdown: Breakdown | None) -> dict[TokenType, Decimal] | None:
-    """`add_components(total, _components(breakdown))` without a dict per row: the running components with one more
-    row's added (in place), or None when the row has none."""
-    if breakdown is None:
-        return None
+def _add_breakdown(sums: Sums, breakdown: Breakdown | None) -> None:
+    """Add one row's costs by token type (as `_cost_components` reads them) to a key's, in place: no dict per row.
+    A row without any ends the key's breakdown."""
     found = False
-    if (amount := breakdown.input_cost) is not None:
-        total[_INPUT] = total.get(_INPUT, ZERO) + amount
-        found = True
-    if (amount := _output(breakdown)) is not None:
-        total[_OUTPUT] = total.get(_OUTPUT, ZERO) + amount
-        found = True
-    if (amount := breakdown.cache_read_cost) is not None:
-        total[_CACHE_READ] = total.get(_CACHE_READ, ZERO) + amount
-        found = True
-    if (amount := breakdown.cache_creation_cost) is not None:
-        total[_CACHE_WRITE] = total.get(_CACHE_WRITE, ZERO) + amount
-        found = True
-    return total if found else None
+    if breakdown is not None:
+        if (amount := breakdown.input_cost) is not None:
+            sums.input_cost = amount if (held := sums.input_cost) is None else held + amount
+            found = True
+        if (amount := _output(breakdown)) is not None:
+            sums.output_cost = amount if (held := sums.output_cost) is None else held + amount
+            found = True
+        if (amount := breakdown.cache_read_cost) is not None:
+            sums.cache_read_cost = amount if (held := sums.cache_read_cost) is None else held + amount
+            found = True
+        if (amount := breakdown.cache_creation_cost) is not None:
+            sums.cache_write_cost = amount if (held := sums.cache_write_cost) is None else held + amount
+            found = True
+    if not found:
+        sums.end_breakdown()
 
 
 def _output(breakdown: Breakdown) -> Decimal | None:
-    """The output cost: LiteLLM's output and reasoning costs, summed in that order."""
+    """The output cost: LiteLLM's output and reasoning costs, summed in that order (a zero reasoning cost, the common
+    case, adds nothing and makes no new Decimal)."""
     output, reasoning = breakdown.output_cost, breakdown.reasoning_cost
     if output is None:
         return reasoning
-    return output if reasoning is None else output + reasoning
+    return output if not reasoning else output + reasoning

@@ -13,11 +13,12 @@ import msgspec
 import pytest
 from typer.testing import CliRunner
 
-from llm_cost.aggregate import Granularity, add_components
+from llm_cost.aggregate import Granularity, Sums
 from llm_cost.cli import app
 from llm_cost.errors import SourceError
 from llm_cost.records import TokenCounts, TokenType
 from llm_cost.sources.litellm import fold as fold_module
+from llm_cost.sources.litellm import wire as wire_module
 from llm_cost.sources.litellm.client import LiteLLMClient
 from llm_cost.sources.litellm.fold import SpendFold
 from llm_cost.sources.litellm.spend_logs import spend_log_partitions, spend_log_records
@@ -103,8 +104,8 @@ def test_keys_share_their_raw_values_across_rows() -> None:
     for row in _typed(_rows(3, user="user-1") + [spend_row(9, "2025-06-01T13:00:00+00:00", user="user-2")]):
         fold.add(row)
     first, second = fold._sums  # user-1's key, then user-2's
-    assert first[1] == second[1][:5] + ("user-1",) + second[1][6:]
-    shared = [a is b for a, b in zip(first[1], second[1], strict=True) if a == b and a is not None]
+    assert first == second[:6] + ("user-1",) + second[7:]  # the bucket, then the raw values (the user is 6th)
+    shared = [a is b for a, b in zip(first[1:], second[1:], strict=True) if a == b and a is not None]
     assert shared and all(shared)
     (record_1, record_2) = fold.records("litellm:/spend/logs/v2")
     assert (record_1.user_id, record_1.requests, record_2.user_id) == ("user-1", 3, "user-2")
@@ -112,15 +113,20 @@ def test_keys_share_their_raw_values_across_rows() -> None:
 
 
 @pytest.mark.parametrize("present", range(32))
-def test_a_rows_breakdown_adds_as_its_components_would(present: int) -> None:
-    # Every pattern of null fields: adding in place equals adding the row's own components dict.
+def test_a_rows_breakdown_adds_as_the_tolerant_reading_of_it_would(present: int) -> None:
+    # Every pattern of null fields: adding a typed row's breakdown in place equals adding the components that the
+    # tolerant path (`parse_spend_row`) reads from the same JSON object.
     fields = ["input_cost", "output_cost", "reasoning_cost", "cache_read_cost", "cache_creation_cost"]
     values = {f: Decimal(f"0.00{i + 1}") for i, f in enumerate(fields) if present >> i & 1}
-    breakdown = Breakdown(**values)
-    running = {TokenType.INPUT: Decimal("0.5"), TokenType.CACHE_WRITE: Decimal("0.25")}
-    expected = add_components(dict(running), fold_module._components(breakdown))
-    assert fold_module._add_breakdown(dict(running), breakdown) == expected
-    assert fold_module._add_breakdown(dict(running), None) is None
+    in_place, expected = (
+        Sums(Decimal(0), 0, 0, 0, 0, 0, 1, True, Decimal("0.5"), None, None, Decimal("0.25")) for _ in "ab"
+    )
+    fold_module._add_breakdown(in_place, Breakdown(**values))
+    expected.add_components(wire_module._cost_components(values))
+    assert in_place == expected
+    assert in_place.broken_down is bool(values)
+    fold_module._add_breakdown(in_place, None)
+    assert in_place.components() is None
 
 
 def test_the_request_tag_memo_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
