@@ -70,10 +70,15 @@ class Sums:
         if part is None:
             self.end_breakdown()
             return
-        for token_type, amount in part.items():
-            name = _COMPONENT_FIELDS[token_type]
-            held = getattr(self, name)
-            setattr(self, name, amount if held is None else held + amount)
+        get = part.get
+        if (amount := get(_INPUT)) is not None:
+            self.input_cost = amount if (held := self.input_cost) is None else held + amount
+        if (amount := get(_OUTPUT)) is not None:
+            self.output_cost = amount if (held := self.output_cost) is None else held + amount
+        if (amount := get(_CACHE_READ)) is not None:
+            self.cache_read_cost = amount if (held := self.cache_read_cost) is None else held + amount
+        if (amount := get(_CACHE_WRITE)) is not None:
+            self.cache_write_cost = amount if (held := self.cache_write_cost) is None else held + amount
 
     def end_breakdown(self) -> None:
         """A part without a breakdown joined: the components are let go for good."""
@@ -84,12 +89,19 @@ class Sums:
         """The summed costs by token type; None without a breakdown (or with an empty one, which allocates alike)."""
         if not self.broken_down:
             return None
-        amounts = (self.input_cost, self.output_cost, self.cache_read_cost, self.cache_write_cost)
-        found = {t: amount for t, amount in zip(TOKEN_TYPES, amounts, strict=True) if amount is not None}
+        found: dict[TokenType, Decimal] = {}
+        if self.input_cost is not None:
+            found[_INPUT] = self.input_cost
+        if self.output_cost is not None:
+            found[_OUTPUT] = self.output_cost
+        if self.cache_read_cost is not None:
+            found[_CACHE_READ] = self.cache_read_cost
+        if self.cache_write_cost is not None:
+            found[_CACHE_WRITE] = self.cache_write_cost
         return found or None
 
 
-_COMPONENT_FIELDS = {t: f"{t.value}_cost" for t in TOKEN_TYPES}
+_INPUT, _OUTPUT, _CACHE_READ, _CACHE_WRITE = TOKEN_TYPES
 
 
 @dataclass(slots=True)
