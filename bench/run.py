@@ -313,6 +313,17 @@ def _median(runs: list[dict]) -> dict:
     return sorted(runs, key=lambda run: run["wall"])[(len(runs) - 1) // 2]
 
 
+def _positive(text: str) -> int:
+    """An argparse type: a whole number of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 1")
+    return value
+
+
 def run_size(spec: Spec, args: argparse.Namespace, log) -> list[dict]:
     log(
         f"\n=== {spec.requests:,} requests over {spec.days} days from {spec.start} (seed {spec.seed})"
@@ -500,7 +511,7 @@ def main() -> None:
         "--export-grains", default="day", help="comma-separated --granularity values to export with (default day)"
     )
     parser.add_argument(
-        "--repeat", type=int, default=1, help="run the floor and each export this many times; report medians"
+        "--repeat", type=_positive, default=1, help="run the floor and each export this many times; report medians"
     )
     parser.add_argument("--latency-ms", type=float, default=0, help="delay the server adds to every page (default 0)")
     parser.add_argument("--grain", default="day", help=argparse.SUPPRESS)
